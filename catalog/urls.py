@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from catalog import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("datasets/new/", views.dataset_new, name="dataset-new"),
+    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/<slug:slug>/edit/", views.dataset_edit, name="dataset-edit"),
+    path("datasets/<slug:slug>/upload/", views.version_upload, name="version-upload"),
+    path("datasets/<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/status/",
+        views.version_status,
+        name="version-status",
+    ),
+    path("teams/", views.team_list, name="team-list"),
+    path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
+    path(
+        "teams/<slug:slug>/members/<str:username>/remove/",
+        views.team_member_remove,
+        name="team-member-remove",
+    ),
+    path("tokens/", views.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
+]

@@ -1,0 +1,261 @@
+"""The web portal's pages. Each parses the request, calls a selector or service, and renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from catalog.forms import (
+    DatasetEditForm,
+    DatasetForm,
+    MemberForm,
+    TeamForm,
+    TokenForm,
+    VersionUploadForm,
+)
+from catalog.services.markdown import markdown_render
+from catalog.services.tokens import token_create, token_revoke, tokens_of
+from datasets import selectors
+from datasets.errors import GranaryError
+from datasets.models import Version
+from datasets.services.datasets import dataset_create, dataset_update
+from datasets.services.teams import membership_remove, membership_set, team_create
+from datasets.services.versions import version_create
+from datasets.uploads import too_large_message, upload_was_too_large
+
+View = Callable[..., HttpResponseBase]
+
+
+def portal_page(view: View) -> View:
+    """A page readable without signing in when GRANARY_ANONYMOUS_READ is on."""
+
+    @login_not_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not selectors.user_may_browse(request.user):
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect that htmx follows as a full page load."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@portal_page
+def home(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    datasets = selectors.dataset_search(
+        user=request.user,
+        q=params.get("q", "").strip(),
+        tag=params.get("tag", ""),
+        team=params.get("team", ""),
+        ordering=params.get("ordering", "slug"),
+    )
+    page = Paginator(datasets, 25).get_page(params.get("page"))
+    readable = set(
+        selectors.datasets_readable_by(request.user)
+        .filter(pk__in=[dataset.pk for dataset in page])
+        .values_list("pk", flat=True)
+    )
+    context = {
+        "page": page,
+        "readable": readable,
+        "q": params.get("q", ""),
+        "tag": params.get("tag", ""),
+    }
+    return render(request, "catalog/home.html", context)
+
+
+@portal_page
+def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, access = selectors.dataset_get(user=request.user, slug=slug, need="discover")
+    context: dict[str, Any] = {"dataset": dataset, "access": access}
+    if access.read:
+        context["readme_html"] = markdown_render(dataset.readme)
+        context["versions"] = selectors.versions_of(dataset=dataset)
+        context["latest"] = selectors.version_latest(dataset=dataset)
+    return render(request, "catalog/dataset_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_new(request: HttpRequest) -> HttpResponse:
+    teams = selectors.teams_writable_by(user=request.user)
+    form = DatasetForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_create(user=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Registered {dataset.slug}. Upload its first version.")
+            return redirect("version-upload", dataset.slug)
+    status = 400 if form.errors else 200
+    return render(request, "catalog/dataset_form.html", {"form": form, "teams": teams}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, _ = selectors.dataset_get(user=request.user, slug=slug, need="write")
+    initial = {
+        "title": dataset.title,
+        "summary": dataset.summary,
+        "readme": dataset.readme,
+        "tags": ", ".join(tag.name for tag in dataset.tags.all()),
+        "license": dataset.license,
+        "visibility": dataset.visibility,
+        "status": dataset.status,
+    }
+    form = DatasetEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset_update(dataset=dataset, changes=form.cleaned_data)
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect(dataset)
+    status = 400 if form.errors else 200
+    return render(request, "catalog/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, _ = selectors.dataset_get(user=request.user, slug=slug, need="write")
+    form = VersionUploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if upload_was_too_large(request):
+            form.add_error("file", too_large_message())
+            status = 413
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                version = version_create(
+                    dataset=dataset,
+                    user=request.user,  # type: ignore[arg-type]
+                    path=upload.temporary_file_path(),
+                    sha256=upload.sha256,
+                    size=upload.size,
+                    filename=upload.name,
+                    message=form.cleaned_data["message"],
+                )
+            except GranaryError as exc:
+                form.add_service_error(exc)
+                status = exc.status
+            else:
+                return _redirect(request, version.get_absolute_url())
+        if form.errors and status == 200:
+            status = 400
+    context = {"form": form, "dataset": dataset, "max_bytes": settings.GRANARY_MAX_UPLOAD_BYTES}
+    return render(request, "catalog/version_upload.html", context, status=status)
+
+
+def _version(request: HttpRequest, slug: str, number: int) -> tuple[Any, Version]:
+    dataset, access = selectors.dataset_get(user=request.user, slug=slug)
+    return access, selectors.version_resolve(dataset=dataset, ref=str(number))
+
+
+@portal_page
+def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    access, version = _version(request, slug, number)
+    return render(
+        request,
+        "catalog/version_detail.html",
+        {"version": version, "dataset": version.dataset, "access": access},
+    )
+
+
+@portal_page
+def version_status(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The status panel alone, which the version page polls while the version is processing."""
+    _, version = _version(request, slug, number)
+    return render(request, "catalog/_version_status.html", {"version": version})
+
+
+@require_http_methods(["GET", "POST"])
+def team_list(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = team_create(user=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Created {team.slug}. You are its owner.")
+            return redirect(team)
+    context = {
+        "form": form,
+        "teams": selectors.teams_visible_to(user=request.user),
+        "mine": set(selectors.teams_of(user=request.user).values_list("pk", flat=True)),
+    }
+    return render(request, "catalog/team_list.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    team = selectors.team_get(user=request.user, slug=slug)
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership_set(actor=request.user, team=team, **form.cleaned_data)  # type: ignore[arg-type]
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}.")
+            return redirect(team)
+    role = selectors.team_role(user=request.user, team=team)
+    context = {
+        "team": team,
+        "form": form,
+        "role": role,
+        "members": selectors.team_members(team=team),
+        "datasets": selectors.dataset_search(user=request.user, team=team.slug),
+    }
+    return render(request, "catalog/team_detail.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def team_member_remove(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    team = selectors.team_get(user=request.user, slug=slug)
+    membership_remove(actor=request.user, team=team, username=username)  # type: ignore[arg-type]
+    messages.success(request, f"Removed {username} from {team.slug}.")
+    return redirect(team)
+
+
+@require_http_methods(["GET", "POST"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST or None, initial={"days": settings.GRANARY_TOKEN_DAYS})
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = token_create(user=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            form = TokenForm(initial={"days": settings.GRANARY_TOKEN_DAYS})
+    context = {"form": form, "issued": issued, "tokens": tokens_of(user=request.user)}  # type: ignore[arg-type]
+    return render(request, "catalog/token_list.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_revoke(user=request.user, token_id=token_id)  # type: ignore[arg-type]
+    messages.success(request, f"Revoked '{token.name}'.")
+    return redirect("token-list")

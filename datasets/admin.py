@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from datasets.models import Blob, Dataset, Membership, Tag, Team, Version
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "created_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "team", "visibility", "status", "updated_at"]
+    list_filter = ["visibility", "status", "team"]
+    search_fields = ["slug", "title", "summary"]
+
+
+@admin.register(Version)
+class VersionAdmin(admin.ModelAdmin):
+    """Read-only: a version's bytes and metadata never change once published."""
+
+    list_display = ["dataset", "number", "status", "format", "row_count", "size", "created_at"]
+    list_filter = ["status", "format"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Blob)
+class BlobAdmin(VersionAdmin):
+    list_display = ["sha256", "size", "created_at"]
+    list_filter = []
+
+
+admin.site.register(Tag)

@@ -1,0 +1,199 @@
+"""Shapes of the API's requests and responses (field names per PRODUCT.md's REST contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from datasets.models import Dataset, Membership, Team, Version
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this team, or null")
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "role", "created_at"]
+
+    def get_role(self, team: Team) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(team.pk)
+
+
+class TeamCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "created_at"]
+
+
+class MemberWriteSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug", read_only=True)
+    sha256 = serializers.CharField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    derived_from = serializers.SerializerMethodField()
+    code_url = serializers.SerializerMethodField()
+    quality_status = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Version
+        fields = [
+            "dataset",
+            "number",
+            "status",
+            "failure_reason",
+            "sha256",
+            "size",
+            "format",
+            "row_count",
+            "message",
+            "original_filename",
+            "created_by",
+            "created_at",
+            "status_changed_at",
+            "derived_from",
+            "code_url",
+            "quality_status",
+            "aliases",
+            "url",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_derived_from(self, version: Version) -> list[str]:
+        return []  # declared lineage arrives with the lineage issue
+
+    def get_code_url(self, version: Version) -> str:
+        return ""
+
+    def get_quality_status(self, version: Version) -> str | None:
+        return None  # no expectation suites yet
+
+    def get_aliases(self, version: Version) -> list[str]:
+        latest = self.context.get("latest_number")
+        return ["latest"] if latest is not None and latest == version.number else []
+
+    def get_url(self, version: Version) -> str:
+        return self._absolute(reverse("api-version-detail", args=[version.dataset.slug, version.number]))
+
+    def get_download_url(self, version: Version) -> str | None:
+        if version.status != Version.Status.READY:
+            return None
+        return self._absolute(reverse("api-version-download", args=[version.dataset.slug, version.number]))
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug", read_only=True)
+    tags = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+    certified_version = serializers.SerializerMethodField()
+    version_count = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "slug",
+            "title",
+            "summary",
+            "readme",
+            "team",
+            "tags",
+            "license",
+            "visibility",
+            "status",
+            "created_at",
+            "updated_at",
+            "latest_version",
+            "certified_version",
+            "version_count",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, dataset: Dataset) -> list[str]:
+        return [tag.name for tag in dataset.tags.all()]
+
+    def get_latest_version(self, dataset: Dataset) -> int | None:
+        if hasattr(dataset, "latest_number"):
+            return dataset.latest_number  # annotated by dataset_search
+        latest = self.context.get("latest_number")
+        return int(latest) if latest is not None else None
+
+    def get_certified_version(self, dataset: Dataset) -> int | None:
+        return None  # certification arrives with quality checks
+
+    def get_version_count(self, dataset: Dataset) -> int:
+        if hasattr(dataset, "version_count"):
+            return int(dataset.version_count)
+        return dataset.versions.count()
+
+    def get_url(self, dataset: Dataset) -> str:
+        path = reverse("api-dataset-detail", args=[dataset.slug])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class RestrictedDatasetSerializer(serializers.ModelSerializer):
+    """What a non-member sees of a restricted dataset: that it exists, and what it is about."""
+
+    team = serializers.CharField(source="team.slug", read_only=True)
+    restricted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = ["slug", "title", "summary", "team", "visibility", "status", "restricted"]
+        read_only_fields = fields
+
+    def get_restricted(self, dataset: Dataset) -> bool:
+        return True
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=64)
+    title = serializers.CharField(max_length=200)
+    team = serializers.CharField(max_length=64, help_text="The owning team's slug")
+    summary = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    readme = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    license = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(choices=Dataset.Visibility.choices, default="internal")
+    status = serializers.ChoiceField(choices=Dataset.Status.choices, default="active")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=50
+    )
+
+
+class DatasetPatchSerializer(DatasetWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, partial=True, **kwargs)
+        for name in ("slug", "team"):
+            self.fields.pop(name)
+
+
+class VersionUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="CSV, TSV, Parquet or JSON Lines")
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

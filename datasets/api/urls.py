@@ -1,0 +1,27 @@
+from django.urls import path
+
+from datasets.api import views
+
+urlpatterns = [
+    path("teams/", views.TeamList.as_view(), name="api-team-list"),
+    path("teams/<slug:slug>/", views.TeamDetail.as_view(), name="api-team-detail"),
+    path("teams/<slug:slug>/members/", views.TeamMembers.as_view(), name="api-team-members"),
+    path(
+        "teams/<slug:slug>/members/<str:username>/",
+        views.TeamMember.as_view(),
+        name="api-team-member",
+    ),
+    path("datasets/", views.DatasetList.as_view(), name="api-dataset-list"),
+    path("datasets/<slug:slug>/", views.DatasetDetail.as_view(), name="api-dataset-detail"),
+    path("datasets/<slug:slug>/versions/", views.VersionList.as_view(), name="api-version-list"),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/",
+        views.VersionDetail.as_view(),
+        name="api-version-detail",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/download/",
+        views.VersionDownload.as_view(),
+        name="api-version-download",
+    ),
+]

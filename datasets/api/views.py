@@ -1,0 +1,244 @@
+"""REST API v1 for teams, datasets and versions. Each view parses, calls a service or selector,
+and renders; who may see what is decided in `datasets.selectors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from datasets import selectors
+from datasets.api import serializers as s
+from datasets.errors import InvalidInput, UploadTooLarge
+from datasets.models import Dataset, Membership, Team
+from datasets.services.datasets import dataset_create, dataset_update
+from datasets.services.download import version_download_response
+from datasets.services.teams import membership_remove, membership_set, team_create
+from datasets.services.versions import version_create
+from datasets.uploads import too_large_message, upload_was_too_large
+
+
+def _roles(user: Any) -> dict[int, str]:
+    if not user.is_authenticated:
+        return {}
+    return dict(Membership.objects.filter(user_id=user.pk).values_list("team_id", "role"))
+
+
+class TeamList(generics.ListAPIView):
+    """Every team, with your role in each; POST creates a team that you own."""
+
+    serializer_class = s.TeamSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.teams_visible_to(user=self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "roles": _roles(self.request.user)}
+
+    @extend_schema(request=s.TeamCreateSerializer, responses={201: s.TeamSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.TeamCreateSerializer, request)
+        team = team_create(user=request.user, slug=data["slug"], name=data["name"])  # type: ignore[arg-type]
+        return Response(s.TeamSerializer(team, context={"roles": {team.pk: "owner"}}).data, status=201)
+
+
+class TeamDetail(APIView):
+    @extend_schema(responses=s.TeamSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        team = selectors.team_get(user=request.user, slug=slug)
+        return Response(s.TeamSerializer(team, context={"roles": _roles(request.user)}).data)
+
+
+class TeamMembers(APIView):
+    """A team's members and their roles; its owners add members or change roles with POST."""
+
+    @extend_schema(responses=s.MemberSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        team = selectors.team_get(user=request.user, slug=slug)
+        return Response(s.MemberSerializer(selectors.team_members(team=team), many=True).data)
+
+    @extend_schema(request=s.MemberWriteSerializer, responses={201: s.MemberSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        team = selectors.team_get(user=request.user, slug=slug)
+        data = _valid(s.MemberWriteSerializer, request)
+        membership = membership_set(
+            actor=request.user, team=team, username=data["username"], role=data["role"]
+        )  # type: ignore[arg-type]
+        return Response(s.MemberSerializer(membership).data, status=201)
+
+
+class TeamMember(APIView):
+    @extend_schema(request=s.RoleSerializer, responses=s.MemberSerializer)
+    def patch(self, request: Request, slug: str, username: str) -> Response:
+        team = selectors.team_get(user=request.user, slug=slug)
+        data = _valid(s.RoleSerializer, request)
+        membership = membership_set(actor=request.user, team=team, username=username, role=data["role"])  # type: ignore[arg-type]
+        return Response(s.MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        team = selectors.team_get(user=request.user, slug=slug)
+        membership_remove(actor=request.user, team=team, username=username)  # type: ignore[arg-type]
+        return Response(status=204)
+
+
+class DatasetList(generics.ListAPIView):
+    """Search and browse the datasets you may see; POST registers a new one."""
+
+    serializer_class = s.DatasetSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="words to find in the title, summary or slug"),
+            OpenApiParameter("tag", str),
+            OpenApiParameter("team", str, description="a team's slug"),
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=["slug", "title", "created_at", "-created_at", "updated_at", "-updated_at"],
+            ),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params
+        return selectors.dataset_search(
+            user=self.request.user,
+            q=params.get("q", ""),
+            tag=params.get("tag", ""),
+            team=params.get("team", ""),
+            ordering=params.get("ordering", "slug"),
+        )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        rows = [_dataset_data(request, dataset, listing=True) for dataset in page]
+        return self.get_paginated_response(rows)
+
+    @extend_schema(request=s.DatasetWriteSerializer, responses={201: s.DatasetSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.DatasetWriteSerializer, request)
+        team = Team.objects.filter(slug=data.pop("team")).first()
+        if team is None:
+            raise InvalidInput("No such team: give the slug of a team you maintain.", field="team")
+        status_value = data.pop("status")
+        dataset = dataset_create(user=request.user, team=team, **data)  # type: ignore[arg-type]
+        if status_value != dataset.status:
+            dataset = dataset_update(dataset=dataset, changes={"status": status_value})
+        return Response(_dataset_data(request, dataset), status=201)
+
+
+class DatasetDetail(APIView):
+    @extend_schema(responses=s.DatasetSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=request.user, slug=slug, need="discover")
+        return Response(_dataset_data(request, dataset))
+
+    @extend_schema(request=s.DatasetPatchSerializer, responses=s.DatasetSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=request.user, slug=slug, need="write")
+        serializer = s.DatasetPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = {key: value for key, value in serializer.validated_data.items() if key in request.data}
+        dataset = dataset_update(dataset=dataset, changes=changes)
+        return Response(_dataset_data(request, dataset))
+
+
+def _dataset_data(request: Request, dataset: Dataset, *, listing: bool = False) -> dict[str, Any]:
+    access = selectors.dataset_access(user=request.user, dataset=dataset)
+    if access.restricted_only:
+        return dict(s.RestrictedDatasetSerializer(dataset).data)
+    context: dict[str, Any] = {"request": request}
+    if not listing:
+        latest = selectors.version_latest(dataset=dataset)
+        context["latest_number"] = latest.number if latest else None
+    data = dict(s.DatasetSerializer(dataset, context=context).data)
+    if listing:
+        data.pop("readme")  # the list stays light; the card has it
+    return data
+
+
+class VersionList(generics.ListAPIView):
+    """A dataset's versions, newest first; POST uploads a new one (multipart) and answers 202."""
+
+    serializer_class = s.VersionSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> Any:
+        self.dataset, _ = selectors.dataset_get(user=self.request.user, slug=self.kwargs["slug"])
+        return selectors.versions_of(dataset=self.dataset)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        latest = selectors.version_latest(dataset=self.dataset)
+        return {
+            **super().get_serializer_context(),
+            "latest_number": latest.number if latest else None,
+        }
+
+    @extend_schema(request=s.VersionUploadSerializer, responses={202: s.VersionSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=request.user, slug=slug, need="write")
+        serializer = s.VersionUploadSerializer(data=request.data)
+        if upload_was_too_large(request):
+            raise UploadTooLarge(too_large_message(), field="file")
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        version = version_create(
+            dataset=dataset,
+            user=request.user,  # type: ignore[arg-type]
+            path=upload.temporary_file_path(),
+            sha256=upload.sha256,
+            size=upload.size,
+            filename=upload.name,
+            message=serializer.validated_data["message"],
+        )
+        data = s.VersionSerializer(version, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class VersionDetail(APIView):
+    @extend_schema(responses=s.VersionSerializer)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=request.user, slug=slug)
+        version = selectors.version_resolve(dataset=dataset, ref=ref)
+        latest = selectors.version_latest(dataset=dataset)
+        context = {"request": request, "latest_number": latest.number if latest else None}
+        return Response(s.VersionSerializer(version, context=context).data)
+
+
+class VersionDownload(APIView):
+    """The version's bytes: `format=original` (the default) streams the uploaded file as is."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["original"], default="original")],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            206: OpenApiResponse(description="the requested Range"),
+            409: OpenApiResponse(description="the version is not ready"),
+        },
+    )
+    def get(self, request: Request, slug: str, ref: str) -> HttpResponseBase:
+        dataset, _ = selectors.dataset_get(user=request.user, slug=slug)
+        version = selectors.version_resolve(dataset=dataset, ref=ref)
+        wanted = request.query_params.get("format", "original")
+        if wanted != "original":
+            raise InvalidInput(
+                f"format={wanted!r} is not available yet: use format=original.", field="format"
+            )
+        return version_download_response(request=request, version=version)
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

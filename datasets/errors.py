@@ -1,0 +1,55 @@
+"""Domain errors raised by services and selectors; the API and the portal turn them into 4xx."""
+
+from __future__ import annotations
+
+
+class GranaryError(Exception):
+    status = 400
+    code = "invalid"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(GranaryError):
+    status = 400
+    code = "invalid"
+
+
+class UnsupportedFormat(InvalidInput):
+    code = "unsupported_format"
+
+
+class EmptyUpload(InvalidInput):
+    code = "empty_file"
+
+
+class NotSignedIn(GranaryError):
+    status = 401
+    code = "not_authenticated"
+
+
+class AccessDenied(GranaryError):
+    status = 403
+    code = "permission_denied"
+
+
+class NotFound(GranaryError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(GranaryError):
+    status = 409
+    code = "conflict"
+
+
+class NotReady(Conflict):
+    code = "not_ready"
+
+
+class UploadTooLarge(GranaryError):
+    status = 413
+    code = "too_large"

@@ -1,0 +1,195 @@
+"""The data plane: teams that own datasets, datasets, their immutable versions and stored blobs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+slug_validator = RegexValidator(
+    SLUG_PATTERN,
+    "Use 1 to 64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit.",
+    code="invalid_slug",
+)
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class Team(models.Model):
+    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("team-detail", args=[self.slug])
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MAINTAINER = "maintainer"
+        MEMBER = "member"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="membership_unique_user_per_team"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "maintainer", "member"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} as {self.role}"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.MAINTAINER)
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dataset(models.Model):
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public: every signed-in user"
+        INTERNAL = "internal", "Internal: the team only"
+        RESTRICTED = "restricted", "Restricted: title and summary visible, data on request"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DEPRECATED = "deprecated"
+
+    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500, blank=True)
+    readme = models.TextField(blank=True, help_text="Markdown")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="datasets")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
+    license = models.CharField(max_length=100, blank=True, help_text="An SPDX id, e.g. CC-BY-4.0")
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.INTERNAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=["public", "internal", "restricted"]),
+                name="dataset_visibility_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "deprecated"]), name="dataset_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("dataset-detail", args=[self.slug])
+
+
+class Blob(models.Model):
+    """Bytes stored once under their sha256; versions point at them, never the reverse."""
+
+    sha256 = models.CharField(primary_key=True, max_length=64)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(sha256__regex=SHA256_HEX), name="blob_sha256_hex"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="blob_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sha256:{self.sha256}"
+
+
+class Version(models.Model):
+    class Status(models.TextChoices):
+        PROCESSING = "processing"
+        READY = "ready"
+        FAILED = "failed"
+
+    class Format(models.TextChoices):
+        UNKNOWN = "", "not detected yet"
+        CSV = "csv", "CSV"
+        TSV = "tsv", "TSV"
+        PARQUET = "parquet", "Parquet"
+        JSONL = "jsonl", "JSON Lines"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="versions")
+    size = models.BigIntegerField()
+    original_filename = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=16, choices=Format.choices, blank=True, default="")
+    row_count = models.BigIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
+    failure_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        get_latest_by = "number"
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number"),
+            models.UniqueConstraint(fields=["dataset", "blob"], name="version_unique_sha256"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["processing", "ready", "failed"]),
+                name="version_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_reason=""),
+                name="version_failure_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "status_changed_at"], name="version_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id and self.dataset.slug}@{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("version-detail", args=[self.dataset.slug, self.number])
+
+    @property
+    def sha256(self) -> str:
+        return self.blob_id
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset.slug}@{self.number}"

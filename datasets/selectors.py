@@ -1,0 +1,219 @@
+"""Reads, and the one place that decides who may see which dataset.
+
+Every list, page, endpoint and download reaches datasets through `datasets_visible_to` (what a
+user may discover) and `dataset_access` (what they may do with one). Visibility:
+
+- public: every signed-in user (and anonymous visitors when GRANARY_ANONYMOUS_READ is on);
+- internal: the owning team's members only; to anyone else it does not exist;
+- restricted: every signed-in user finds its title and summary, only the team sees its data.
+
+Reading data and seeing a dataset differ only for restricted datasets. Writing (editing the card,
+uploading versions) needs the maintainer or owner role in the team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+
+from datasets.errors import AccessDenied, NotFound, NotSignedIn
+from datasets.models import Dataset, Membership, Team, Version
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass(frozen=True)
+class Access:
+    discover: bool = False  # knows it exists: title, summary, team
+    read: bool = False  # card, versions, data
+    write: bool = False  # edit, upload
+    role: str = ""  # the user's role in the owning team, if any
+
+    @property
+    def restricted_only(self) -> bool:
+        return self.discover and not self.read
+
+
+def _is_signed_in(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active)
+
+
+def user_may_browse(user: User) -> bool:
+    """Whether this visitor may see any of the portal or API beyond the login page."""
+    return _is_signed_in(user) or settings.GRANARY_ANONYMOUS_READ
+
+
+def datasets_visible_to(user: User) -> QuerySet[Dataset]:
+    """Every dataset the user may discover (restricted ones included, by title and summary)."""
+    datasets = Dataset.objects.all()
+    if not _is_signed_in(user):
+        if settings.GRANARY_ANONYMOUS_READ:
+            return datasets.filter(visibility=Dataset.Visibility.PUBLIC)
+        return datasets.none()
+    if getattr(user, "is_superuser", False):
+        return datasets
+    return datasets.filter(
+        Q(visibility__in=[Dataset.Visibility.PUBLIC, Dataset.Visibility.RESTRICTED])
+        | Q(team_id__in=_team_ids(user))
+    )
+
+
+def datasets_readable_by(user: User) -> QuerySet[Dataset]:
+    """The datasets whose versions and data the user may read."""
+    visible = datasets_visible_to(user)
+    if getattr(user, "is_superuser", False) or not _is_signed_in(user):
+        return visible
+    return visible.filter(Q(visibility=Dataset.Visibility.PUBLIC) | Q(team_id__in=_team_ids(user)))
+
+
+def _team_ids(user: User) -> QuerySet[Membership]:
+    # A subquery rather than a join, so no dataset appears twice and counts stay right.
+    return Membership.objects.filter(user_id=user.pk).values("team_id")
+
+
+def team_role(*, user: User, team: Team) -> str:
+    if not _is_signed_in(user):
+        return ""
+    membership = Membership.objects.filter(team=team, user_id=user.pk).only("role").first()
+    return membership.role if membership else ""
+
+
+def dataset_access(*, user: User, dataset: Dataset) -> Access:
+    if not _is_signed_in(user):
+        public = settings.GRANARY_ANONYMOUS_READ and dataset.visibility == Dataset.Visibility.PUBLIC
+        return Access(discover=public, read=public)
+    role = team_role(user=user, team=dataset.team)
+    if getattr(user, "is_superuser", False):
+        return Access(discover=True, read=True, write=True, role=role)
+    if role:
+        return Access(discover=True, read=True, write=role != Membership.Role.MEMBER, role=role)
+    visibility = dataset.visibility
+    return Access(
+        discover=visibility != Dataset.Visibility.INTERNAL,
+        read=visibility == Dataset.Visibility.PUBLIC,
+    )
+
+
+def dataset_get(*, user: User, slug: str, need: str = "read") -> tuple[Dataset, Access]:
+    """The dataset `slug` if the user may `need` ("discover", "read" or "write") it.
+
+    A dataset the user may not even discover is reported as missing, so its name leaks nothing.
+    """
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    dataset = Dataset.objects.select_related("team").filter(slug=slug).first()
+    access = dataset_access(user=user, dataset=dataset) if dataset else Access()
+    if dataset is None or not access.discover:
+        raise NotFound(f"No dataset '{slug}'.")
+    if need == "read" and not access.read:
+        raise AccessDenied(
+            f"'{slug}' is restricted: its data is visible to the {dataset.team.slug} team only."
+        )
+    if need == "write" and not access.write:
+        raise AccessDenied(
+            f"Changing '{slug}' needs the maintainer or owner role in the {dataset.team.slug} team."
+        )
+    return dataset, access
+
+
+def dataset_search(
+    *, user: User, q: str = "", tag: str = "", team: str = "", ordering: str = "slug"
+) -> QuerySet[Dataset]:
+    datasets = datasets_visible_to(user)
+    if q:
+        for word in q.split():
+            datasets = datasets.filter(
+                Q(title__icontains=word) | Q(summary__icontains=word) | Q(slug__icontains=word)
+            )
+    if tag:
+        datasets = datasets.filter(tags__name=tag)
+    if team:
+        datasets = datasets.filter(team__slug=team)
+    latest = Version.objects.filter(dataset=OuterRef("pk"), status=Version.Status.READY).order_by("-number")
+    datasets = datasets.annotate(
+        latest_number=Subquery(latest.values("number")[:1]),
+        latest_changed=Max("versions__created_at"),
+        version_count=Count("versions", distinct=True),
+    )
+    order = {
+        "slug": ["slug"],
+        "title": ["title", "slug"],
+        "-updated_at": ["-updated_at", "slug"],
+        "updated_at": ["updated_at", "slug"],
+        "-created_at": ["-created_at", "slug"],
+        "created_at": ["created_at", "slug"],
+    }.get(ordering, ["slug"])
+    return datasets.select_related("team").prefetch_related("tags").order_by(*order)
+
+
+def versions_of(*, dataset: Dataset) -> QuerySet[Version]:
+    return dataset.versions.select_related("created_by").order_by("-number")
+
+
+def version_latest(*, dataset: Dataset) -> Version | None:
+    return dataset.versions.filter(status=Version.Status.READY).order_by("-number").first()
+
+
+def version_resolve(*, dataset: Dataset, ref: str) -> Version:
+    """A version of `dataset` by number, `latest`, or `sha256:<at least 12 hex digits>`."""
+    versions = dataset.versions.select_related("created_by", "dataset")
+    if ref == "latest":
+        version = versions.filter(status=Version.Status.READY).order_by("-number").first()
+        if version is None:
+            raise NotFound(f"'{dataset.slug}' has no ready version yet.")
+        return version
+    if ref.startswith("sha256:"):
+        prefix = ref.removeprefix("sha256:").lower()
+        if len(prefix) < 12 or any(c not in "0123456789abcdef" for c in prefix):
+            raise NotFound(f"'{ref}' is not a sha256 reference: give at least 12 hex digits.")
+        matches = list(versions.filter(blob_id__startswith=prefix)[:2])
+        if len(matches) > 1:
+            raise NotFound(f"'{ref}' is ambiguous in '{dataset.slug}': give more digits.")
+        if not matches:
+            raise NotFound(f"No version of '{dataset.slug}' has sha256 {prefix}….")
+        return matches[0]
+    if ref.isdigit():
+        version = versions.filter(number=int(ref)).first()
+        if version is None:
+            raise NotFound(f"'{dataset.slug}' has no version {ref}.")
+        return version
+    raise NotFound(f"'{ref}' is not a version reference: use a number, 'latest' or 'sha256:<hex>'.")
+
+
+def teams_visible_to(*, user: User) -> QuerySet[Team]:
+    """Team names are no secret among signed-in users: anyone may ask to join one."""
+    if not _is_signed_in(user):
+        return Team.objects.none()
+    return Team.objects.order_by("slug")
+
+
+def teams_of(*, user: User) -> QuerySet[Team]:
+    if not _is_signed_in(user):
+        return Team.objects.none()
+    return Team.objects.filter(memberships__user=user).distinct()
+
+
+def teams_writable_by(*, user: User) -> QuerySet[Team]:
+    """Teams in which the user may register datasets (maintainer or owner)."""
+    if not _is_signed_in(user):
+        return Team.objects.none()
+    return Team.objects.filter(
+        memberships__user=user,
+        memberships__role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER],
+    ).distinct()
+
+
+def team_get(*, user: User, slug: str) -> Team:
+    if not _is_signed_in(user):
+        raise NotSignedIn("Sign in to see teams.")
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise NotFound(f"No team '{slug}'.")
+    return team
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    return team.memberships.select_related("user").order_by("user__username")

@@ -1,0 +1,104 @@
+"""Writes for datasets: registering one and editing its card."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from datasets.errors import AccessDenied, Conflict, InvalidInput
+from datasets.models import Dataset, Membership, Tag, Team, slug_validator
+from datasets.services.validation import validate
+
+EDITABLE = ("title", "summary", "readme", "license", "visibility", "status", "tags")
+
+
+@transaction.atomic
+def dataset_create(
+    *,
+    user: AbstractBaseUser,
+    team: Team,
+    slug: str,
+    title: str,
+    summary: str = "",
+    readme: str = "",
+    license: str = "",
+    visibility: str = Dataset.Visibility.INTERNAL,
+    tags: Iterable[str] = (),
+) -> Dataset:
+    validate(slug_validator, slug, field="slug")
+    _require_team_writer(user=user, team=team)
+    if Dataset.objects.filter(slug=slug).exists():
+        raise Conflict(f"A dataset '{slug}' already exists: choose another slug.", field="slug")
+    dataset = Dataset(team=team, slug=slug, created_by=user)
+    _apply(
+        dataset,
+        {
+            "title": title,
+            "summary": summary,
+            "readme": readme,
+            "license": license,
+            "visibility": visibility,
+        },
+    )
+    try:
+        with transaction.atomic():
+            dataset.save()
+    except IntegrityError:
+        raise Conflict(f"A dataset '{slug}' already exists: choose another slug.", field="slug") from None
+    dataset.tags.set(_tags(tags))
+    return dataset
+
+
+@transaction.atomic
+def dataset_update(*, dataset: Dataset, changes: dict[str, Any]) -> Dataset:
+    """Edit a dataset's card; the caller has checked write access (selectors.dataset_get)."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    tags = changes.pop("tags", None)
+    _apply(dataset, changes)
+    dataset.save()
+    if tags is not None:
+        dataset.tags.set(_tags(tags))
+    return dataset
+
+
+def _apply(dataset: Dataset, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(dataset, name, value.strip() if isinstance(value, str) and name != "readme" else value)
+    if not dataset.title:
+        raise InvalidInput("A title is required.", field="title")
+    if dataset.visibility not in Dataset.Visibility.values:
+        raise InvalidInput(
+            f"'{dataset.visibility}' is not a visibility: use public, internal or restricted.",
+            field="visibility",
+        )
+    if dataset.status not in Dataset.Status.values:
+        raise InvalidInput(f"'{dataset.status}' is not a status: use active or deprecated.", field="status")
+    for name in ("title", "summary", "license"):
+        limit = Dataset._meta.get_field(name).max_length
+        if limit and len(getattr(dataset, name)) > limit:
+            raise InvalidInput(f"The {name} is longer than {limit} characters.", field=name)
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    clean = sorted({name.strip().lower() for name in names if name.strip()})
+    for name in clean:
+        validate(slug_validator, name, field="tags")
+    return [Tag.objects.get_or_create(name=name)[0] for name in clean]
+
+
+def _require_team_writer(*, user: AbstractBaseUser, team: Team) -> None:
+    if getattr(user, "is_superuser", False):
+        return
+    allowed = Membership.objects.filter(
+        team=team, user_id=user.pk, role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER]
+    ).exists()
+    if not allowed:
+        raise AccessDenied(
+            f"Registering a dataset for {team.slug} needs the maintainer or owner role in it.",
+            field="team",
+        )

@@ -1,0 +1,141 @@
+"""Writes for versions: publishing an upload as a new immutable version, and ingesting it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
+from datasets.models import Blob, Dataset, Version
+from datasets.services import formats, storage
+
+logger = logging.getLogger(__name__)
+
+
+def _safe_filename(name: str) -> str:
+    """The user's filename, for display and Content-Disposition only: never a path."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00\"'<>|:*?")
+    name = name.strip(" .")
+    return name[:200]
+
+
+def version_create(
+    *,
+    dataset: Dataset,
+    user: AbstractBaseUser,
+    path: Path,
+    sha256: str,
+    size: int,
+    filename: str = "",
+    message: str = "",
+) -> Version:
+    """Publish the finished upload at `path` as the next version of `dataset`, in `processing`.
+
+    The blob is linked into place inside the transaction that creates the version's row; if the
+    transaction fails, a blob that it created is removed again, so a row and its bytes appear
+    together or not at all. Ingest is queued only once the row is committed.
+    """
+    if size == 0:
+        raise EmptyUpload("The file is empty (0 bytes).", field="file")
+    if len(message) > 500:
+        raise InvalidInput("The message is longer than 500 characters.", field="message")
+    try:
+        formats.sniff(path)
+    except GranaryError as exc:
+        exc.field = "file"
+        raise
+    created_blob = False
+    try:
+        with transaction.atomic():
+            locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+            duplicate = locked.versions.filter(blob_id=sha256).values_list("number", flat=True).first()
+            if duplicate is not None:
+                raise Conflict(
+                    f"These bytes are already version {duplicate} of '{locked.slug}' (sha256 {sha256[:12]}…).",
+                    field="file",
+                )
+            number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+            blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
+            created_blob = storage.blob_put(source=path, sha256=sha256)
+            version = Version.objects.create(
+                dataset=locked,
+                number=number,
+                blob=blob,
+                size=size,
+                original_filename=_safe_filename(filename),
+                message=message.strip(),
+                created_by=user,
+            )
+            transaction.on_commit(lambda: _queue_ingest(version.pk))
+    except IntegrityError:
+        _discard_if_orphan(sha256, created_blob)
+        raise Conflict("Another upload to this dataset finished at the same moment: try again.") from None
+    except BaseException:
+        _discard_if_orphan(sha256, created_blob)
+        raise
+    return version
+
+
+def _discard_if_orphan(sha256: str, created: bool) -> None:
+    if created and not Blob.objects.filter(sha256=sha256).exists():
+        storage.blob_discard(sha256)
+
+
+def _queue_ingest(version_id: int) -> None:
+    from datasets.tasks import ingest_version
+
+    ingest_version.delay(version_id)
+
+
+def version_ingest(*, version_id: int) -> Version | None:
+    """Verify a `processing` version's bytes, detect its format, count its rows, finish it.
+
+    Runs in a worker and may run twice for one version (a redelivered task): only a version still
+    in `processing` is touched, and the final state change is conditional on that.
+    """
+    version = Version.objects.select_related("blob").filter(pk=version_id).first()
+    if version is None or version.status != Version.Status.PROCESSING:
+        return version
+    try:
+        actual = storage.blob_sha256(version.sha256)
+        if actual != version.sha256:
+            raise InvalidInput(
+                f"The stored bytes hash to {actual}, not {version.sha256}: the blob is corrupt."
+            )
+        path = storage.blob_path(version.sha256)
+        detected = formats.detect(path)
+        rows = formats.count_rows(path, detected)
+    except FileNotFoundError:
+        _finish(version_id, status=Version.Status.FAILED, failure_reason="The stored file is missing.")
+    except GranaryError as exc:
+        _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
+    else:
+        _finish(version_id, status=Version.Status.READY, format=detected.format, row_count=rows)
+    return Version.objects.get(pk=version_id)
+
+
+def _finish(version_id: int, **fields: object) -> bool:
+    changed = Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
+        status_changed_at=timezone.now(), **fields
+    )
+    return changed == 1
+
+
+def versions_requeue(*, older_than_minutes: int) -> list[int]:
+    """Queue ingest again for versions stuck in `processing`; returns their ids."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    stuck = list(
+        Version.objects.filter(status=Version.Status.PROCESSING, status_changed_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for version_id in stuck:
+        _queue_ingest(version_id)
+    return stuck

@@ -1,0 +1,18 @@
+"""Celery tasks: thin wrappers that take ids, call one service and own the retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from datasets.services.versions import version_ingest
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def ingest_version(version_id: int) -> None:
+    version_ingest(version_id=version_id)

@@ -1,0 +1,56 @@
+// Granary's few behaviours on top of htmx: the upload progress bar and the size check.
+(function () {
+  "use strict";
+
+  function formatBytes(n) {
+    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : n) + " " + units[i];
+  }
+
+  function showFileError(form, message) {
+    const field = form.querySelector("input[type=file]").closest(".field");
+    let error = field.querySelector(".field-error");
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "field-error";
+      error.setAttribute("role", "alert");
+      field.querySelector("input").after(error);
+    }
+    field.classList.add("has-error");
+    error.textContent = message;
+  }
+
+  // Refuse a file over the limit before sending a byte of it.
+  document.addEventListener("htmx:confirm", function (event) {
+    const form = event.target;
+    if (!form.matches || !form.matches("#upload-form")) return;
+    const input = form.querySelector("input[type=file]");
+    const max = Number(form.dataset.maxBytes || 0);
+    if (input && input.files.length && max && input.files[0].size > max) {
+      event.preventDefault();
+      showFileError(form, "The file is larger than the upload limit of " + formatBytes(max) + ".");
+    }
+  });
+
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    const form = event.target.closest && event.target.closest("#upload-form");
+    if (!form || !event.detail.lengthComputable) return;
+    const box = form.querySelector(".upload-progress");
+    const percent = Math.round((event.detail.loaded / event.detail.total) * 100);
+    box.hidden = false;
+    box.querySelector("progress").value = percent;
+    box.querySelector(".upload-progress-text").textContent =
+      percent + "% of " + formatBytes(event.detail.total);
+  });
+
+  // The server refused the body before reading it (413 from the size gate): say so in the form.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("#upload-form");
+    if (form && event.detail.xhr.status === 413 && !event.detail.serverResponse.includes("upload-form")) {
+      event.detail.shouldSwap = false;
+      showFileError(form, event.detail.serverResponse);
+    }
+  });
+})();
