@@ -13,3 +13,4 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = tempfile.mkdtemp(prefix="granary-test-static-")

@@ -17,18 +17,12 @@ from rest_framework.views import APIView
 from datasets import selectors
 from datasets.api import serializers as s
 from datasets.errors import InvalidInput, UploadTooLarge
-from datasets.models import Dataset, Membership, Team
+from datasets.models import Dataset, Team
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.download import version_download_response
 from datasets.services.teams import membership_remove, membership_set, team_create
 from datasets.services.versions import version_create
 from datasets.uploads import too_large_message, upload_was_too_large
-
-
-def _roles(user: Any) -> dict[int, str]:
-    if not user.is_authenticated:
-        return {}
-    return dict(Membership.objects.filter(user_id=user.pk).values_list("team_id", "role"))
 
 
 class TeamList(generics.ListAPIView):
@@ -40,7 +34,7 @@ class TeamList(generics.ListAPIView):
         return selectors.teams_visible_to(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "roles": _roles(self.request.user)}
+        return {**super().get_serializer_context(), "roles": selectors.user_roles(user=self.request.user)}
 
     @extend_schema(request=s.TeamCreateSerializer, responses={201: s.TeamSerializer})
     def post(self, request: Request) -> Response:
@@ -53,7 +47,9 @@ class TeamDetail(APIView):
     @extend_schema(responses=s.TeamSerializer)
     def get(self, request: Request, slug: str) -> Response:
         team = selectors.team_get(user=request.user, slug=slug)
-        return Response(s.TeamSerializer(team, context={"roles": _roles(request.user)}).data)
+        return Response(
+            s.TeamSerializer(team, context={"roles": selectors.user_roles(user=request.user)}).data
+        )
 
 
 class TeamMembers(APIView):
@@ -122,7 +118,8 @@ class DatasetList(generics.ListAPIView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         assert page is not None
-        rows = [_dataset_data(request, dataset, listing=True) for dataset in page]
+        access = selectors.dataset_access_map(user=request.user, datasets=page)
+        rows = [_dataset_data(request, dataset, access=access[dataset.pk]) for dataset in page]
         return self.get_paginated_response(rows)
 
     @extend_schema(request=s.DatasetWriteSerializer, responses={201: s.DatasetSerializer})
@@ -154,8 +151,12 @@ class DatasetDetail(APIView):
         return Response(_dataset_data(request, dataset))
 
 
-def _dataset_data(request: Request, dataset: Dataset, *, listing: bool = False) -> dict[str, Any]:
-    access = selectors.dataset_access(user=request.user, dataset=dataset)
+def _dataset_data(
+    request: Request, dataset: Dataset, *, access: selectors.Access | None = None
+) -> dict[str, Any]:
+    """A dataset as the caller may see it; `access` is given for list rows, which omit the README."""
+    listing = access is not None
+    access = access or selectors.dataset_access(user=request.user, dataset=dataset)
     if access.restricted_only:
         return dict(s.RestrictedDatasetSerializer(dataset).data)
     context: dict[str, Any] = {"request": request}

@@ -1,0 +1,143 @@
+"""Shared fixtures: a private data directory per test, personas, datasets and API clients."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from catalog.services.tokens import token_create
+from datasets.models import Dataset, Membership, Team, Version
+from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(settings: Any, tmp_path: Path) -> Path:
+    """Every test gets its own GRANARY_DATA_DIR, so leftover files are easy to spot."""
+    path = tmp_path / "granary-data"
+    path.mkdir()
+    settings.GRANARY_DATA_DIR = path
+    return path
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    return TeamFactory(slug="ml-core", name="ML Core")
+
+
+@pytest.fixture
+def owner(team: Team) -> Any:
+    user = UserFactory(username="olivia")
+    MembershipFactory(team=team, user=user, role=Membership.Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def maintainer(team: Team) -> Any:
+    user = UserFactory(username="mario")
+    MembershipFactory(team=team, user=user, role=Membership.Role.MAINTAINER)
+    return user
+
+
+@pytest.fixture
+def member(team: Team) -> Any:
+    user = UserFactory(username="mina")
+    MembershipFactory(team=team, user=user, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(db: None) -> Any:
+    return UserFactory(username="oscar")
+
+
+@pytest.fixture
+def public_dataset(team: Team) -> Dataset:
+    return DatasetFactory(slug="churn", team=team, visibility=Dataset.Visibility.PUBLIC)
+
+
+@pytest.fixture
+def internal_dataset(team: Team) -> Dataset:
+    return DatasetFactory(slug="payroll", team=team, visibility=Dataset.Visibility.INTERNAL)
+
+
+@pytest.fixture
+def restricted_dataset(team: Team) -> Dataset:
+    return DatasetFactory(slug="patients", team=team, visibility=Dataset.Visibility.RESTRICTED)
+
+
+@pytest.fixture
+def api() -> Callable[[Any], APIClient]:
+    """An API client authenticated with a real Bearer token for `user` (None: anonymous)."""
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            secret = token_create(user=user, name="tests").secret
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make
+
+
+CSV = b"id,name,score\n1,ada,0.5\n2,grace,0.75\n3,linus,0.9\n"
+
+
+def upload(name: str = "scores.csv", data: bytes = CSV, content_type: str = "text/csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+@pytest.fixture
+def publish(data_dir: Path) -> Callable[..., Version]:
+    """Publish bytes as a new version through the real service, then ingest it inline."""
+    from datasets.services import storage
+    from datasets.services.versions import version_create, version_ingest
+
+    def make(
+        dataset: Dataset, data: bytes = CSV, user: Any = None, ingest: bool = True, **kwargs: Any
+    ) -> Version:
+        path = storage.tmp_dir() / f"fixture-{os.urandom(6).hex()}"
+        path.write_bytes(data)
+        try:
+            version = version_create(
+                dataset=dataset, user=user, path=path, sha256=sha256_of(data), size=len(data), **kwargs
+            )
+        finally:
+            path.unlink(missing_ok=True)
+        if ingest:
+            version_ingest(version_id=version.pk)
+            version.refresh_from_db()
+        return version
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Unit tests run without Redis: queued ingest is recorded instead of sent.
+
+    Integration tests (marked `integration`) use the real broker and worker.
+    """
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    queued: list[int] = []
+    monkeypatch.setattr("datasets.services.versions._queue_ingest", queued.append)
+    request.node.queued_ingests = queued
+    yield

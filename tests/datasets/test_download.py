@@ -1,0 +1,121 @@
+"""Downloading a version's original bytes: streamed, resumable, labelled with its sha256."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.conftest import CSV, sha256_of
+
+pytestmark = pytest.mark.django_db
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def url(ref: str = "1") -> str:
+    return f"/api/v1/datasets/churn/versions/{ref}/download/"
+
+
+def test_download_streams_the_original_bytes_with_their_digests(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url())
+
+    assert response.status_code == 200
+    assert body(response) == CSV
+    digest = sha256_of(CSV)
+    assert response["ETag"] == f'"{digest}"'
+    assert response["Content-Length"] == str(len(CSV))
+    assert response["Content-Digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:"
+    assert response["Digest"] == f"SHA-256={base64.b64encode(bytes.fromhex(digest)).decode()}"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Disposition"] == 'attachment; filename="churn-v1.csv"'
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Accept-Ranges"] == "bytes"
+
+
+def test_download_by_latest_and_by_sha256_prefix(api, member, public_dataset, publish):
+    publish(public_dataset)
+    client = api(member)
+    assert body(client.get(url("latest"))) == CSV
+    assert body(client.get(url(f"sha256:{sha256_of(CSV)[:12]}"))) == CSV
+
+
+def test_a_range_request_resumes_a_download(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url(), HTTP_RANGE="bytes=10-")
+
+    assert response.status_code == 206
+    assert body(response) == CSV[10:]
+    assert response["Content-Range"] == f"bytes 10-{len(CSV) - 1}/{len(CSV)}"
+    assert response["Content-Length"] == str(len(CSV) - 10)
+    assert response["ETag"] == f'"{sha256_of(CSV)}"'
+
+
+def test_a_closed_range_and_a_suffix_range(api, member, public_dataset, publish):
+    publish(public_dataset)
+    client = api(member)
+    assert body(client.get(url(), HTTP_RANGE="bytes=0-1")) == CSV[:2]
+    assert body(client.get(url(), HTTP_RANGE="bytes=-5")) == CSV[-5:]
+
+
+def test_an_unsatisfiable_range_is_a_416(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url(), HTTP_RANGE=f"bytes={len(CSV) + 10}-")
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{len(CSV)}"
+
+
+def test_if_range_with_another_etag_sends_the_whole_file(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url(), HTTP_RANGE="bytes=10-", HTTP_IF_RANGE='"0000"')
+    assert response.status_code == 200
+    assert body(response) == CSV
+
+
+def test_if_none_match_with_the_digest_is_a_304(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url(), HTTP_IF_NONE_MATCH=f'"{sha256_of(CSV)}"')
+    assert response.status_code == 304
+
+
+def test_a_processing_version_cannot_be_downloaded_yet(api, member, public_dataset, publish):
+    publish(public_dataset, ingest=False)
+    response = api(member).get(url())
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_ready"
+    assert "churn@1 is processing" in response.json()["detail"]
+
+
+def test_a_failed_version_cannot_be_downloaded_and_says_why(api, member, public_dataset, publish):
+    publish(public_dataset, data=b"a,b\n1,2\n3,4,5\n")
+    response = api(member).get(url())
+    assert response.status_code == 409
+    assert "failed" in response.json()["detail"]
+
+
+def test_an_unknown_version_is_a_404_saying_so(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url("7"))
+    assert response.status_code == 404
+    assert response.json()["detail"] == "'churn' has no version 7."
+
+
+def test_other_formats_are_refused_until_they_exist(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url() + "?format=parquet")
+    assert response.status_code == 400
+    assert "format='parquet' is not available yet" in response.json()["detail"]
+
+
+def test_sendfile_mode_hands_the_blob_to_the_front_server(api, member, public_dataset, publish, settings):
+    settings.GRANARY_SENDFILE = "x-accel-redirect"
+    publish(public_dataset)
+    response = api(member).get(url())
+    digest = sha256_of(CSV)
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == f"/_granary_blobs/blobs/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+    assert response["ETag"] == f'"{digest}"'
+    assert response.content == b""

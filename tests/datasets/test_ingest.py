@@ -1,0 +1,105 @@
+"""The ingest service a worker runs: verify, detect the format, count rows, finish once."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+
+from datasets.models import Version
+from datasets.services import storage
+from datasets.services.versions import version_ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def parquet_bytes(rows: int) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": list(range(rows)), "label": ["x"] * rows}), sink)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "rows"),
+    [
+        (b"id,name\n1,a\n2,b\n3,c\n", "csv", 3),
+        (b"\xef\xbb\xbfid,name\r\n1,a\r\n2,b\r\n", "csv", 2),
+        (b"id\tname\n1\ta\n2\tb\n", "tsv", 2),
+        (b'id,note\n1,"multi\nline"\n2,plain\n', "csv", 2),
+        (b'{"id": 1}\n{"id": 2}\n\n{"id": 3}\n', "jsonl", 3),
+        (parquet_bytes(1234), "parquet", 1234),
+        ("city\nZürich\nMünchen\n".encode(), "csv", 2),
+    ],
+)
+def test_a_good_file_becomes_ready_with_format_and_rows(public_dataset, publish, data, fmt, rows):
+    version = publish(public_dataset, data=data)
+    assert (version.status, version.format, version.row_count) == ("ready", fmt, rows)
+    assert version.failure_reason == ""
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"a,b\n1,2\n3,4,5\n", "The CSV file cannot be parsed: CSV parse error: Expected 2 columns, got 3"),
+        (b'{"a": 1}\n{"a": \n', "Line 2 is not valid JSON"),
+        (b'{"a": 1}\n[1, 2]\n', "Line 2 is not a JSON object but a list"),
+    ],
+)
+def test_a_broken_file_fails_with_a_precise_reason(public_dataset, publish, data, reason):
+    version = publish(public_dataset, data=data)
+    assert version.status == "failed"
+    assert reason in version.failure_reason
+    assert version.row_count is None
+
+
+def test_a_parquet_file_with_a_lying_footer_fails(public_dataset, publish):
+    data = parquet_bytes(10)
+    corrupt = data[:4] + b"\x00" * (len(data) - 12) + data[-8:]
+    version = publish(public_dataset, data=corrupt)
+    assert version.status == "failed"
+    assert version.failure_reason.startswith("The Parquet file cannot be read")
+
+
+def test_corrupted_stored_bytes_fail_the_version(public_dataset, publish):
+    version = publish(public_dataset, ingest=False)
+    path = storage.blob_path(version.sha256)
+    path.chmod(0o644)
+    path.write_bytes(b"id,name\n9,z\n")
+    version = version_ingest(version_id=version.pk)
+    assert version.status == "failed"
+    assert "the blob is corrupt" in version.failure_reason
+
+
+def test_ingest_runs_twice_without_harm(public_dataset, publish):
+    version = publish(public_dataset)
+    first = (version.status, version.row_count, version.status_changed_at)
+    again = version_ingest(version_id=version.pk)
+    assert (again.status, again.row_count, again.status_changed_at) == first
+
+
+def test_ingest_of_a_vanished_version_is_a_no_op():
+    assert version_ingest(version_id=999_999) is None
+
+
+def test_requeue_stuck_queues_only_versions_processing_too_long(public_dataset, publish, request):
+    stuck = publish(public_dataset, ingest=False)
+    fresh = publish(public_dataset, data=b"x\n1\n", ingest=False)
+    Version.objects.filter(pk=stuck.pk).update(status_changed_at=stuck.created_at.replace(year=2020))
+    out = io.StringIO()
+    call_command("requeue_stuck", "--older-than", "60", stdout=out)
+    assert request.node.queued_ingests == [stuck.pk]
+    assert "Requeued 1 stuck versions" in out.getvalue()
+    call_command("requeue_stuck", "--older-than", "0", stdout=out)
+    assert request.node.queued_ingests == [stuck.pk, stuck.pk, fresh.pk]
+
+
+def test_gzip_is_not_accepted_yet_and_says_what_it_found(public_dataset, publish):
+    from datasets.errors import UnsupportedFormat
+
+    with pytest.raises(UnsupportedFormat, match="Found gzip-compressed data"):
+        publish(public_dataset, data=gzip.compress(json.dumps({"a": 1}).encode()))
