@@ -142,7 +142,8 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if upload_was_too_large(request):
-            form.add_error("file", too_large_message())
+            form.is_valid()  # the file field is empty: replace its error with the real one
+            form.errors["file"] = form.error_class([too_large_message()])
             status = 413
         elif form.is_valid():
             upload = form.cleaned_data["file"]

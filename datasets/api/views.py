@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +29,8 @@ from datasets.uploads import too_large_message, upload_was_too_large
 class TeamList(generics.ListAPIView):
     """Every team, with your role in each; POST creates a team that you own."""
 
+    permission_classes = [IsAuthenticated]
+
     serializer_class = s.TeamSerializer
 
     def get_queryset(self) -> Any:
@@ -44,6 +47,8 @@ class TeamList(generics.ListAPIView):
 
 
 class TeamDetail(APIView):
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(responses=s.TeamSerializer)
     def get(self, request: Request, slug: str) -> Response:
         team = selectors.team_get(user=request.user, slug=slug)
@@ -54,6 +59,8 @@ class TeamDetail(APIView):
 
 class TeamMembers(APIView):
     """A team's members and their roles; its owners add members or change roles with POST."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
@@ -71,6 +78,8 @@ class TeamMembers(APIView):
 
 
 class TeamMember(APIView):
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(request=s.RoleSerializer, responses=s.MemberSerializer)
     def patch(self, request: Request, slug: str, username: str) -> Response:
         team = selectors.team_get(user=request.user, slug=slug)

@@ -1,0 +1,237 @@
+"""Who gets what, for every URL of the project.
+
+The routes come from the URL resolver, so a new route without an entry in EXPECTED fails
+`test_every_route_has_an_entry`. Each entry gives, per persona, the status for a public, an
+internal and a restricted dataset (one number when the dataset does not matter).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from catalog.services.tokens import token_create
+from datasets.models import Dataset, Membership
+from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ["anonymous", "anonymous_read", "outsider", "member", "owner"]
+VISIBILITIES = ["public", "internal", "restricted"]
+
+# (route name, method): {persona: status or (public, internal, restricted)}
+READ_DATA = {
+    "anonymous": 401,
+    "anonymous_read": (200, 404, 404),
+    "outsider": (200, 404, 403),
+    "member": 200,
+    "owner": 200,
+}
+PAGE_DATA = {
+    "anonymous": 302,
+    "anonymous_read": (200, 404, 404),
+    "outsider": (200, 404, 403),
+    "member": 200,
+    "owner": 200,
+}
+PAGE_WRITE = {
+    "anonymous": 302,
+    "anonymous_read": 302,
+    "outsider": (403, 404, 403),
+    "member": 403,
+    "owner": 200,
+}
+SIGNED_IN_PAGE = {"anonymous": 302, "anonymous_read": 302, "outsider": 200, "member": 200, "owner": 200}
+SIGNED_IN_API = {"anonymous": 401, "anonymous_read": 401, "outsider": 200, "member": 200, "owner": 200}
+OWNER_ONLY_API = {"anonymous": 401, "anonymous_read": 401, "outsider": 403, "member": 403}
+
+EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
+    ("home", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
+    ("login", "GET"): dict.fromkeys(PERSONAS, 200),
+    ("logout", "POST"): dict.fromkeys(PERSONAS, 302),
+    ("dataset-new", "GET"): SIGNED_IN_PAGE,
+    ("dataset-detail", "GET"): {**PAGE_DATA, "outsider": (200, 404, 200)},
+    ("dataset-edit", "GET"): PAGE_WRITE,
+    ("version-upload", "GET"): PAGE_WRITE,
+    ("version-detail", "GET"): PAGE_DATA,
+    ("version-status", "GET"): PAGE_DATA,
+    ("team-list", "GET"): SIGNED_IN_PAGE,
+    ("team-detail", "GET"): SIGNED_IN_PAGE,
+    ("team-member-remove", "POST"): {**PAGE_WRITE, "outsider": 403, "owner": 302},
+    ("token-list", "GET"): SIGNED_IN_PAGE,
+    ("token-revoke", "POST"): {**SIGNED_IN_PAGE, "outsider": 404, "member": 404, "owner": 302},
+    ("api-token-exchange", "POST"): dict.fromkeys(PERSONAS, 401),
+    ("api-token-list", "GET"): SIGNED_IN_API,
+    ("api-token-detail", "DELETE"): {**SIGNED_IN_API, "outsider": 404, "member": 404, "owner": 204},
+    ("api-schema", "GET"): dict.fromkeys(PERSONAS, 200),
+    ("api-docs", "GET"): dict.fromkeys(PERSONAS, 200),
+    ("api-team-list", "GET"): SIGNED_IN_API,
+    ("api-team-list", "POST"): {**SIGNED_IN_API, "outsider": 201, "member": 201, "owner": 201},
+    ("api-team-detail", "GET"): SIGNED_IN_API,
+    ("api-team-members", "GET"): SIGNED_IN_API,
+    ("api-team-members", "POST"): {**OWNER_ONLY_API, "owner": 201},
+    ("api-team-member", "PATCH"): {**OWNER_ONLY_API, "owner": 200},
+    ("api-team-member", "DELETE"): {**OWNER_ONLY_API, "owner": 204},
+    ("api-dataset-list", "GET"): {**SIGNED_IN_API, "anonymous_read": 200},
+    ("api-dataset-list", "POST"): {**OWNER_ONLY_API, "owner": 201},
+    ("api-dataset-detail", "GET"): {**READ_DATA, "outsider": (200, 404, 200)},
+    ("api-dataset-detail", "PATCH"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
+    ("api-version-list", "GET"): READ_DATA,
+    ("api-version-list", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 202},
+    ("api-version-detail", "GET"): READ_DATA,
+    ("api-version-download", "GET"): READ_DATA,
+}
+# The admin is Django's own; non-staff users are sent to its login page.
+ADMIN = dict.fromkeys(PERSONAS, 302)
+
+# Which datasets each persona finds in lists, by visibility.
+LISTED = {
+    "anonymous": set(),
+    "anonymous_read": {"public"},
+    "outsider": {"public", "restricted"},
+    "member": set(VISIBILITIES),
+    "owner": set(VISIBILITIES),
+}
+
+
+def all_routes() -> set[tuple[str, str]]:
+    """(name, pattern) of every named route; admin routes as ('admin:*', ...)."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(patterns: list[Any], namespace: str = "") -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern):
+                if namespace == "admin":
+                    found.add(("admin:*", ""))
+                elif pattern.name:
+                    found.add((pattern.name, str(pattern.pattern)))
+                else:
+                    found.add((f"<unnamed {pattern.pattern}>", str(pattern.pattern)))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def test_every_route_has_an_entry():
+    names = {name for name, _ in all_routes()} - {"admin:*"}
+    covered = {name for name, _ in EXPECTED}
+    assert names - covered == set(), "add these routes to EXPECTED in tests/test_permissions.py"
+    assert covered - names == set(), "EXPECTED names routes that no longer exist"
+
+
+@pytest.fixture
+def world(db: None, settings: Any) -> dict[str, Any]:
+    team = TeamFactory(slug="ml-core")
+    users = {
+        "outsider": UserFactory(username="oscar"),
+        "member": UserFactory(username="mina"),
+        "owner": UserFactory(username="olivia"),
+        "target": UserFactory(username="tess"),
+    }
+    MembershipFactory(team=team, user=users["member"], role=Membership.Role.MEMBER)
+    MembershipFactory(team=team, user=users["owner"], role=Membership.Role.OWNER)
+    datasets = {v: DatasetFactory(slug=f"{v}-data", team=team, visibility=v) for v in VISIBILITIES}
+    return {"team": team, "users": users, "datasets": datasets}
+
+
+def client_for(persona: str, world: dict[str, Any], settings: Any, api: bool) -> Client:
+    settings.GRANARY_ANONYMOUS_READ = persona == "anonymous_read"
+    client: Client = APIClient() if api else Client()
+    if persona.startswith("anonymous"):
+        return client
+    user = world["users"][persona]
+    if api:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='perm').secret}")  # type: ignore[attr-defined]
+    else:
+        client.force_login(user)
+    return client
+
+
+def call(
+    client: Client, name: str, method: str, dataset: Dataset, world: dict[str, Any], persona: str
+) -> Any:
+    owner_token = token_create(user=world["users"]["owner"], name="target").token
+    target = world["users"]["target"]
+    if not target.memberships.exists():
+        MembershipFactory(team=world["team"], user=target, role=Membership.Role.MEMBER)
+    kwargs_by_arg = {
+        "slug": dataset.slug,
+        "number": 1,
+        "ref": "1",
+        "username": "tess",
+        "token_id": owner_token.pk,
+    }
+    if name.startswith("team-") or name.startswith("api-team-"):
+        kwargs_by_arg["slug"] = world["team"].slug
+    # The arguments the route takes, read from the resolver itself.
+    args = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
+    url = reverse(name, kwargs={arg: kwargs_by_arg[arg] for arg in args})
+    unique = os.urandom(4).hex()
+    payloads: dict[str, dict[str, Any]] = {
+        "api-token-exchange": {"username": "nobody", "password": "wrong"},
+        "api-team-list": {"slug": f"t-{unique}", "name": "T"},
+        "api-team-members": {"username": "oscar", "role": "member"},
+        "api-team-member": {"role": "maintainer"},
+        "api-dataset-list": {"slug": f"d-{unique}", "title": "D", "team": "ml-core"},
+        "api-dataset-detail": {"title": "Renamed"},
+    }
+    if name == "api-version-list" and method == "POST":
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("x.csv", f"a,b\n{unique},1\n".encode())
+        return client.post(url, {"file": upload}, format="multipart")  # type: ignore[call-arg]
+    data = payloads.get(name, {})
+    if method == "GET":
+        return client.get(url)
+    if isinstance(client, APIClient):
+        return getattr(client, method.lower())(url, data, format="json")
+    return getattr(client, method.lower())(url, data)
+
+
+def _publish_versions(world: dict[str, Any], publish: Any) -> None:
+    for dataset in world["datasets"].values():
+        publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))
+def test_who_gets_what(name, method, world, settings, publish):
+    _publish_versions(world, publish)
+    api = name.startswith("api-")
+    wrong = []
+    for persona in PERSONAS:
+        for index, visibility in enumerate(VISIBILITIES):
+            expected = EXPECTED[(name, method)][persona]
+            status = expected[index] if isinstance(expected, tuple) else expected
+            client = client_for(persona, world, settings, api)
+            response = call(client, name, method, world["datasets"][visibility], world, persona)
+            if response.status_code != status:
+                wrong.append(f"{persona} on {visibility}: got {response.status_code}, expected {status}")
+            if response.status_code == 200 and name in {"home", "api-dataset-list"}:
+                body = response.content.decode()
+                listed = {v for v in VISIBILITIES if f"{v}-data" in body}
+                if listed != LISTED[persona]:
+                    wrong.append(f"{persona} lists {sorted(listed)}, expected {sorted(LISTED[persona])}")
+            if (name, persona, visibility) == (
+                "api-dataset-detail",
+                "outsider",
+                "restricted",
+            ) and response.status_code == 200:
+                if "readme" in response.json() or not response.json().get("restricted"):
+                    wrong.append("an outsider sees more than the title and summary of a restricted dataset")
+    assert not wrong, f"{method} {name}:\n" + "\n".join(sorted(set(wrong)))
+
+
+def test_admin_pages_send_non_staff_to_the_admin_login(world, settings):
+    for persona in PERSONAS:
+        client = client_for(persona, world, settings, api=False)
+        response = client.get("/admin/datasets/dataset/")
+        assert response.status_code == ADMIN[persona]
+        login = "/accounts/login/" if persona.startswith("anonymous") else "/admin/login/"
+        assert response["Location"].startswith(login)
