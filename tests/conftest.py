@@ -141,3 +141,38 @@ def _no_broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("datasets.services.versions._queue_ingest", queued.append)
     request.node.queued_ingests = queued
     yield
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    from tests.services import running_redis
+
+    with running_redis() as url:
+        yield url
+
+
+@pytest.fixture
+def celery_worker(redis_url: str, transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker, in a thread of this process, consuming from a real Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.broker_url = redis_url
+    app.conf.broker_connection_retry_on_startup = True
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30
+    ) as worker:
+        yield worker
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
