@@ -2,12 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import api as catalog_api
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", catalog_api.TokenExchange.as_view(), name="api-token-exchange"),
     path("tokens/", catalog_api.TokenList.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", catalog_api.TokenDetail.as_view(), name="api-token-detail"),

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as UserModel
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from datasets.errors import AccessDenied, NotFound, NotSignedIn
 from datasets.models import Dataset, Membership, Team, Version
 
-User = AbstractBaseUser | AnonymousUser
+User = UserModel | AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,19 @@ def datasets_readable_by(user: User) -> QuerySet[Dataset]:
     return visible.filter(Q(visibility=Dataset.Visibility.PUBLIC) | Q(team_id__in=_team_ids(user)))
 
 
-def _team_ids(user: User) -> QuerySet[Membership]:
+def _team_ids(user: User) -> QuerySet[Membership, Any]:
     # A subquery rather than a join, so no dataset appears twice and counts stay right.
-    return Membership.objects.filter(user_id=user.pk).values("team_id")
+    return Membership.objects.filter(user_id=_pk(user)).values("team_id")
+
+
+def _pk(user: User) -> int:
+    return int(user.pk or 0)
 
 
 def team_role(*, user: User, team: Team) -> str:
     if not _is_signed_in(user):
         return ""
-    membership = Membership.objects.filter(team=team, user_id=user.pk).only("role").first()
+    membership = Membership.objects.filter(team=team, user_id=_pk(user)).only("role").first()
     return membership.role if membership else ""
 
 
@@ -96,7 +102,7 @@ def user_roles(*, user: User) -> dict[int, str]:
     """The user's role in each of their teams, by team id."""
     if not _is_signed_in(user):
         return {}
-    return dict(Membership.objects.filter(user_id=user.pk).values_list("team_id", "role"))
+    return dict(Membership.objects.filter(user_id=_pk(user)).values_list("team_id", "role"))
 
 
 def _access(user: User, dataset: Dataset, role: str) -> Access:
@@ -210,7 +216,7 @@ def teams_visible_to(*, user: User) -> QuerySet[Team]:
 def teams_of(*, user: User) -> QuerySet[Team]:
     if not _is_signed_in(user):
         return Team.objects.none()
-    return Team.objects.filter(memberships__user=user).distinct()
+    return Team.objects.filter(memberships__user_id=_pk(user)).distinct()
 
 
 def teams_writable_by(*, user: User) -> QuerySet[Team]:
@@ -218,7 +224,7 @@ def teams_writable_by(*, user: User) -> QuerySet[Team]:
     if not _is_signed_in(user):
         return Team.objects.none()
     return Team.objects.filter(
-        memberships__user=user,
+        memberships__user_id=_pk(user),
         memberships__role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER],
     ).distinct()
 

@@ -41,11 +41,13 @@ class IncomingFile(UploadedFile):
         self.sha256 = ""
 
     def temporary_file_path(self) -> str:
+        assert self.file is not None
         return str(self.file.name)
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.file.close()
+            if self.file is not None:
+                self.file.close()
 
 
 class BlobUploadHandler(FileUploadHandler):

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_create(*, user: AbstractBaseUser, name: str, days: int | None = None) -> IssuedToken:
+def token_create(*, user: User, name: str, days: int | None = None) -> IssuedToken:
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name, e.g. the laptop or job that will use it.", field="name")
@@ -57,7 +57,7 @@ def token_exchange(*, username: str, password: str, name: str = "") -> IssuedTok
     return token_create(user=user, name=name or f"login {timezone.now():%Y-%m-%d %H:%M}")
 
 
-def token_authenticate(*, secret: str) -> AbstractBaseUser | None:
+def token_authenticate(*, secret: str) -> User | None:
     """The active user behind a valid, unexpired, unrevoked token, or None."""
     token = (
         ApiToken.objects.select_related("user")
@@ -73,7 +73,7 @@ def token_authenticate(*, secret: str) -> AbstractBaseUser | None:
     return token.user
 
 
-def token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+def token_revoke(*, user: User, token_id: int) -> ApiToken:
     token = ApiToken.objects.filter(pk=token_id, user_id=user.pk).first()
     if token is None:
         raise NotFound(f"You have no token {token_id}.")
@@ -83,5 +83,5 @@ def token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
-def tokens_of(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def tokens_of(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user_id=user.pk).order_by("-created_at")

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("GRANARY_DATA_DIR", tempfile.mkdtemp(prefix="granary-test-data-"))
 
@@ -13,4 +14,4 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-STATIC_ROOT = tempfile.mkdtemp(prefix="granary-test-static-")
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="granary-test-static-"))

@@ -18,10 +18,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
         if exc.field:
             body["field"] = exc.field
-        response = Response(body, status=exc.status)
+        answer = Response(body, status=exc.status)
         if exc.status == status.HTTP_401_UNAUTHORIZED:
-            response["WWW-Authenticate"] = "Bearer"
-        return response
+            answer["WWW-Authenticate"] = "Bearer"
+        return answer
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):

@@ -47,7 +47,9 @@ class RoleSerializer(serializers.Serializer):
 class VersionSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.slug", read_only=True)
     sha256 = serializers.CharField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     derived_from = serializers.SerializerMethodField()
     code_url = serializers.SerializerMethodField()
     quality_status = serializers.SerializerMethodField()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from datasets.errors import AccessDenied, Conflict, InvalidInput
@@ -18,7 +18,7 @@ EDITABLE = ("title", "summary", "readme", "license", "visibility", "status", "ta
 @transaction.atomic
 def dataset_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     team: Team,
     slug: str,
     title: str,
@@ -79,7 +79,7 @@ def _apply(dataset: Dataset, values: dict[str, Any]) -> None:
     if dataset.status not in Dataset.Status.values:
         raise InvalidInput(f"'{dataset.status}' is not a status: use active or deprecated.", field="status")
     for name in ("title", "summary", "license"):
-        limit = Dataset._meta.get_field(name).max_length
+        limit = getattr(Dataset._meta.get_field(name), "max_length", None)
         if limit and len(getattr(dataset, name)) > limit:
             raise InvalidInput(f"The {name} is longer than {limit} characters.", field=name)
 
@@ -91,7 +91,7 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     return [Tag.objects.get_or_create(name=name)[0] for name in clean]
 
 
-def _require_team_writer(*, user: AbstractBaseUser, team: Team) -> None:
+def _require_team_writer(*, user: User, team: Team) -> None:
     if getattr(user, "is_superuser", False):
         return
     allowed = Membership.objects.filter(

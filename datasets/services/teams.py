@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from datasets.errors import AccessDenied, Conflict, InvalidInput, NotFound
@@ -12,7 +12,7 @@ from datasets.services.validation import validate
 
 
 @transaction.atomic
-def team_create(*, user: AbstractBaseUser, slug: str, name: str) -> Team:
+def team_create(*, user: User, slug: str, name: str) -> Team:
     validate(slug_validator, slug, field="slug")
     if Team.objects.filter(slug=slug).exists():
         raise Conflict(f"A team '{slug}' already exists.", field="slug")
@@ -25,7 +25,7 @@ def team_create(*, user: AbstractBaseUser, slug: str, name: str) -> Team:
 
 
 @transaction.atomic
-def membership_set(*, actor: AbstractBaseUser, team: Team, username: str, role: str) -> Membership:
+def membership_set(*, actor: User, team: Team, username: str, role: str) -> Membership:
     """Add a member or change their role; only the team's owners may."""
     _require_owner(actor=actor, team=team)
     if role not in Membership.Role.values:
@@ -41,7 +41,7 @@ def membership_set(*, actor: AbstractBaseUser, team: Team, username: str, role: 
 
 
 @transaction.atomic
-def membership_remove(*, actor: AbstractBaseUser, team: Team, username: str) -> None:
+def membership_remove(*, actor: User, team: Team, username: str) -> None:
     _require_owner(actor=actor, team=team)
     membership = Membership.objects.select_for_update().filter(team=team, user__username=username).first()
     if membership is None:
@@ -51,7 +51,7 @@ def membership_remove(*, actor: AbstractBaseUser, team: Team, username: str) -> 
     membership.delete()
 
 
-def _require_owner(*, actor: AbstractBaseUser, team: Team) -> None:
+def _require_owner(*, actor: User, team: Team) -> None:
     if getattr(actor, "is_superuser", False):
         return
     if not Membership.objects.filter(team=team, user_id=actor.pk, role=Membership.Role.OWNER).exists():

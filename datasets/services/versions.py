@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -29,7 +29,7 @@ def _safe_filename(name: str) -> str:
 def version_create(
     *,
     dataset: Dataset,
-    user: AbstractBaseUser,
+    user: User,
     path: Path,
     sha256: str,
     size: int,
