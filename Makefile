@@ -1,0 +1,56 @@
+# Granary: `make run` to try it, `make test` to check it. Needs only python3 (3.11+) and make.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup install run test lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: install ## create .venv, install the locked dependencies, migrate, collect static files
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+
+install: $(STAMP)
+
+# The virtual environment. Debian's python3 needs the python3-venv package for `-m venv`; without
+# it, fall back to a `uv` on PATH if there is one, or say what to install.
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Granary needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Use PYTHON=python3.12 or similar." >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null \
+		|| { rm -rf $(VENV); command -v uv >/dev/null && uv venv --seed --python $(PYTHON) $(VENV); } \
+		|| { rm -rf $(VENV); echo "Could not create $(VENV): install python3-venv (apt-get install python3-venv) and run make again." >&2; exit 1; }
+
+# Reinstalls only when the lock or pyproject.toml changes; uv makes that take seconds.
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -r $(LOCK)
+	@touch $@
+
+run: setup ## set up, seed the demo, start Redis, a Celery worker and the web server (Ctrl-C stops)
+	$(BIN)/python scripts/run.py
+
+test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTEST_ARGS=...)
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff, ruff format --check, mypy and a missing-migrations check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy config datasets catalog
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install ## fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## remove the virtual environment and caches (keeps var/: the database and the blobs)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
