@@ -47,6 +47,8 @@ lint: install ## ruff, ruff format --check, mypy and a missing-migrations check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy config datasets catalog
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \
+		$(BIN)/python manage.py check --deploy --fail-level ERROR
 
 format: install ## fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .

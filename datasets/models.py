@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
 slug_validator = RegexValidator(
@@ -193,6 +195,14 @@ class Version(models.Model):
     @property
     def sha256(self) -> str:
         return self.blob_id
+
+    @property
+    def is_stuck(self) -> bool:
+        """Processing for longer than any ingest should take: its task was probably lost."""
+        if self.status != self.Status.PROCESSING:
+            return False
+        limit = timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES)
+        return timezone.now() - self.status_changed_at > limit
 
     @property
     def ref(self) -> str:

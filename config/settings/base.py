@@ -162,6 +162,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStatusEnum": "datasets.models.Version.Status",
+        "DatasetStatusEnum": "datasets.models.Dataset.Status",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------------

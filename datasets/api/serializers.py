@@ -54,6 +54,7 @@ class VersionSerializer(serializers.ModelSerializer):
     code_url = serializers.SerializerMethodField()
     quality_status = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField()
+    stuck = serializers.BooleanField(source="is_stuck", read_only=True)
     url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
@@ -73,6 +74,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "status_changed_at",
+            "stuck",
             "derived_from",
             "code_url",
             "quality_status",

@@ -186,3 +186,11 @@ def test_creating_a_team_and_adding_a_member_through_the_forms(signed_in, outsid
     ]
     unknown = client.post("/teams/vision/", {"username": "ghost", "role": "member"})
     assert unknown.context["form"].errors["username"] == ["No user 'ghost'."]
+
+
+def test_a_version_stuck_in_processing_says_so(signed_in, member, public_dataset, publish):
+    version = publish(public_dataset, ingest=False)
+    Version.objects.filter(pk=version.pk).update(status_changed_at=version.created_at.replace(year=2020))
+    page = signed_in(member).get("/datasets/churn/versions/1/")
+    assert b"Stuck: processing since" in page.content
+    assert b"requeue_stuck" in page.content
