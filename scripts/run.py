@@ -335,7 +335,7 @@ def main() -> int:
         supervisor.start(
             "web",
             [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--graceful-timeout", "8", "--access-logfile", "-", "--no-control-socket"],
+             "--worker-class", "gthread", "--threads", "8", "--timeout", "300", "--graceful-timeout", "8", "--access-logfile", "-", "--no-control-socket"],
             env,
         )  # fmt: skip
         supervisor.wait_for("the web server", lambda: web_answers(url + "accounts/login/"))

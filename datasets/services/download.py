@@ -87,7 +87,7 @@ def version_download_response(*, request: HttpRequest, version: Version) -> Http
     sha256 = version.sha256
     etag = f'"{sha256}"'
     digest_b64 = base64.b64encode(bytes.fromhex(sha256)).decode()
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+    if _matches(request.headers.get("If-None-Match", ""), sha256):
         response: HttpResponseBase = HttpResponse(status=304)
         response["ETag"] = etag
         return response
@@ -119,13 +119,20 @@ def version_download_response(*, request: HttpRequest, version: Version) -> Http
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Content-Type"] = _CONTENT_TYPES.get(version.format, "application/octet-stream")
     response["ETag"] = etag
-    response["Accept-Ranges"] = "bytes"
+    if not settings.GRANARY_SENDFILE:  # the front server announces ranges itself
+        response["Accept-Ranges"] = "bytes"
     # The digest of the whole file, whatever range was sent (RFC 9530), and its older spelling.
     response["Repr-Digest"] = f"sha-256=:{digest_b64}:"
     response["Digest"] = f"SHA-256={digest_b64}"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
+
+
+def _matches(if_none_match: str, sha256: str) -> bool:
+    """Whether an If-None-Match header names these bytes (weak comparison, as RFC 9110 asks)."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or f'"{sha256}"' in tags
 
 
 def _sendfile_response(sha256: str) -> HttpResponse:

@@ -119,3 +119,10 @@ def test_sendfile_mode_hands_the_blob_to_the_front_server(api, member, public_da
     assert response["X-Accel-Redirect"] == f"/_granary_blobs/blobs/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
     assert response["ETag"] == f'"{digest}"'
     assert response.content == b""
+
+
+@pytest.mark.parametrize("header", ["*", 'W/"{digest}"', '"other", "{digest}"'])
+def test_if_none_match_accepts_weak_tags_lists_and_star(api, member, public_dataset, publish, header):
+    publish(public_dataset)
+    response = api(member).get(url(), HTTP_IF_NONE_MATCH=header.format(digest=sha256_of(CSV)))
+    assert response.status_code == 304
