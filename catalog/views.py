@@ -31,7 +31,7 @@ from datasets.errors import GranaryError
 from datasets.models import Version
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.teams import membership_remove, membership_set, team_create
-from datasets.services.versions import version_create
+from datasets.services.versions import version_upload
 from datasets.uploads import too_large_message, upload_was_too_large
 
 View = Callable[..., HttpResponseBase]
@@ -137,7 +137,7 @@ def dataset_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
     dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
     form = VersionUploadForm(request.POST or None, request.FILES or None)
     status = 200
@@ -149,14 +149,8 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
         elif form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                version = version_create(
-                    dataset=dataset,
-                    user=_me(request),
-                    path=upload.temporary_file_path(),
-                    sha256=upload.sha256,
-                    size=upload.size,
-                    filename=upload.name,
-                    message=form.cleaned_data["message"],
+                version = version_upload(
+                    dataset=dataset, user=_me(request), upload=upload, message=form.cleaned_data["message"]
                 )
             except GranaryError as exc:
                 form.add_service_error(exc)

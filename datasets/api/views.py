@@ -23,7 +23,7 @@ from datasets.models import Dataset, Team, Version
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.download import version_download_response
 from datasets.services.teams import membership_remove, membership_set, team_create
-from datasets.services.versions import version_create
+from datasets.services.versions import version_upload
 from datasets.uploads import too_large_message, upload_was_too_large
 
 
@@ -206,14 +206,8 @@ class VersionList(generics.ListAPIView):
             raise UploadTooLarge(too_large_message(), field="file")
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        version = version_create(
-            dataset=dataset,
-            user=_me(request),
-            path=upload.temporary_file_path(),
-            sha256=upload.sha256,
-            size=upload.size,
-            filename=upload.name,
-            message=serializer.validated_data["message"],
+        version = version_upload(
+            dataset=dataset, user=_me(request), upload=upload, message=serializer.validated_data["message"]
         )
         data = s.VersionSerializer(version, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
 from datasets.models import Blob, Dataset, Version
 from datasets.services import formats, storage
+from datasets.uploads import IncomingFile
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,19 @@ def version_create(
         _discard_if_orphan(sha256, created_blob)
         raise
     return version
+
+
+def version_upload(*, dataset: Dataset, user: User, upload: IncomingFile, message: str = "") -> Version:
+    """Publish a file that arrived through the upload handler (API or portal) as a new version."""
+    return version_create(
+        dataset=dataset,
+        user=user,
+        path=Path(upload.temporary_file_path()),
+        sha256=upload.sha256,
+        size=upload.size or 0,
+        filename=upload.name or "",
+        message=message,
+    )
 
 
 def _discard_if_orphan(sha256: str, created: bool) -> None:
