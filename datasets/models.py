@@ -158,7 +158,18 @@ class Version(models.Model):
     size = models.BigIntegerField()
     original_filename = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=16, choices=Format.choices, blank=True, default="")
+    compression = models.CharField(max_length=16, blank=True, default="", help_text="gzip, or empty")
     row_count = models.BigIntegerField(null=True, blank=True)
+    # What ingest learned, set once with `ready` and never changed after.
+    schema = models.JSONField(default=list, blank=True, help_text="[{name, type, nullable, arrow_type}]")
+    profile = models.JSONField(default=dict, blank=True)
+    preview = models.JSONField(default=dict, blank=True, help_text="{columns, rows}: the first rows")
+    parquet_blob = models.ForeignKey(
+        Blob, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="normalized copy"
+    )
+    # Progress while processing: how far the worker has read.
+    bytes_read = models.BigIntegerField(default=0)
+    rows_processed = models.BigIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
     failure_reason = models.TextField(blank=True)

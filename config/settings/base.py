@@ -131,6 +131,9 @@ GRANARY_TOKEN_DAYS = env_int("GRANARY_TOKEN_DAYS", 90)
 # slow download does not hold an application worker.
 GRANARY_SENDFILE = env_choice("GRANARY_SENDFILE", "", ("", "x-accel-redirect", "x-sendfile"))
 GRANARY_SENDFILE_PREFIX = env_str("GRANARY_SENDFILE_PREFIX", "/_granary_blobs/")
+# Ingest refuses files wider than this, and gzip files that expand beyond this many bytes.
+GRANARY_MAX_COLUMNS = env_int("GRANARY_MAX_COLUMNS", 2000)
+GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 100 * 1024**3)
 # A version still `processing` this long after its last change is considered stuck.
 GRANARY_STUCK_AFTER_MINUTES = env_int("GRANARY_STUCK_AFTER_MINUTES", 60)
 

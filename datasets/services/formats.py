@@ -1,28 +1,26 @@
-"""Detects a file's format from its content and counts its rows, streaming.
+"""Detects a file's format from its content: what the upload endpoint checks at once.
 
-`sniff` looks only at the head and tail of a file, so the upload endpoint can refuse what is
-clearly not data at once; `detect` plus `count_rows` is the worker's full pass.
+`sniff` looks only at the head (decompressed, for gzip) and the tail of a file, so an upload
+that is clearly not data is refused before it becomes a version. The worker's full pass over
+the data is in `datasets.services.ingest`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from datasets.errors import EmptyUpload, UnsupportedFormat
 
 HEAD_BYTES = 64 * 1024
-SUPPORTED = "CSV, TSV, Parquet or JSON Lines"
+SUPPORTED = "CSV, TSV, Parquet or JSON Lines (plain or gzip-compressed)"
+GZIP_MAGIC = b"\x1f\x8b"
 
 # Signatures of common files that people upload by mistake, to name what was found.
 _MAGIC: list[tuple[bytes, str]] = [
-    (b"\x1f\x8b", "gzip-compressed data"),
     (b"PK\x03\x04", "a ZIP archive (or an Excel/OpenDocument file)"),
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
@@ -39,17 +37,22 @@ _MAGIC: list[tuple[bytes, str]] = [
     (b"Obj\x01", "an Avro file"),
     (b"ORC", "an ORC file"),
     (b"\xd0\xcf\x11\xe0", "a legacy Microsoft Office file"),
+    (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"),
 ]
 
 
 @dataclass(frozen=True)
 class Detected:
-    format: str  # one of Version.Format's values
-    delimiter: str = ""
+    format: str  # one of Version.Format's values: csv, tsv, jsonl, parquet
+    compression: str = ""  # "gzip" or ""
+    delimiter: str = ","
+    quotechar: str = '"'
+    header: bool = True
 
 
 def sniff(path: Path) -> Detected:
-    """The format of the file at `path`, judged from its first 64 KiB and last bytes."""
+    """The format of the file at `path`, judged from its first 64 KiB and its last bytes."""
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
         if not head:
@@ -58,12 +61,41 @@ def sniff(path: Path) -> Detected:
         size = handle.tell()
         handle.seek(max(0, size - 4))
         tail = handle.read(4)
+    if head.startswith(GZIP_MAGIC):
+        inner, complete = _gunzip_head(path)
+        if not inner.strip():
+            raise EmptyUpload("The gzip file holds no data.")
+        if inner.startswith(b"PAR1"):
+            raise UnsupportedFormat("Found gzip-compressed Parquet: upload the Parquet file itself.")
+        return replace(_sniff_text(inner, complete=complete), compression="gzip")
     if head.startswith(b"PAR1"):
         if size < 12 or tail != b"PAR1":
             raise UnsupportedFormat(
                 "The file starts like Parquet but has no Parquet footer: it is truncated."
             )
         return Detected("parquet")
+    return _sniff_text(head, complete=size <= HEAD_BYTES)
+
+
+def _gunzip_head(path: Path) -> tuple[bytes, bool]:
+    """Up to HEAD_BYTES of decompressed data, and whether that is all of it."""
+    decompressor = zlib.decompressobj(wbits=31)
+    out = b""
+    with open(path, "rb") as handle:
+        try:
+            while len(out) < HEAD_BYTES:
+                chunk = handle.read(HEAD_BYTES)
+                if not chunk:
+                    return out, True
+                out += decompressor.decompress(chunk, HEAD_BYTES - len(out))
+                if decompressor.eof:
+                    return out, True
+        except zlib.error as exc:
+            raise UnsupportedFormat(f"The gzip data is corrupt: {exc}.") from None
+    return out, False
+
+
+def _sniff_text(head: bytes, *, complete: bool) -> Detected:
     for magic, name in _MAGIC:
         if head.startswith(magic):
             raise UnsupportedFormat(f"Found {name}; Granary accepts {SUPPORTED}.")
@@ -72,7 +104,7 @@ def sniff(path: Path) -> Detected:
         raise UnsupportedFormat(
             f"Found binary data (a NUL byte at offset {nul}); Granary accepts {SUPPORTED}."
         )
-    text = _decode_head(head, complete=size <= HEAD_BYTES)
+    text = _decode_head(head, complete=complete)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if not first:
         raise EmptyUpload("The file holds only blank lines.")
@@ -84,13 +116,13 @@ def sniff(path: Path) -> Detected:
             value = None
         if isinstance(value, dict):
             return Detected("jsonl")
-        if size > HEAD_BYTES or text.strip().endswith("}"):
+        if not complete or text.strip().endswith("}"):
             raise UnsupportedFormat(
                 "Found JSON that is not one object per line; upload JSON Lines (one object per line)."
             )
     if stripped.startswith("["):
         raise UnsupportedFormat("Found a JSON array; upload JSON Lines (one object per line) instead.")
-    return Detected(*_csv_dialect(text))
+    return _csv_dialect(text, complete=complete)
 
 
 def _decode_head(head: bytes, *, complete: bool) -> str:
@@ -107,70 +139,36 @@ def _decode_head(head: bytes, *, complete: bool) -> str:
         ) from None
 
 
-def _csv_dialect(text: str) -> tuple[str, str]:
-    sample = "\n".join(text.splitlines()[:50])
+def _csv_dialect(text: str, *, complete: bool) -> Detected:
+    lines = text.splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    sample = "\n".join(lines[:100])
+    sniffer = csv.Sniffer()
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+        dialect = sniffer.sniff(sample, delimiters=",\t;|")
+        delimiter, quotechar = dialect.delimiter, dialect.quotechar or '"'
     except csv.Error:
         # One column, or a dialect the sniffer cannot decide: count the candidates instead.
-        first = sample.splitlines()[0]
+        first = lines[0]
         delimiter = max(",\t;|", key=first.count) if any(d in first for d in ",\t;|") else ","
-    return ("tsv" if delimiter == "\t" else "csv", delimiter)
+        quotechar = '"'
+    header = True
+    first_row = next(csv.reader([lines[0]], delimiter=delimiter, quotechar=quotechar), [])
+    if any(_is_number(field) for field in first_row):
+        # Numbers in the first row are data, not names, unless the sniffer is sure otherwise.
+        try:
+            header = sniffer.has_header(sample)
+        except csv.Error:
+            header = False
+    return Detected(
+        "tsv" if delimiter == "\t" else "csv", delimiter=delimiter, quotechar=quotechar, header=header
+    )
 
 
-def detect(path: Path) -> Detected:
-    return sniff(path)
-
-
-def count_rows(path: Path, detected: Detected) -> int:
-    """Rows in the file, read in a streaming pass; raises UnsupportedFormat saying where it broke."""
-    if detected.format == "parquet":
-        return _count_parquet(path)
-    if detected.format == "jsonl":
-        return _count_jsonl(path)
-    return _count_csv(path, detected.delimiter)
-
-
-def _count_parquet(path: Path) -> int:
+def _is_number(text: str) -> bool:
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except (pa.ArrowException, OSError) as exc:
-        raise UnsupportedFormat(f"The Parquet file cannot be read: {exc}") from None
-
-
-def _count_csv(path: Path, delimiter: str) -> int:
-    read_options = pacsv.ReadOptions(block_size=1 << 20)
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    try:
-        # Columns are read as text: typing them is the schema's job, not counting's.
-        with pacsv.open_csv(path, read_options=read_options, parse_options=parse_options) as probe:
-            names = probe.schema.names
-        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names})
-        rows = 0
-        with pacsv.open_csv(
-            path, read_options=read_options, parse_options=parse_options, convert_options=convert
-        ) as reader:
-            for batch in reader:
-                rows += batch.num_rows
-        return rows
-    except pa.ArrowInvalid as exc:
-        raise UnsupportedFormat(f"The CSV file cannot be parsed: {exc}") from None
-
-
-def _count_jsonl(path: Path) -> int:
-    rows = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line:
-                continue
-            try:
-                value = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise UnsupportedFormat(f"Line {number} is not valid JSON: {exc}") from None
-            if not isinstance(value, dict):
-                raise UnsupportedFormat(f"Line {number} is not a JSON object but a {type(value).__name__}.")
-            rows += 1
-    return rows
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.contrib.auth.models import User
@@ -14,6 +17,7 @@ from django.utils import timezone
 from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
 from datasets.models import Blob, Dataset, Version
 from datasets.services import formats, storage
+from datasets.services.ingest import ingest_file
 from datasets.uploads import IncomingFile
 
 logger = logging.getLogger(__name__)
@@ -109,30 +113,57 @@ def _queue_ingest(version_id: int) -> None:
 
 
 def version_ingest(*, version_id: int) -> Version | None:
-    """Verify a `processing` version's bytes, detect its format, count its rows, finish it.
+    """Read a `processing` version once: verify its sha256, infer its schema, profile its
+    columns, keep a preview and a normalized Parquet copy, then finish it `ready` or `failed`.
 
     Runs in a worker and may run twice for one version (a redelivered task): only a version still
-    in `processing` is touched, and the final state change is conditional on that.
+    in `processing` is touched, and the final state change is conditional on that. Whatever
+    happens, the working directory goes; a Parquet copy is published only for a ready version.
     """
     version = Version.objects.select_related("blob").filter(pk=version_id).first()
     if version is None or version.status != Version.Status.PROCESSING:
         return version
+    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version_id}-", dir=storage.tmp_dir()))
     try:
-        actual = storage.blob_sha256(version.sha256)
-        if actual != version.sha256:
+        result = ingest_file(
+            path=storage.blob_path(version.sha256), workdir=workdir, progress=partial(_progress, version_id)
+        )
+        if result.sha256 != version.sha256:
             raise InvalidInput(
-                f"The stored bytes hash to {actual}, not {version.sha256}: the blob is corrupt."
+                f"The stored bytes hash to {result.sha256}, not {version.sha256}: the blob is corrupt."
             )
-        path = storage.blob_path(version.sha256)
-        detected = formats.detect(path)
-        rows = formats.count_rows(path, detected)
+        parquet = _publish(result.parquet_path)
+        _finish(
+            version_id,
+            status=Version.Status.READY,
+            format=result.detected.format,
+            compression=result.detected.compression,
+            row_count=result.rows,
+            schema=result.schema,
+            profile=result.profile,
+            preview=result.preview,
+            parquet_blob=parquet,
+        )
     except FileNotFoundError:
         _finish(version_id, status=Version.Status.FAILED, failure_reason="The stored file is missing.")
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
-    else:
-        _finish(version_id, status=Version.Status.READY, format=detected.format, row_count=rows)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return Version.objects.get(pk=version_id)
+
+
+def _progress(version_id: int, bytes_read: int, rows: int) -> None:
+    Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
+        bytes_read=bytes_read, rows_processed=rows
+    )
+
+
+def _publish(path: Path) -> Blob:
+    sha256 = storage.file_sha256(path)
+    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": path.stat().st_size})
+    storage.blob_put(source=path, sha256=sha256)
+    return blob
 
 
 def _finish(version_id: int, **fields: object) -> bool:

@@ -137,7 +137,10 @@ def test_the_htmx_upload_answers_with_a_redirect_header(signed_in, maintainer, p
     ("data", "error"),
     [
         (b"", "The file is empty (0 bytes)."),
-        (b"\x89PNG\r\n\x1a\n\x00\x00", "Found a PNG image; Granary accepts CSV, TSV, Parquet or JSON Lines."),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00",
+            "Found a PNG image; Granary accepts CSV, TSV, Parquet or JSON Lines (plain or gzip-compressed).",
+        ),
     ],
 )
 def test_the_upload_form_says_what_is_wrong_and_keeps_nothing(
@@ -171,7 +174,7 @@ def test_the_status_panel_stops_polling_once_ready(signed_in, member, public_dat
 def test_a_failed_version_page_shows_the_reason(signed_in, member, public_dataset, publish):
     publish(public_dataset, data=b"a,b\n1,2,3\n")
     page = signed_in(member).get("/datasets/churn/versions/1/")
-    assert b"Expected 2 columns, got 3" in page.content
+    assert b"Line 2 has 3 fields, but the header has 2" in page.content
 
 
 def test_creating_a_team_and_adding_a_member_through_the_forms(signed_in, outsider, member):

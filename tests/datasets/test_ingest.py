@@ -45,9 +45,9 @@ def test_a_good_file_becomes_ready_with_format_and_rows(public_dataset, publish,
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"a,b\n1,2\n3,4,5\n", "The CSV file cannot be parsed: CSV parse error: Expected 2 columns, got 3"),
-        (b'{"a": 1}\n{"a": \n', "Line 2 is not valid JSON"),
-        (b'{"a": 1}\n[1, 2]\n', "Line 2 is not a JSON object but a list"),
+        (b"a,b\n1,2\n3,4,5\n", "Line 3 has 3 fields, but the header has 2: '3,4,5'."),
+        (b'{"a": 1}\n{"a": \n', "Line 2 is not valid JSON: Expecting value at column 6."),
+        (b'{"a": 1}\n[1, 2]\n', "Line 2 is not a JSON object but a list."),
     ],
 )
 def test_a_broken_file_fails_with_a_precise_reason(public_dataset, publish, data, reason):
@@ -62,7 +62,7 @@ def test_a_parquet_file_with_a_lying_footer_fails(public_dataset, publish):
     corrupt = data[:4] + b"\x00" * (len(data) - 12) + data[-8:]
     version = publish(public_dataset, data=corrupt)
     assert version.status == "failed"
-    assert version.failure_reason.startswith("The Parquet file cannot be read")
+    assert version.failure_reason.startswith("The Parquet file")
 
 
 def test_corrupted_stored_bytes_fail_the_version(public_dataset, publish):
@@ -98,8 +98,13 @@ def test_requeue_stuck_queues_only_versions_processing_too_long(public_dataset, 
     assert request.node.queued_ingests == [stuck.pk, stuck.pk, fresh.pk]
 
 
-def test_gzip_is_not_accepted_yet_and_says_what_it_found(public_dataset, publish):
-    from datasets.errors import UnsupportedFormat
-
-    with pytest.raises(UnsupportedFormat, match="Found gzip-compressed data"):
-        publish(public_dataset, data=gzip.compress(json.dumps({"a": 1}).encode()))
+def test_gzipped_json_lines_are_read_through_the_compression(public_dataset, publish):
+    version = publish(
+        public_dataset, data=gzip.compress(b"".join(json.dumps({"a": n}).encode() + b"\n" for n in range(50)))
+    )
+    assert (version.status, version.format, version.compression, version.row_count) == (
+        "ready",
+        "jsonl",
+        "gzip",
+        50,
+    )

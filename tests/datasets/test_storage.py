@@ -40,7 +40,7 @@ def test_fsck_passes_on_intact_blobs(public_dataset, publish):
     publish(public_dataset)
     out = io.StringIO()
     call_command("fsck", stdout=out)
-    assert "1 blobs checked, 0 problems." in out.getvalue()
+    assert "2 blobs checked, 0 problems." in out.getvalue()  # the upload and its Parquet copy
 
 
 def test_fsck_reports_a_corrupt_and_a_missing_blob_and_fails(public_dataset, internal_dataset, publish):
@@ -60,4 +60,4 @@ def test_fsck_reports_a_corrupt_and_a_missing_blob_and_fails(public_dataset, int
         in err.getvalue()
     )
     assert f"MISSING sha256:{missing.sha256}" in err.getvalue()
-    assert "2 blobs checked, 2 problems." in out.getvalue()
+    assert "4 blobs checked, 2 problems." in out.getvalue()

@@ -59,7 +59,7 @@ def test_the_upload_form_shows_what_is_wrong_without_leaving_the_page(
     page.set_input_files("input[name=file]", str(bad))
     page.click("button:text('Upload')")
     expect(page.locator(".field-error")).to_have_text(
-        "Found a PNG image; Granary accepts CSV, TSV, Parquet or JSON Lines."
+        "Found a PNG image; Granary accepts CSV, TSV, Parquet or JSON Lines (plain or gzip-compressed)."
     )
     expect(page).to_have_url(re.compile(r"/datasets/churn/upload/$"))
 

@@ -54,7 +54,7 @@ def test_a_bad_file_ends_failed_with_its_reason_through_the_worker(
         what="the worker to finish version 1",
     )
     assert version["status"] == "failed"
-    assert "Expected 2 columns, got 1" in version["failure_reason"]
+    assert "Line 3 has 1 fields, but the header has 2" in version["failure_reason"]
     assert client.get("/api/v1/datasets/churn/versions/1/download/").status_code == 409
 
 

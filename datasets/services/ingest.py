@@ -1,0 +1,476 @@
+"""The ingest pass: one streaming read of a version's file that yields its schema, profile,
+preview and a normalized Parquet copy, in memory bounded by the block size, not the file.
+
+CSV, TSV and JSON Lines (plain or gzip) stream through pyarrow's readers over a wrapper that
+hashes, counts bytes for the progress bar and checks quotes on the way; Parquet is read by row
+group. Anything wrong ends in IngestError, whose message says where (line, column, byte offset)
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from datasets.errors import InvalidInput
+from datasets.services.formats import Detected, sniff
+from datasets.services.profiling import ColumnProfile, logical_type
+
+BLOCK_SIZE = 8 * 1024 * 1024
+PREVIEW_ROWS = 100
+PARQUET_BATCH_ROWS = 128 * 1024
+MAX_WIDENINGS = 50
+Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
+
+
+class IngestError(InvalidInput):
+    code = "ingest_failed"
+
+
+@dataclass
+class Ingested:
+    detected: Detected
+    sha256: str  # of the stored bytes, as read by this pass
+    rows: int
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+    preview: dict[str, Any]
+    parquet_path: Path
+
+
+@dataclass
+class _Reading:
+    """What the wrapper around the stored file learned while pyarrow read through it."""
+
+    hasher: Any = field(default_factory=hashlib.sha256)
+    raw_bytes: int = 0
+    text_bytes: int = 0
+    quotes: int = 0
+
+
+class _RawReader(io.RawIOBase):
+    """Hashes and counts the stored bytes as they are read."""
+
+    def __init__(self, handle: IO[bytes], reading: _Reading) -> None:
+        self.handle = handle
+        self.reading = reading
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(len(buffer))
+        buffer[: len(data)] = data
+        self.reading.hasher.update(data)
+        self.reading.raw_bytes += len(data)
+        return len(data)
+
+
+class _TextReader(io.RawIOBase):
+    """Counts the (decompressed) text and its quote characters; stops a decompression bomb."""
+
+    def __init__(self, source: Any, reading: _Reading, quotechar: str) -> None:
+        self.source = source
+        self.reading = reading
+        self.quote = quotechar.encode()
+        self.limit = settings.GRANARY_MAX_DECOMPRESSED_BYTES
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.source.read(len(buffer))
+        buffer[: len(data)] = data
+        self.reading.text_bytes += len(data)
+        if self.quote:
+            self.reading.quotes += data.count(self.quote)
+        if self.reading.text_bytes > self.limit:
+            raise IngestError(
+                f"The file decompresses to more than {self.limit:,} bytes "
+                "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
+            )
+        return len(data)
+
+
+def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
+    """Read the file at `path` once and write its Parquet copy under `workdir`."""
+    detected = sniff(path)
+    overrides: dict[str, pa.DataType] = {}
+    for _ in range(MAX_WIDENINGS):
+        try:
+            return _ingest_once(
+                path=path, detected=detected, overrides=overrides, workdir=workdir, progress=progress
+            )
+        except _Widen as widen:
+            # A later block holds a value the type inferred from the first block cannot take:
+            # widen that column (integer to float, anything to string) and read again.
+            overrides[widen.column] = widen.to
+    raise IngestError(f"The column types kept changing after {MAX_WIDENINGS} re-reads; giving up.")
+
+
+class _Widen(Exception):
+    def __init__(self, column: str, to: pa.DataType) -> None:
+        self.column = column
+        self.to = to
+
+
+def _ingest_once(
+    *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], workdir: Path, progress: Progress
+) -> Ingested:
+    reading = _Reading()
+    with open(path, "rb") as handle:
+        if detected.format == "parquet":
+            batches, schema = _parquet_batches(path)
+        else:
+            raw = _RawReader(handle, reading)
+            stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
+            if detected.compression == "gzip":
+                stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
+            text = io.BufferedReader(
+                _TextReader(stream, reading, detected.quotechar if detected.format != "jsonl" else "")
+            )
+            batches, schema = _text_batches(text, path=path, detected=detected, overrides=overrides)
+        _check_columns(schema)
+        parquet_path = workdir / "normalized.parquet"
+        profiles = [ColumnProfile(f.name, f.type) for f in schema]
+        preview: list[dict[str, Any]] = []
+        rows = 0
+        last_report = 0.0
+        with (
+            pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool,
+        ):
+            pending: Future[None] | None = None
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                if len(preview) < PREVIEW_ROWS:
+                    preview.extend(batch.slice(0, PREVIEW_ROWS - len(preview)).to_pylist())
+                # The Parquet copy is written on a second thread while this one profiles.
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_batch, batch)
+                for index, profile in enumerate(profiles):
+                    profile.add(batch.column(index))
+                rows += batch.num_rows
+                now = time.monotonic()
+                if now - last_report >= 1.0:
+                    progress(_bytes_read(detected, reading, path, rows), rows)
+                    last_report = now
+            if pending is not None:
+                pending.result()
+        if detected.format == "parquet":
+            sha256 = _sha256(path)
+        else:
+            _finish_text(path=path, detected=detected, reading=reading)
+            sha256 = reading.hasher.hexdigest()
+    progress(path.stat().st_size, rows)
+    columns = [
+        {"name": f.name, "type": logical_type(f.type), "nullable": p.nulls > 0, "arrow_type": str(f.type)}
+        for f, p in zip(schema, profiles, strict=True)
+    ]
+    return Ingested(
+        detected=detected,
+        sha256=sha256,
+        rows=rows,
+        schema=columns,
+        profile={"rows": rows, "columns": [p.result() for p in profiles]},
+        preview={
+            "columns": schema.names,
+            "rows": [[json_safe(row[name]) for name in schema.names] for row in preview],
+        },
+        parquet_path=parquet_path,
+    )
+
+
+def _bytes_read(detected: Detected, reading: _Reading, path: Path, rows: int) -> int:
+    if detected.format == "parquet":
+        total_rows = pq.ParquetFile(path).metadata.num_rows or 1
+        return int(path.stat().st_size * rows / total_rows)
+    return reading.raw_bytes
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_columns(schema: pa.Schema) -> None:
+    limit = settings.GRANARY_MAX_COLUMNS
+    if len(schema) > limit:
+        raise IngestError(
+            f"The file has {len(schema):,} columns; Granary takes at most {limit:,} (GRANARY_MAX_COLUMNS)."
+        )
+    seen: dict[str, int] = {}
+    for number, name in enumerate(schema.names, start=1):
+        if not name.strip():
+            raise IngestError(f"Column {number} has no name: every column needs a unique, non-empty name.")
+        if name in seen:
+            raise IngestError(f"The column name '{name}' appears twice (columns {seen[name]} and {number}).")
+        seen[name] = number
+
+
+# --- Parquet -------------------------------------------------------------------------------------
+
+
+def _parquet_batches(path: Path) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    try:
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"The Parquet file cannot be read: {exc}") from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestError(f"The Parquet file is damaged: {exc}") from None
+
+    return batches(), schema
+
+
+# --- CSV, TSV and JSON Lines ---------------------------------------------------------------------
+
+
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+)
+
+
+def _text_batches(
+    text: IO[bytes], *, path: Path, detected: Detected, overrides: dict[str, pa.DataType]
+) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    if detected.format == "jsonl":
+        return _json_batches(text, path=path, detected=detected)
+    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+    if not detected.header:
+        read_options.column_names = [f"column_{n}" for n in range(1, _field_count(path, detected) + 1)]
+    parse_options = pacsv.ParseOptions(
+        delimiter=detected.delimiter, quote_char=detected.quotechar, newlines_in_values=True
+    )
+    convert_options = pacsv.ConvertOptions(column_types=overrides, strings_can_be_null=True)
+    try:
+        reader = pacsv.open_csv(
+            text, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
+    except pa.ArrowInvalid as exc:
+        raise _csv_error(exc, path=path, detected=detected, schema=None) from None
+    schema = reader.schema
+    _check_columns(schema)
+    binary = [f.name for f in schema if pa.types.is_binary(f.type)]
+    if binary:  # pyarrow reads text that is not UTF-8 as bytes
+        raise _not_utf8(path, detected)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise _csv_error(exc, path=path, detected=detected, schema=schema) from None
+
+    return batches(), schema
+
+
+def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Schema | None) -> Exception:
+    message = str(exc)
+    conversion = _CONVERSION.search(message)
+    if conversion and schema is not None:
+        column = schema.field(int(conversion.group(1)))
+        if conversion.group(2) == "string" or "UTF8" in message:
+            return _not_utf8(path, detected)
+        current = column.type
+        try:
+            float(conversion.group(3))
+            widened = pa.float64() if pa.types.is_integer(current) else pa.string()
+        except ValueError:
+            widened = pa.string()
+        return _Widen(column.name, widened)
+    if "invalid UTF8" in message:
+        return _not_utf8(path, detected)
+    located = _locate_csv_problem(path, detected)
+    return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
+
+
+def _field_count(path: Path, detected: Detected) -> int:
+    with _open_text(path, detected) as lines:
+        first = next(csv.reader(lines, delimiter=detected.delimiter, quotechar=detected.quotechar), [])
+    return len(first)
+
+
+def _open_text(path: Path, detected: Detected) -> IO[str]:
+    raw = _open_bytes(path, detected)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _open_bytes(path: Path, detected: Detected) -> IO[bytes]:
+    """The file's (decompressed) bytes, for the slow Python scans that locate a problem."""
+    if detected.compression == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _locate_csv_problem(path: Path, detected: Detected) -> str | None:
+    """Find the first malformed record with Python's csv module: slow, so only after a failure."""
+    width: int | None = None
+    try:
+        with _open_text(path, detected) as lines:
+            reader = csv.reader(
+                lines, delimiter=detected.delimiter, quotechar=detected.quotechar, strict=True
+            )
+            started = 1
+            for row in reader:
+                if row and width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return (
+                        f"Line {started} has {len(row)} fields, but the header has {width}: "
+                        f"{detected.delimiter.join(row)[:120]!r}."
+                    )
+                started = reader.line_num + 1
+    except csv.Error as exc:
+        return f"Line {started}: malformed {detected.format.upper()} ({exc}); is a quote left open?"
+    except UnicodeDecodeError:
+        return None
+    return None
+
+
+def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
+    if detected.format != "jsonl" and reading.quotes % 2:
+        located = _locate_csv_problem(path, detected)
+        raise IngestError(
+            located
+            or f"A quoted field is never closed: the file has an odd number of {detected.quotechar} characters."
+        )
+
+
+def _not_utf8(path: Path, detected: Detected) -> IngestError:
+    """Name the first byte that is not UTF-8, with its offset in the (decompressed) text."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    line = 1
+    with _open_bytes(path, detected) as handle:
+        while chunk := handle.read(1024 * 1024):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is the decoder's held-back bytes (at most 3) followed by this chunk.
+                held = len(exc.object) - len(chunk)
+                bad = offset - held + exc.start
+                line += exc.object[: exc.start].count(b"\n")
+                return IngestError(
+                    f"The file is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {bad:,} (line {line}) "
+                    "is invalid. Save it as UTF-8."
+                )
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    return IngestError("The file is not UTF-8 text. Save it as UTF-8.")
+
+
+def _json_batches(
+    text: IO[bytes], *, path: Path, detected: Detected
+) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    read_options = pajson.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+    try:
+        reader = pajson.open_json(text, read_options=read_options)
+    except pa.ArrowInvalid as exc:
+        raise _json_error(exc, path=path, detected=detected) from None
+    schema = reader.schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise _json_error(exc, path=path, detected=detected) from None
+
+    return batches(), schema
+
+
+def _json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError:
+    """Find the first bad line with Python's json module: slow, so only after a failure."""
+    kinds: dict[str, tuple[str, int]] = {}
+    with _open_bytes(path, detected) as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line:
+                continue
+            try:
+                value = json.loads(line)
+            except UnicodeDecodeError:
+                return _not_utf8(path, detected)
+            except json.JSONDecodeError as error:
+                return IngestError(f"Line {number} is not valid JSON: {error.msg} at column {error.colno}.")
+            if not isinstance(value, dict):
+                return IngestError(f"Line {number} is not a JSON object but {_json_kind(value)}.")
+            for key, item in value.items():
+                kind = _json_kind(item)
+                if kind == "null":
+                    continue
+                seen = kinds.setdefault(key, (kind, number))
+                if seen[0] != kind and {seen[0], kind} != {"an integer", "a number"}:
+                    return IngestError(
+                        f"Line {number}, field '{key}': expected {seen[0]} (as on line {seen[1]}), found {kind}."
+                    )
+    return IngestError(f"The JSON Lines file cannot be read: {exc}")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+# --- JSON-safe values for previews -----------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (date, dtime)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, timedelta)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return str(value)

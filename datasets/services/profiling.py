@@ -1,0 +1,323 @@
+"""Column profiles computed batch by batch, in memory bounded by the sketches, not the rows.
+
+Each column gets an accumulator fed with Arrow arrays as the file streams past. Exact where the
+bound allows (distinct values and top values up to DISTINCT_EXACT, quantiles and histograms up
+to SAMPLE_SIZE values) and approximate beyond it, marked so in the result: a HyperLogLog for
+distinct counts, a space-saving sketch for top values, and a uniform sample for quantiles and
+histograms.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DISTINCT_EXACT = 100_000
+TOP_CAPACITY = 10_000
+TOP_N = 10
+SAMPLE_SIZE = 100_000
+BINS = 20
+QUANTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+HLL_P = 14
+
+
+def logical_type(arrow_type: pa.DataType) -> str:
+    """Granary's name for an Arrow type (what the schema and the diff show)."""
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        return logical_type(t.value_type)
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_decimal(t):
+        return "decimal"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamp with zone" if t.tz else "timestamp"
+    if pa.types.is_time(t):
+        return "time"
+    if pa.types.is_duration(t):
+        return "duration"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "binary"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return f"list<{logical_type(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ", ".join(f"{f.name}: {logical_type(f.type)}" for f in t) + ">"
+    if pa.types.is_map(t):
+        return f"map<{logical_type(t.key_type)}, {logical_type(t.item_type)}>"
+    if pa.types.is_null(t):
+        return "null"
+    return str(t)
+
+
+def _kind(arrow_type: pa.DataType) -> str:
+    t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_date(t) or pa.types.is_timestamp(t):
+        return "temporal"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    return "other"
+
+
+class _HyperLogLog:
+    def __init__(self) -> None:
+        self.registers = np.zeros(1 << HLL_P, dtype=np.uint8)
+
+    def add_hashes(self, hashes: np.ndarray) -> None:
+        index = (hashes >> np.uint64(64 - HLL_P)).astype(np.int64)
+        rest = (hashes << np.uint64(HLL_P)) | np.uint64((1 << HLL_P) - 1)
+        # Position of the first set bit of the remaining bits, counted from 1.
+        rank = (64 - np.floor(np.log2(rest.astype(np.float64))).astype(np.int64)).astype(np.uint8)
+        np.maximum.at(self.registers, index, rank)
+
+    def estimate(self) -> int:
+        m = float(len(self.registers))
+        raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(np.power(2.0, -self.registers.astype(np.float64)))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if raw <= 2.5 * m and zeros:
+            return round(m * math.log(m / zeros))
+        return round(raw)
+
+
+def _hash(values: pa.Array) -> np.ndarray:
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        array = values.to_numpy(zero_copy_only=False)
+    else:
+        array = np.asarray(values.to_numpy(zero_copy_only=False))
+    return pd.util.hash_array(array, categorize=False)
+
+
+class ColumnProfile:
+    """Accumulates one column's statistics over the batches of a file."""
+
+    def __init__(self, name: str, arrow_type: pa.DataType) -> None:
+        self.name = name
+        self.type = arrow_type
+        self.kind = _kind(arrow_type)
+        self.rows = 0
+        self.nulls = 0
+        self.min: Any = None
+        self.max: Any = None
+        self.len_min: int | None = None
+        self.len_max: int | None = None
+        # Running mean and sum of squared deviations, merged batch by batch (Chan et al.).
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.uniques: pa.Array | None = None  # exact distinct values while few
+        self.hll: _HyperLogLog | None = None
+        self.counts: pa.Table | None = None  # value -> count, exact while distinct <= bound
+        self.counts_exact = True
+        self.sample: np.ndarray | None = None
+        self.sample_keys: np.ndarray | None = None
+        self.low = math.inf  # min and max as numbers (days or time units for dates and times)
+        self.high = -math.inf
+        # Seeded by the name, so the same file always gets the same profile.
+        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
+
+    def add(self, column: pa.ChunkedArray | pa.Array) -> None:
+        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if pa.types.is_dictionary(array.type):
+            array = array.cast(array.type.value_type)
+        self.rows += len(array)
+        self.nulls += array.null_count
+        if self.kind == "other" or len(array) == array.null_count:
+            return
+        values = array.drop_null()
+        self._min_max(values)
+        if self.kind == "number":
+            self._moments(values.cast(pa.float64()))
+        if self.kind in ("string", "boolean", "number", "temporal"):
+            self._distinct(values)
+        if self.kind in ("string", "boolean"):
+            self._top(values)
+        if self.kind == "string":
+            lengths = pc.min_max(pc.utf8_length(values))
+            self.len_min = _lo(self.len_min, lengths["min"].as_py())
+            self.len_max = _hi(self.len_max, lengths["max"].as_py())
+        if self.kind in ("number", "temporal"):
+            self._sample(values)
+
+    def _min_max(self, values: pa.Array) -> None:
+        bounds = pc.min_max(values)
+        self.min = _lo(self.min, bounds["min"].as_py())
+        self.max = _hi(self.max, bounds["max"].as_py())
+
+    def _moments(self, values: pa.Array) -> None:
+        n = len(values)
+        mean = pc.mean(values).as_py()
+        m2 = pc.variance(values, ddof=0).as_py() * n
+        if mean is None or not math.isfinite(mean):
+            return
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.count = total
+
+    def _distinct(self, values: pa.Array) -> None:
+        batch_unique = pc.unique(values)
+        if self.hll is None:
+            merged = batch_unique if self.uniques is None else pa.concat_arrays([self.uniques, batch_unique])
+            self.uniques = pc.unique(merged)
+            if len(self.uniques) <= DISTINCT_EXACT:
+                return
+            # Too many to keep: from here on, estimate. Seed the sketch with what was kept.
+            self.hll = _HyperLogLog()
+            batch_unique, self.uniques = self.uniques, None
+        self.hll.add_hashes(_hash(batch_unique))
+
+    def _top(self, values: pa.Array) -> None:
+        counted = pc.value_counts(values)
+        batch = pa.table(
+            {"value": counted.field("values"), "count": counted.field("counts").cast(pa.int64())}
+        )
+        merged = batch if self.counts is None else pa.concat_tables([self.counts, batch])
+        merged = merged.group_by("value").aggregate([("count", "sum")]).rename_columns(["value", "count"])
+        if merged.num_rows > TOP_CAPACITY * 2:
+            # Space-saving: keep the heaviest values; their counts become lower bounds.
+            order = pc.sort_indices(merged, sort_keys=[("count", "descending")])
+            merged = merged.take(order[:TOP_CAPACITY])
+            self.counts_exact = False
+        self.counts = merged
+
+    def _sample(self, values: pa.Array) -> None:
+        # Bottom-k sampling: each value gets a random key and the k smallest keys win, which is
+        # a uniform sample of everything seen, whatever the batch sizes.
+        numbers = _as_numbers(values)
+        finite = numbers[np.isfinite(numbers)]
+        if len(finite):
+            self.low = min(self.low, float(finite.min()))
+            self.high = max(self.high, float(finite.max()))
+        keys = self.rng.random(len(numbers))
+        if self.sample is not None and self.sample_keys is not None:
+            numbers = np.concatenate([self.sample, numbers])
+            keys = np.concatenate([self.sample_keys, keys])
+        if len(numbers) > SAMPLE_SIZE:
+            keep = np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE]
+            numbers, keys = numbers[keep], keys[keep]
+        self.sample, self.sample_keys = numbers, keys
+
+    def result(self) -> dict[str, Any]:
+        non_null = self.rows - self.nulls
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": logical_type(self.type),
+            "count": non_null,
+            "nulls": self.nulls,
+            "null_fraction": self.nulls / self.rows if self.rows else 0.0,
+        }
+        if self.kind == "other" or non_null == 0:
+            return out
+        out["min"] = _json_value(self.min)
+        out["max"] = _json_value(self.max)
+        if self.hll is not None:
+            out["distinct"] = {"value": max(self.hll.estimate(), DISTINCT_EXACT + 1), "approximate": True}
+        elif self.uniques is not None:
+            out["distinct"] = {"value": len(self.uniques), "approximate": False}
+        if self.kind == "number" and self.count:
+            out["mean"] = self.mean
+            out["std"] = math.sqrt(self.m2 / self.count)
+        if self.kind == "string":
+            out["length"] = {"min": self.len_min, "max": self.len_max}
+        if self.counts is not None:
+            top = self.counts.take(
+                pc.sort_indices(self.counts, sort_keys=[("count", "descending"), ("value", "ascending")])[
+                    :TOP_N
+                ]
+            )
+            out["top"] = {
+                "values": [
+                    {"value": _json_value(v), "count": c}
+                    for v, c in zip(top["value"].to_pylist(), top["count"].to_pylist(), strict=True)
+                ],
+                "approximate": not self.counts_exact,
+            }
+        if self.sample is not None and len(self.sample):
+            out.update(self._distribution(non_null))
+        return out
+
+    def _distribution(self, non_null: int) -> dict[str, Any]:
+        sample = self.sample
+        assert sample is not None
+        approximate = len(sample) < non_null
+        quantiles = np.quantile(sample, list(QUANTILES.values()), method="linear")
+        sample = sample[np.isfinite(sample)]
+        if not len(sample):
+            return {}
+        low, high = self.low, self.high
+        if high == low:
+            edges = np.array([low, high])
+            counts = np.array([len(sample)])
+        else:
+            counts, edges = np.histogram(sample, bins=BINS, range=(low, high))
+        if approximate:  # scale the sample's counts to the column's
+            counts = np.round(counts * (non_null / len(sample))).astype(np.int64)
+        to_value = self._from_number
+        return {
+            "quantiles": {name: to_value(q) for name, q in zip(QUANTILES, quantiles, strict=True)},
+            "histogram": {
+                "edges": [to_value(edge) for edge in edges],
+                "counts": [int(c) for c in counts],
+                "approximate": approximate,
+            },
+            "sample_size": len(sample),
+        }
+
+    def _from_number(self, value: float) -> Any:
+        if self.kind != "temporal":
+            return float(value)
+        t = self.type
+        if pa.types.is_date32(t):
+            return (np.datetime64(0, "D") + np.timedelta64(round(value), "D")).astype(str)
+        unit: Any = t.unit if pa.types.is_timestamp(t) else "ms"
+        stamp = np.datetime64(0, unit) + np.timedelta64(round(value), unit)
+        text = str(stamp)
+        return text + "Z" if pa.types.is_timestamp(t) and t.tz else text
+
+
+def _as_numbers(values: pa.Array) -> np.ndarray:
+    t = values.type
+    if pa.types.is_date32(t):
+        return values.cast(pa.int32()).to_numpy().astype(np.float64)
+    if pa.types.is_date64(t) or pa.types.is_timestamp(t):
+        return values.cast(pa.int64()).to_numpy().astype(np.float64)
+    return values.cast(pa.float64()).to_numpy()
+
+
+def _lo(a: Any, b: Any) -> Any:
+    return b if a is None else (a if b is None else min(a, b))
+
+
+def _hi(a: Any, b: Any) -> Any:
+    return b if a is None else (a if b is None else max(a, b))
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text.replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
