@@ -3,23 +3,21 @@
 Each column gets an accumulator fed with Arrow arrays as the file streams past. Exact where the
 bound allows (distinct values and top values up to DISTINCT_EXACT, quantiles and histograms up
 to SAMPLE_SIZE values) and approximate beyond it, marked so in the result: a HyperLogLog for
-distinct counts, a space-saving sketch for top values, and a uniform sample for quantiles and
-histograms.
+distinct counts, and a uniform sample of SAMPLE_SIZE values for top values, quantiles and
+histograms. Null counts, min, max, mean, standard deviation and lengths are always exact.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 DISTINCT_EXACT = 100_000
-TOP_CAPACITY = 10_000
 TOP_N = 10
 SAMPLE_SIZE = 100_000
 BINS = 20
@@ -97,11 +95,9 @@ class _HyperLogLog:
 
 
 def _hash(values: pa.Array) -> np.ndarray:
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        array = values.to_numpy(zero_copy_only=False)
-    else:
-        array = np.asarray(values.to_numpy(zero_copy_only=False))
-    return pd.util.hash_array(array, categorize=False)
+    # polars hashes Arrow memory in place, about 25 times faster than pandas for strings.
+    series = pl.Series(values=values)
+    return series.hash(seed=0).to_numpy()
 
 
 class ColumnProfile:
@@ -124,13 +120,9 @@ class ColumnProfile:
         self.uniques: pa.Array | None = None  # exact distinct values while few
         self.hll: _HyperLogLog | None = None
         self.counts: pa.Table | None = None  # value -> count, exact while distinct <= bound
-        self.counts_exact = True
-        self.sample: np.ndarray | None = None
-        self.sample_keys: np.ndarray | None = None
+        self.sample: pa.Array | None = None
         self.low = math.inf  # min and max as numbers (days or time units for dates and times)
         self.high = -math.inf
-        # Seeded by the name, so the same file always gets the same profile.
-        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
 
     def add(self, column: pa.ChunkedArray | pa.Array) -> None:
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -140,20 +132,22 @@ class ColumnProfile:
         self.nulls += array.null_count
         if self.kind == "other" or len(array) == array.null_count:
             return
-        values = array.drop_null()
+        values = array.drop_null() if array.null_count else array
         self._min_max(values)
         if self.kind == "number":
             self._moments(values.cast(pa.float64()))
-        if self.kind in ("string", "boolean", "number", "temporal"):
-            self._distinct(values)
-        if self.kind in ("string", "boolean"):
+        if self.kind in ("number", "temporal"):
+            self._bounds(values)
+        if self.hll is not None:
+            self.hll.add_hashes(_hash(values))
+        elif self.kind in ("string", "boolean"):
             self._top(values)
+        else:
+            self._distinct(values)
         if self.kind == "string":
             lengths = pc.min_max(pc.utf8_length(values))
             self.len_min = _lo(self.len_min, lengths["min"].as_py())
             self.len_max = _hi(self.len_max, lengths["max"].as_py())
-        if self.kind in ("number", "temporal"):
-            self._sample(values)
 
     def _min_max(self, values: pa.Array) -> None:
         bounds = pc.min_max(values)
@@ -173,49 +167,44 @@ class ColumnProfile:
         self.count = total
 
     def _distinct(self, values: pa.Array) -> None:
+        """Exact distinct values while few; beyond DISTINCT_EXACT, a HyperLogLog estimate."""
         batch_unique = pc.unique(values)
-        if self.hll is None:
-            merged = batch_unique if self.uniques is None else pa.concat_arrays([self.uniques, batch_unique])
-            self.uniques = pc.unique(merged)
-            if len(self.uniques) <= DISTINCT_EXACT:
-                return
-            # Too many to keep: from here on, estimate. Seed the sketch with what was kept.
-            self.hll = _HyperLogLog()
-            batch_unique, self.uniques = self.uniques, None
-        self.hll.add_hashes(_hash(batch_unique))
+        merged = batch_unique if self.uniques is None else pa.concat_arrays([self.uniques, batch_unique])
+        self.uniques = pc.unique(merged)
+        if len(self.uniques) > DISTINCT_EXACT:
+            self._estimate_from_now_on(self.uniques)
 
     def _top(self, values: pa.Array) -> None:
+        """Exact value counts (and so distinct values) while few; then an estimate."""
         counted = pc.value_counts(values)
         batch = pa.table(
             {"value": counted.field("values"), "count": counted.field("counts").cast(pa.int64())}
         )
         merged = batch if self.counts is None else pa.concat_tables([self.counts, batch])
-        merged = merged.group_by("value").aggregate([("count", "sum")]).rename_columns(["value", "count"])
-        if merged.num_rows > TOP_CAPACITY * 2:
-            # Space-saving: keep the heaviest values; their counts become lower bounds.
-            order = pc.sort_indices(merged, sort_keys=[("count", "descending")])
-            merged = merged.take(order[:TOP_CAPACITY])
-            self.counts_exact = False
-        self.counts = merged
+        self.counts = (
+            merged.group_by("value").aggregate([("count", "sum")]).rename_columns(["value", "count"])
+        )
+        if self.counts.num_rows > DISTINCT_EXACT:
+            self._estimate_from_now_on(self.counts.column("value").combine_chunks())
 
-    def _sample(self, values: pa.Array) -> None:
-        # Bottom-k sampling: each value gets a random key and the k smallest keys win, which is
-        # a uniform sample of everything seen, whatever the batch sizes.
+    def _estimate_from_now_on(self, seen: pa.Array) -> None:
+        # Too many values to keep: seed a sketch with the ones kept so far, and let top values
+        # come from the row sample.
+        self.hll = _HyperLogLog()
+        self.hll.add_hashes(_hash(seen))
+        self.uniques = None
+        self.counts = None
+
+    def _bounds(self, values: pa.Array) -> None:
         numbers = _as_numbers(values)
         finite = numbers[np.isfinite(numbers)]
         if len(finite):
             self.low = min(self.low, float(finite.min()))
             self.high = max(self.high, float(finite.max()))
-        keys = self.rng.random(len(numbers))
-        if self.sample is not None and self.sample_keys is not None:
-            numbers = np.concatenate([self.sample, numbers])
-            keys = np.concatenate([self.sample_keys, keys])
-        if len(numbers) > SAMPLE_SIZE:
-            keep = np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE]
-            numbers, keys = numbers[keep], keys[keep]
-        self.sample, self.sample_keys = numbers, keys
 
-    def result(self) -> dict[str, Any]:
+    def result(self, sample: pa.Array | None = None) -> dict[str, Any]:
+        """The profile; `sample` is this column of the file's RowSample."""
+        self.sample = sample.drop_null() if sample is not None else None
         non_null = self.rows - self.nulls
         out: dict[str, Any] = {
             "name": self.name,
@@ -232,12 +221,14 @@ class ColumnProfile:
             out["distinct"] = {"value": max(self.hll.estimate(), DISTINCT_EXACT + 1), "approximate": True}
         elif self.uniques is not None:
             out["distinct"] = {"value": len(self.uniques), "approximate": False}
+        elif self.counts is not None:
+            out["distinct"] = {"value": self.counts.num_rows, "approximate": False}
         if self.kind == "number" and self.count:
             out["mean"] = self.mean
             out["std"] = math.sqrt(self.m2 / self.count)
         if self.kind == "string":
             out["length"] = {"min": self.len_min, "max": self.len_max}
-        if self.counts is not None:
+        if self.counts is not None and self.hll is None:
             top = self.counts.take(
                 pc.sort_indices(self.counts, sort_keys=[("count", "descending"), ("value", "ascending")])[
                     :TOP_N
@@ -248,15 +239,35 @@ class ColumnProfile:
                     {"value": _json_value(v), "count": c}
                     for v, c in zip(top["value"].to_pylist(), top["count"].to_pylist(), strict=True)
                 ],
-                "approximate": not self.counts_exact,
+                "approximate": False,
             }
-        if self.sample is not None and len(self.sample):
+        elif self.kind in ("string", "boolean") and self.sample is not None:
+            out["top"] = self._top_from_sample(non_null)
+        if self.kind in ("number", "temporal") and self.sample is not None and len(self.sample):
             out.update(self._distribution(non_null))
         return out
 
+    def _top_from_sample(self, non_null: int) -> dict[str, Any]:
+        """Top values of a column with too many distinct values to count: estimated from the
+        uniform sample, which holds every frequent value in proportion."""
+        assert self.sample is not None
+        counted = pc.value_counts(self.sample)
+        table = pa.table({"value": counted.field("values"), "count": counted.field("counts")})
+        top = table.take(
+            pc.sort_indices(table, sort_keys=[("count", "descending"), ("value", "ascending")])[:TOP_N]
+        )
+        scale = non_null / max(1, len(self.sample))
+        return {
+            "values": [
+                {"value": _json_value(v), "count": round(c * scale)}
+                for v, c in zip(top["value"].to_pylist(), top["count"].to_pylist(), strict=True)
+            ],
+            "approximate": True,
+        }
+
     def _distribution(self, non_null: int) -> dict[str, Any]:
-        sample = self.sample
-        assert sample is not None
+        assert self.sample is not None
+        sample = _as_numbers(self.sample)
         approximate = len(sample) < non_null
         quantiles = np.quantile(sample, list(QUANTILES.values()), method="linear")
         sample = sample[np.isfinite(sample)]
@@ -321,3 +332,35 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
+
+
+class RowSample:
+    """A uniform sample of a file's rows, shared by every column (bottom-k sampling: each row gets
+    a random key and the k smallest keys win, whatever the batch sizes). Seeded, so the same file
+    always gets the same profile."""
+
+    def __init__(self, size: int = SAMPLE_SIZE) -> None:
+        self.size = size
+        self.rng = np.random.default_rng(20240101)
+        self.table: pa.Table | None = None
+        self.keys: np.ndarray | None = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        keys = self.rng.random(batch.num_rows)
+        rows = pa.Table.from_batches([batch])
+        if self.table is not None and self.keys is not None:
+            if self.table.num_rows >= self.size:
+                # Once full, only keys below the largest kept can enter: few rows per batch.
+                chosen = keys < self.keys.max()
+                rows, keys = rows.filter(pa.array(chosen)), keys[chosen]
+            rows = pa.concat_tables([self.table, rows])
+            keys = np.concatenate([self.keys, keys])
+        if rows.num_rows > self.size:
+            keep = np.argpartition(keys, self.size)[: self.size]
+            rows, keys = rows.take(pa.array(keep)), keys[keep]
+        self.table, self.keys = rows.combine_chunks(), keys
+
+    def column(self, index: int) -> pa.Array | None:
+        if self.table is None:
+            return None
+        return self.table.column(index).combine_chunks()
