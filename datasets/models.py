@@ -218,3 +218,23 @@ class Version(models.Model):
     @property
     def ref(self) -> str:
         return f"{self.dataset.slug}@{self.number}"
+
+
+class ColumnDoc(models.Model):
+    """What a dataset's maintainers say about a column; it follows the column by name across versions."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="column_docs")
+    name = models.CharField(max_length=1024)
+    description = models.TextField(blank=True)
+    pii = models.BooleanField(default=False, help_text="Holds personal data")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="columndoc_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug}.{self.name}"

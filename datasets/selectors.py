@@ -22,8 +22,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
-from datasets.errors import AccessDenied, NotFound, NotSignedIn
-from datasets.models import Dataset, Membership, Team, Version
+from datasets.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
+from datasets.models import ColumnDoc, Dataset, Membership, Team, Version
 
 User = UserModel | AnonymousUser
 
@@ -240,3 +240,81 @@ def team_get(*, user: User, slug: str) -> Team:
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
     return team.memberships.select_related("user").order_by("user__username")
+
+
+def version_ready(*, version: Version) -> Version:
+    """The version itself, if it is ready; what it has learned about its data is shown only then."""
+    if version.status != Version.Status.READY:
+        reason = f" ({version.failure_reason})" if version.failure_reason else ""
+        raise NotReady(f"{version.dataset.slug}@{version.number} is {version.status}{reason}.")
+    return version
+
+
+def version_previous(*, version: Version) -> Version | None:
+    """The newest ready version before this one, for the diff on its page."""
+    return (
+        Version.objects.filter(
+            dataset_id=version.dataset_id, number__lt=version.number, status=Version.Status.READY
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def column_docs(*, dataset: Dataset) -> dict[str, ColumnDoc]:
+    return {doc.name: doc for doc in ColumnDoc.objects.filter(dataset=dataset)}
+
+
+def schema_documented(*, version: Version) -> list[dict[str, Any]]:
+    """The version's columns with the dataset's documentation, matched by name."""
+    docs = column_docs(dataset=version.dataset)
+    columns = []
+    for column in version.schema:
+        doc = docs.get(column["name"])
+        columns.append(
+            {
+                **column,
+                "description": doc.description if doc else "",
+                "pii": doc.pii if doc else False,
+                "documented": doc is not None,
+            }
+        )
+    return columns
+
+
+def schema_diff(*, old: Version, new: Version) -> dict[str, Any]:
+    """What changed in the columns from `old` to `new`, and whether it breaks readers of `old`.
+
+    Breaking: a column removed, a column's type changed, or a column that never held nulls
+    now holding some.
+    """
+    for version in (old, new):
+        if version.status != Version.Status.READY:
+            raise InvalidInput(f"{version.ref} is {version.status}: only ready versions have a schema.")
+    before = {c["name"]: c for c in old.schema}
+    after = {c["name"]: c for c in new.schema}
+    added = [after[name] for name in after if name not in before]
+    removed = [before[name] for name in before if name not in after]
+    retyped = [
+        {"name": name, "from": before[name]["type"], "to": after[name]["type"]}
+        for name in after
+        if name in before and before[name]["type"] != after[name]["type"]
+    ]
+    nullability = [
+        {"name": name, "from": before[name]["nullable"], "to": after[name]["nullable"]}
+        for name in after
+        if name in before and before[name]["nullable"] != after[name]["nullable"]
+    ]
+    breaking = [f"column '{c['name']}' was removed" for c in removed]
+    breaking += [f"column '{c['name']}' changed type from {c['from']} to {c['to']}" for c in retyped]
+    breaking += [f"column '{c['name']}' now has nulls" for c in nullability if c["to"]]
+    return {
+        "from": old.ref,
+        "to": new.ref,
+        "added": added,
+        "removed": removed,
+        "retyped": retyped,
+        "nullability": nullability,
+        "breaking": bool(breaking),
+        "breaking_changes": breaking,
+    }

@@ -85,6 +85,12 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-version-list", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 202},
     ("api-version-detail", "GET"): READ_DATA,
     ("api-version-download", "GET"): READ_DATA,
+    ("api-version-schema", "GET"): READ_DATA,
+    ("api-version-profile", "GET"): READ_DATA,
+    ("api-version-preview", "GET"): READ_DATA,
+    ("api-schema-diff", "GET"): READ_DATA,
+    ("api-column-docs", "GET"): READ_DATA,
+    ("api-column-docs", "PUT"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
@@ -174,13 +180,14 @@ def call(
     args = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
     url = reverse(name, kwargs={arg: kwargs_by_arg[arg] for arg in args})
     unique = os.urandom(4).hex()
-    payloads: dict[str, dict[str, Any]] = {
+    payloads: dict[str, Any] = {
         "api-token-exchange": {"username": "nobody", "password": "wrong"},
         "api-team-list": {"slug": f"t-{unique}", "name": "T"},
         "api-team-members": {"username": "oscar", "role": "member"},
         "api-team-member": {"role": "maintainer"},
         "api-dataset-list": {"slug": f"d-{unique}", "title": "D", "team": "ml-core"},
         "api-dataset-detail": {"title": "Renamed"},
+        "api-column-docs": [{"name": "a", "description": "the first column"}],
     }
     if name == "api-version-list" and method == "POST":
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -198,6 +205,7 @@ def call(
 def _publish_versions(world: dict[str, Any], publish: Any) -> None:
     for dataset in world["datasets"].values():
         publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
+        publish(dataset, data=f"a,b,c\n{dataset.slug},2,3\n".encode())
 
 
 @pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))

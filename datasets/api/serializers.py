@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from datasets.models import Dataset, Membership, Team, Version
+from datasets.models import ColumnDoc, Dataset, Membership, Team, Version
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -55,6 +55,8 @@ class VersionSerializer(serializers.ModelSerializer):
     quality_status = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField()
     stuck = serializers.BooleanField(source="is_stuck", read_only=True)
+    parquet_sha256 = serializers.CharField(source="parquet_blob_id", read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField(help_text="bytes read of the file, 0 to 1, while processing")
     url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
@@ -69,6 +71,12 @@ class VersionSerializer(serializers.ModelSerializer):
             "size",
             "format",
             "row_count",
+            "compression",
+            "schema",
+            "parquet_sha256",
+            "bytes_read",
+            "rows_processed",
+            "progress",
             "message",
             "original_filename",
             "created_by",
@@ -83,6 +91,11 @@ class VersionSerializer(serializers.ModelSerializer):
             "download_url",
         ]
         read_only_fields = fields
+
+    def get_progress(self, version: Version) -> float:
+        if version.status == Version.Status.READY:
+            return 1.0
+        return min(1.0, version.bytes_read / version.size) if version.size else 0.0
 
     def get_derived_from(self, version: Version) -> list[str]:
         return []  # declared lineage arrives with the lineage issue
@@ -201,3 +214,28 @@ class DatasetPatchSerializer(DatasetWriteSerializer):
 class VersionUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="CSV, TSV, Parquet or JSON Lines")
     message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(
+        help_text="integer, float, boolean, string, date, timestamp, decimal, list<…>, struct<…>"
+    )
+    nullable = serializers.BooleanField()
+    arrow_type = serializers.CharField()
+    description = serializers.CharField()
+    pii = serializers.BooleanField()
+    documented = serializers.BooleanField()
+
+
+class SchemaSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    columns = ColumnSerializer(many=True)
+
+
+class ColumnDocSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ColumnDoc
+        fields = ["name", "description", "pii", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}

@@ -19,6 +19,23 @@ urlpatterns = [
         views.VersionDetail.as_view(),
         name="api-version-detail",
     ),
+    path("datasets/<slug:slug>/schema-diff/", views.SchemaDiff.as_view(), name="api-schema-diff"),
+    path("datasets/<slug:slug>/columns/", views.ColumnDocs.as_view(), name="api-column-docs"),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/schema/",
+        views.VersionSchema.as_view(),
+        name="api-version-schema",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/profile/",
+        views.VersionProfile.as_view(),
+        name="api-version-profile",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/preview/",
+        views.VersionPreview.as_view(),
+        name="api-version-preview",
+    ),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/download/",
         views.VersionDownload.as_view(),

@@ -20,6 +20,7 @@ from datasets import selectors
 from datasets.api import serializers as s
 from datasets.errors import InvalidInput, UploadTooLarge
 from datasets.models import Dataset, Team, Version
+from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.download import version_download_response
 from datasets.services.teams import membership_remove, membership_set, team_create
@@ -224,10 +225,14 @@ class VersionDetail(APIView):
 
 
 class VersionDownload(APIView):
-    """The version's bytes: `format=original` (the default) streams the uploaded file as is."""
+    """The version's data: `format=original` (the default) is the uploaded file as is, `parquet`
+    the normalized copy; `columns=` picks columns; csv and jsonl are exported from the copy."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["original"], default="original")],
+        parameters=[
+            OpenApiParameter("format", str, enum=["original", "parquet", "csv", "jsonl"], default="original"),
+            OpenApiParameter("columns", str, description="comma-separated column names (not with original)"),
+        ],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
             206: OpenApiResponse(description="the requested Range"),
@@ -237,12 +242,85 @@ class VersionDownload(APIView):
     def get(self, request: Request, slug: str, ref: str) -> HttpResponseBase:
         dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
         version = selectors.version_resolve(dataset=dataset, ref=ref)
-        wanted = request.query_params.get("format", "original")
-        if wanted != "original":
-            raise InvalidInput(
-                f"format={wanted!r} is not available yet: use format=original.", field="format"
-            )
-        return version_download_response(request=request, version=version)
+        columns = [c.strip() for c in request.query_params.get("columns", "").split(",") if c.strip()]
+        return version_download_response(
+            request=request,
+            version=version,
+            format=request.query_params.get("format", "original"),
+            columns=columns,
+        )
+
+
+class VersionSchema(APIView):
+    """The version's columns (name, type, nullable) with the dataset's documentation."""
+
+    @extend_schema(responses=s.SchemaSerializer)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, "columns": selectors.schema_documented(version=version)})
+
+
+class VersionProfile(APIView):
+    """Per-column statistics: nulls, distinct, min/max/mean/std, quantiles, histogram, top values."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, **version.profile})
+
+
+class VersionPreview(APIView):
+    """The version's first rows."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, **version.preview})
+
+
+class SchemaDiff(APIView):
+    """Added, removed, retyped and nullability-changed columns between two versions."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="a version reference; default: the one before `to`"),
+            OpenApiParameter("to", str, description="a version reference; default: latest"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        new = selectors.version_resolve(dataset=dataset, ref=request.query_params.get("to", "latest"))
+        old_ref = request.query_params.get("from")
+        old = selectors.version_resolve(dataset=dataset, ref=old_ref) if old_ref else None
+        old = old or selectors.version_previous(version=new)
+        if old is None:
+            raise InvalidInput(f"{new.ref} has no earlier ready version to compare with: give from=.")
+        return Response(selectors.schema_diff(old=old, new=new))
+
+
+class ColumnDocs(APIView):
+    """Column documentation of a dataset; maintainers replace entries with PUT (a list)."""
+
+    @extend_schema(responses=s.ColumnDocSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        docs = selectors.column_docs(dataset=dataset).values()
+        return Response(s.ColumnDocSerializer(docs, many=True).data)
+
+    @extend_schema(request=s.ColumnDocSerializer(many=True), responses=s.ColumnDocSerializer(many=True))
+    def put(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+        serializer = s.ColumnDocSerializer(data=request.data, many=True)
+        serializer.is_valid(raise_exception=True)
+        column_docs_set(dataset=dataset, user=_me(request), docs=serializer.validated_data)
+        docs = selectors.column_docs(dataset=dataset).values()
+        return Response(s.ColumnDocSerializer(docs, many=True).data)
+
+
+def _ready_version(request: Request, slug: str, ref: str) -> Version:
+    dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+    return selectors.version_ready(version=selectors.version_resolve(dataset=dataset, ref=ref))
 
 
 def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:

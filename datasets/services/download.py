@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from datasets.errors import NotReady
+from datasets.errors import InvalidInput, NotReady
 from datasets.models import Version
 from datasets.services import storage
+from datasets.services.export import export_stream
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _EXTENSIONS = {"csv": "csv", "tsv": "tsv", "parquet": "parquet", "jsonl": "jsonl"}
+FORMATS = ("original", "parquet", "csv", "jsonl")
 _CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
@@ -54,9 +56,12 @@ class _Slice:
         self._handle.close()
 
 
-def download_filename(version: Version) -> str:
+def download_filename(version: Version, format: str = "original") -> str:
+    if format != "original":
+        return f"{version.dataset.slug}-v{version.number}.{format}"
     extension = _EXTENSIONS.get(version.format, "bin")
-    return f"{version.dataset.slug}-v{version.number}.{extension}"
+    suffix = ".gz" if version.compression == "gzip" else ""
+    return f"{version.dataset.slug}-v{version.number}.{extension}{suffix}"
 
 
 def parse_range(header: str, size: int) -> ByteRange | None:
@@ -76,22 +81,84 @@ def parse_range(header: str, size: int) -> ByteRange | None:
     return ByteRange(start=start, length=end - start + 1)
 
 
-def version_download_response(*, request: HttpRequest, version: Version) -> HttpResponseBase:
-    """The original bytes of a ready version, with ETag, digests, and Range support."""
+def version_download_response(
+    *, request: HttpRequest, version: Version, format: str = "original", columns: list[str] | None = None
+) -> HttpResponseBase:
+    """A ready version's data: its original bytes, its Parquet copy, or an export.
+
+    Stored files (the original, the whole Parquet copy) carry their sha256 as ETag and answer
+    Range requests; exports of other formats or a subset of columns stream from the Parquet copy.
+    """
     if version.status != Version.Status.READY:
         raise NotReady(
             f"{version.dataset.slug}@{version.number} is {version.status}"
             + (f" ({version.failure_reason})" if version.failure_reason else "")
             + ": only ready versions can be downloaded."
         )
-    sha256 = version.sha256
+    if format not in FORMATS:
+        raise InvalidInput(f"format={format!r} is not a format: use {', '.join(FORMATS)}.", field="format")
+    if format == "original":
+        if columns:
+            raise InvalidInput(
+                "columns= needs format=parquet, csv or jsonl: the original is served whole.", field="columns"
+            )
+        content_type = (
+            "application/gzip" if version.compression == "gzip" else _CONTENT_TYPES.get(version.format)
+        )
+        return blob_response(
+            request=request,
+            sha256=version.sha256,
+            size=version.size,
+            filename=download_filename(version),
+            content_type=content_type or "application/octet-stream",
+        )
+    if version.parquet_blob is None:
+        raise NotReady(f"{version.dataset.slug}@{version.number} has no Parquet copy to export from.")
+    if format == "parquet" and not columns:
+        return blob_response(
+            request=request,
+            sha256=version.parquet_blob.sha256,
+            size=version.parquet_blob.size,
+            filename=download_filename(version, "parquet"),
+            content_type=_CONTENT_TYPES["parquet"],
+        )
+    chunks = export_stream(
+        path=storage.blob_path(version.parquet_blob.sha256),
+        format=format,
+        columns=_check_columns(version, columns),
+    )
+    response = StreamingHttpResponse(chunks, content_type=_CONTENT_TYPES[format])
+    response["Content-Disposition"] = f'attachment; filename="{download_filename(version, format)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Granary-Source-Sha256"] = version.parquet_blob.sha256
+    response["Cache-Control"] = "private"
+    return response
+
+
+def _check_columns(version: Version, columns: list[str] | None) -> list[str] | None:
+    if not columns:
+        return None
+    known = [column["name"] for column in version.schema]
+    unknown = [name for name in columns if name not in known]
+    if unknown:
+        raise InvalidInput(
+            f"No column {', '.join(repr(n) for n in unknown)} in {version.dataset.slug}@{version.number}; "
+            f"its columns are {', '.join(known)}.",
+            field="columns",
+        )
+    return columns
+
+
+def blob_response(
+    *, request: HttpRequest, sha256: str, size: int, filename: str, content_type: str
+) -> HttpResponseBase:
+    """A stored blob, streamed, with its sha256 as ETag and digests, and Range support."""
     etag = f'"{sha256}"'
     digest_b64 = base64.b64encode(bytes.fromhex(sha256)).decode()
     if _matches(request.headers.get("If-None-Match", ""), sha256):
         response: HttpResponseBase = HttpResponse(status=304)
         response["ETag"] = etag
         return response
-    size = version.size
     wanted = parse_range(request.headers.get("Range", ""), size)
     if wanted is not None and request.headers.get("If-Range", etag) != etag:
         wanted = None  # the client's copy is of other bytes: send them all
@@ -99,9 +166,9 @@ def version_download_response(*, request: HttpRequest, version: Version) -> Http
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    filename = download_filename(version)
     if settings.GRANARY_SENDFILE:
         response = _sendfile_response(sha256)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
     elif wanted is not None:
         handle = open(storage.blob_path(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
         response = FileResponse(
@@ -115,9 +182,7 @@ def version_download_response(*, request: HttpRequest, version: Version) -> Http
         response = FileResponse(handle, as_attachment=True, filename=filename)
         response["Content-Length"] = str(size)
         response["Content-Digest"] = f"sha-256=:{digest_b64}:"
-    if settings.GRANARY_SENDFILE:
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Content-Type"] = _CONTENT_TYPES.get(version.format, "application/octet-stream")
+    response["Content-Type"] = content_type
     response["ETag"] = etag
     if not settings.GRANARY_SENDFILE:  # the front server announces ranges itself
         response["Accept-Ranges"] = "bytes"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
+import json
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import CSV, sha256_of
@@ -103,11 +107,65 @@ def test_an_unknown_version_is_a_404_saying_so(api, member, public_dataset, publ
     assert response.json()["detail"] == "'churn' has no version 7."
 
 
-def test_other_formats_are_refused_until_they_exist(api, member, public_dataset, publish):
+def test_an_unknown_format_is_a_400_listing_the_formats(api, member, public_dataset, publish):
     publish(public_dataset)
-    response = api(member).get(url() + "?format=parquet")
+    response = api(member).get(url() + "?format=xlsx")
     assert response.status_code == 400
-    assert "format='parquet' is not available yet" in response.json()["detail"]
+    assert response.json()["detail"] == "format='xlsx' is not a format: use original, parquet, csv, jsonl."
+
+
+def test_the_parquet_copy_downloads_with_its_own_digest(api, member, public_dataset, publish):
+    version = publish(public_dataset)
+    response = api(member).get(url() + "?format=parquet")
+    data = body(response)
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{version.parquet_blob.sha256}"' == f'"{sha256_of(data)}"'
+    assert response["Content-Disposition"] == 'attachment; filename="churn-v1.parquet"'
+    table = pq.read_table(io.BytesIO(data))
+    assert table.to_pydict() == {
+        "id": [1, 2, 3],
+        "name": ["ada", "grace", "linus"],
+        "score": [0.5, 0.75, 0.9],
+    }
+
+
+def test_exports_pick_columns_in_every_format(api, member, public_dataset, publish):
+    publish(public_dataset)
+    client = api(member)
+    parquet = body(client.get(url() + "?format=parquet&columns=name,id"))
+    assert pq.read_table(io.BytesIO(parquet)).to_pydict() == {
+        "name": ["ada", "grace", "linus"],
+        "id": [1, 2, 3],
+    }
+    csv_text = body(client.get(url() + "?format=csv&columns=name")).decode()
+    assert csv_text.splitlines() == ['"name"', '"ada"', '"grace"', '"linus"']
+    lines = body(client.get(url() + "?format=jsonl&columns=id,score")).decode().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"id": 1, "score": 0.5},
+        {"id": 2, "score": 0.75},
+        {"id": 3, "score": 0.9},
+    ]
+
+
+def test_an_unknown_column_is_a_400_listing_the_columns(api, member, public_dataset, publish):
+    publish(public_dataset)
+    response = api(member).get(url() + "?format=csv&columns=name,age")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "No column 'age' in churn@1; its columns are id, name, score."
+
+
+def test_csv_export_defuses_cells_a_spreadsheet_would_run(api, member, public_dataset, publish):
+    data = b'id,comment\n1,=HYPERLINK("http://evil")\n2,+1\n3,-2\n4,@SUM(A1)\n5,plain\n'
+    publish(public_dataset, data=data)
+    exported = body(api(member).get(url() + "?format=csv")).decode()
+    rows = list(csv.reader(io.StringIO(exported)))
+    assert [row[1] for row in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'+1", "'-2", "'@SUM(A1)", "plain"]
+
+
+def test_numbers_are_not_defused(api, member, public_dataset, publish):
+    publish(public_dataset, data=b"delta\n-1.5\n2\n")
+    exported = body(api(member).get(url() + "?format=csv")).decode()
+    assert exported.splitlines() == ['"delta"', "-1.5", "2"]
 
 
 def test_sendfile_mode_hands_the_blob_to_the_front_server(api, member, public_dataset, publish, settings):
