@@ -74,3 +74,12 @@ class MemberForm(ServiceErrorsMixin):
 class TokenForm(ServiceErrorsMixin):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'laptop' or 'training cluster'.")
     days = forms.IntegerField(min_value=1, max_value=3650, initial=90, help_text="Days until it expires.")
+
+
+class ColumnDocForm(forms.Form):
+    name = forms.CharField(widget=forms.HiddenInput)
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    pii = forms.BooleanField(required=False, label="PII")
+
+
+ColumnDocFormSet = forms.formset_factory(ColumnDocForm, extra=0)

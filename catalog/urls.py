@@ -10,6 +10,7 @@ urlpatterns = [
     path("datasets/new/", views.dataset_new, name="dataset-new"),
     path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<slug:slug>/edit/", views.dataset_edit, name="dataset-edit"),
+    path("datasets/<slug:slug>/columns/", views.column_docs_edit, name="column-docs"),
     path("datasets/<slug:slug>/upload/", views.version_upload_form, name="version-upload"),
     path("datasets/<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
     path(

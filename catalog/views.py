@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.forms import (
+    ColumnDocFormSet,
     DatasetEditForm,
     DatasetForm,
     MemberForm,
@@ -26,9 +27,11 @@ from catalog.forms import (
 )
 from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
+from catalog.services.version_page import version_page_context
 from datasets import selectors
 from datasets.errors import GranaryError
 from datasets.models import Version
+from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.teams import membership_remove, membership_set, team_create
 from datasets.services.versions import version_upload
@@ -171,18 +174,50 @@ def _version(request: HttpRequest, slug: str, number: int) -> tuple[Any, Version
 @portal_page
 def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     access, version = _version(request, slug, number)
-    return render(
-        request,
-        "catalog/version_detail.html",
-        {"version": version, "dataset": version.dataset, "access": access},
-    )
+    context = {"version": version, "dataset": version.dataset, "access": access}
+    context.update(version_page_context(version=version))
+    return render(request, "catalog/version_detail.html", context)
 
 
 @portal_page
 def version_status(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The status panel alone, which the version page polls while the version is processing."""
     _, version = _version(request, slug, number)
-    return render(request, "catalog/_version_status.html", {"version": version})
+    response = render(request, "catalog/_version_status.html", {"version": version})
+    if version.status != Version.Status.PROCESSING:
+        # Finished: reload the page, which now has the schema, profile and preview to show.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def column_docs_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Maintainers describe the latest version's columns; descriptions follow columns by name."""
+    dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+    latest = selectors.version_latest(dataset=dataset)
+    docs = selectors.column_docs(dataset=dataset)
+    names = [c["name"] for c in latest.schema] if latest else []
+    names += [name for name in docs if name not in names]  # documented, but not in the latest
+    initial = [
+        {"name": n, "description": docs[n].description if n in docs else "", "pii": n in docs and docs[n].pii}
+        for n in names
+    ]
+    formset = ColumnDocFormSet(request.POST or None, initial=initial)
+    if request.method == "POST" and formset.is_valid():
+        column_docs_set(dataset=dataset, user=_me(request), docs=[f.cleaned_data for f in formset.forms])
+        messages.success(request, "Column documentation saved.")
+        return redirect(dataset)
+    types = {c["name"]: c["type"] for c in latest.schema} if latest else {}
+    rows = [
+        (form, types.get(form.initial.get("name", ""), "not in the latest version")) for form in formset.forms
+    ]
+    context = {"dataset": dataset, "formset": formset, "rows": rows, "latest": latest}
+    return render(
+        request,
+        "catalog/column_docs.html",
+        context,
+        status=400 if formset.errors and any(formset.errors) else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])

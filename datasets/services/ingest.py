@@ -399,15 +399,41 @@ def _json_batches(
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
         raise _json_error(exc, path=path, detected=detected) from None
-    schema = reader.schema
+    schema = _json_zones(reader.schema, path=path, detected=detected)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from reader
+            for batch in reader:
+                yield batch.cast(schema) if batch.schema != schema else batch
         except pa.ArrowInvalid as exc:
             raise _json_error(exc, path=path, detected=detected) from None
 
     return batches(), schema
+
+
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Schema:
+    """pyarrow reads ISO timestamps in JSON as UTC but forgets that they had a zone ("...Z"):
+    give those columns their zone back, judged from the first lines of the file."""
+    naive = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
+    if not naive:
+        return schema
+    zoned: set[str] = set()
+    with _open_bytes(path, detected) as handle:
+        for _, raw in zip(range(100), handle, strict=False):
+            try:
+                row = json.loads(raw)
+            except ValueError:
+                break
+            for name in naive:
+                value = row.get(name) if isinstance(row, dict) else None
+                if isinstance(value, str) and _ZONE.search(value):
+                    zoned.add(name)
+    return pa.schema(
+        [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC")) if f.name in zoned else f for f in schema]
+    )
 
 
 def _json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError:
