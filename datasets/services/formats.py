@@ -114,6 +114,8 @@ def _sniff_text(head: bytes, *, complete: bool) -> Detected:
             value = json.loads(stripped)
         except json.JSONDecodeError:
             value = None
+        except RecursionError:
+            raise UnsupportedFormat("The first JSON object is nested too deeply to read.") from None
         if isinstance(value, dict):
             return Detected("jsonl")
         if not complete or text.strip().endswith("}"):

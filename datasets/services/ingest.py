@@ -17,6 +17,7 @@ import io
 import json
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class _Reading:
     hasher: Any = field(default_factory=hashlib.sha256)
     raw_bytes: int = 0
     text_bytes: int = 0
+    text_crc32: int = 0
     quotes: int = 0
 
 
@@ -87,12 +89,14 @@ class _RawReader(io.RawIOBase):
 
 
 class _TextReader(io.RawIOBase):
-    """Counts the (decompressed) text and its quote characters; stops a decompression bomb."""
+    """Checks the (decompressed) text on its way to the parser: counts it and its quote
+    characters, refuses NUL bytes, and stops a decompression bomb."""
 
-    def __init__(self, source: Any, reading: _Reading, quotechar: str) -> None:
+    def __init__(self, source: Any, reading: _Reading, quotechar: str, *, compressed: bool) -> None:
         self.source = source
         self.reading = reading
         self.quote = quotechar.encode()
+        self.compressed = compressed
         self.limit = settings.GRANARY_MAX_DECOMPRESSED_BYTES
 
     def readable(self) -> bool:
@@ -101,14 +105,22 @@ class _TextReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         data = self.source.read(len(buffer))
         buffer[: len(data)] = data
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise IngestError(
+                f"Found binary data: a NUL byte at offset {self.reading.text_bytes + nul:,}"
+                + (" of the decompressed text." if self.compressed else ".")
+            )
         self.reading.text_bytes += len(data)
         if self.quote:
             self.reading.quotes += data.count(self.quote)
-        if self.reading.text_bytes > self.limit:
-            raise IngestError(
-                f"The file decompresses to more than {self.limit:,} bytes "
-                "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
-            )
+        if self.compressed:
+            self.reading.text_crc32 = zlib.crc32(data, self.reading.text_crc32)
+            if self.reading.text_bytes > self.limit:
+                raise IngestError(
+                    f"The file decompresses to more than {self.limit:,} bytes "
+                    "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
+                )
         return len(data)
 
 
@@ -146,8 +158,9 @@ def _ingest_once(
             stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
             if detected.compression == "gzip":
                 stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
+            quotechar = detected.quotechar if detected.format != "jsonl" else ""
             text = io.BufferedReader(
-                _TextReader(stream, reading, detected.quotechar if detected.format != "jsonl" else "")
+                _TextReader(stream, reading, quotechar, compressed=detected.compression == "gzip")
             )
             batches, schema = _text_batches(text, path=path, detected=detected, overrides=overrides)
         _check_columns(schema)
@@ -281,6 +294,8 @@ def _text_batches(
         )
     except pa.ArrowInvalid as exc:
         raise _csv_error(exc, path=path, detected=detected, schema=None) from None
+    except OSError as exc:
+        raise _read_error(exc) from None
     schema = reader.schema
     _check_columns(schema)
     binary = [f.name for f in schema if pa.types.is_binary(f.type)]
@@ -292,8 +307,14 @@ def _text_batches(
             yield from reader
         except pa.ArrowInvalid as exc:
             raise _csv_error(exc, path=path, detected=detected, schema=schema) from None
+        except OSError as exc:
+            raise _read_error(exc) from None
 
     return batches(), schema
+
+
+def _read_error(exc: OSError) -> IngestError:
+    return IngestError(f"The file cannot be read to its end (truncated or corrupt compressed data?): {exc}")
 
 
 def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Schema | None) -> Exception:
@@ -312,6 +333,11 @@ def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Sch
         return _Widen(column.name, widened)
     if "invalid UTF8" in message:
         return _not_utf8(path, detected)
+    if "straddling" in message:
+        return IngestError(
+            f"A single row is larger than the {BLOCK_SIZE // 2**20} MiB that Granary reads at a time: "
+            "is a quote left open, or a field enormous?"
+        )
     located = _locate_csv_problem(path, detected)
     return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
 
@@ -354,18 +380,38 @@ def _locate_csv_problem(path: Path, detected: Detected) -> str | None:
                 started = reader.line_num + 1
     except csv.Error as exc:
         return f"Line {started}: malformed {detected.format.upper()} ({exc}); is a quote left open?"
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, EOFError, OSError):
         return None
     return None
 
 
 def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
+    if detected.compression == "gzip":
+        _check_gzip_trailer(path, reading)
     if detected.format != "jsonl" and reading.quotes % 2:
         located = _locate_csv_problem(path, detected)
         raise IngestError(
             located
             or f"A quoted field is never closed: the file has an odd number of {detected.quotechar} characters."
         )
+
+
+def _check_gzip_trailer(path: Path, reading: _Reading) -> None:
+    """A gzip stream ends with the CRC-32 and size of its data; pyarrow does not check them, so a
+    truncated upload would otherwise pass with its rows cut short."""
+    with open(path, "rb") as handle:
+        handle.seek(-8, 2)
+        trailer = handle.read(8)
+    crc, size = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
+    if (crc, size) == (reading.text_crc32, reading.text_bytes % 2**32):
+        return
+    # A file of several gzip members only carries the last one's trailer: let Python check it.
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1024 * 1024):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        raise IngestError(f"The gzip data is truncated or corrupt: {exc}.") from None
 
 
 def _not_utf8(path: Path, detected: Detected) -> IngestError:
@@ -399,6 +445,8 @@ def _json_batches(
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
         raise _json_error(exc, path=path, detected=detected) from None
+    except OSError as exc:
+        raise _read_error(exc) from None
     schema = _json_zones(reader.schema, path=path, detected=detected)
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -407,6 +455,8 @@ def _json_batches(
                 yield batch.cast(schema) if batch.schema != schema else batch
         except pa.ArrowInvalid as exc:
             raise _json_error(exc, path=path, detected=detected) from None
+        except OSError as exc:
+            raise _read_error(exc) from None
 
     return batches(), schema
 
@@ -425,7 +475,7 @@ def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Sche
         for _, raw in zip(range(100), handle, strict=False):
             try:
                 row = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 break
             for name in naive:
                 value = row.get(name) if isinstance(row, dict) else None
@@ -450,6 +500,8 @@ def _json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestErro
                 value = json.loads(line)
             except UnicodeDecodeError:
                 return _not_utf8(path, detected)
+            except RecursionError:
+                return IngestError(f"Line {number} is nested too deeply to read.")
             except json.JSONDecodeError as error:
                 return IngestError(f"Line {number} is not valid JSON: {error.msg} at column {error.colno}.")
             if not isinstance(value, dict):

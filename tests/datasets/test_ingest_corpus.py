@@ -1,0 +1,84 @@
+"""Malformed and hostile files end with a precise reason: refused at upload or `failed` by the
+worker, with no crash, no leftover file, and the worker's memory within its budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datasets.errors import GranaryError
+from datasets.models import Blob, Version
+from tests.conftest import files_under, sha256_of
+from tests.datasets.corpus import DECOMPRESSED_LIMIT, HEAVY, corpus
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+MEMORY_BUDGET_MB = 500
+CASES = corpus()
+
+
+def test_the_corpus_has_at_least_thirty_files():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_bad_file_gets_a_precise_reason_and_leaves_nothing_behind(
+    name, public_dataset, publish, data_dir, settings
+):
+    settings.GRANARY_MAX_DECOMPRESSED_BYTES = DECOMPRESSED_LIMIT
+    data, reason = CASES[name]
+    try:
+        version = publish(public_dataset, data=data)
+    except GranaryError as refused:  # refused at upload: nothing was stored
+        assert reason in refused.detail, refused.detail
+        assert not Version.objects.exists()
+        assert files_under(data_dir) == []
+        return
+    assert version.status == "failed", f"{name} became {version.status}"
+    assert reason in version.failure_reason, version.failure_reason
+    assert version.parquet_blob is None and version.schema == [] and version.row_count is None
+    # Only the uploaded bytes remain (kept, so the failure can be looked into); no copy, no temp.
+    assert [p.name for p in files_under(data_dir)] == [sha256_of(data)]
+    assert Blob.objects.count() == 1
+
+
+def test_the_worker_stays_within_its_memory_budget_on_the_heavy_cases(tmp_path):
+    script = f"""
+import json, os, resource, sys, tempfile
+sys.path.insert(0, {str(ROOT)!r})
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+import django
+django.setup()
+from pathlib import Path
+from django.conf import settings
+settings.GRANARY_MAX_DECOMPRESSED_BYTES = {DECOMPRESSED_LIMIT}
+from datasets.errors import GranaryError
+from datasets.services.ingest import ingest_file
+from tests.datasets.corpus import HEAVY, corpus
+cases = corpus()
+results = {{}}
+for name in HEAVY:
+    path = Path({str(tmp_path)!r}) / "file"
+    path.write_bytes(cases[name][0])
+    del cases[name]
+    try:
+        ingest_file(path=path, workdir=Path({str(tmp_path)!r}), progress=lambda b, r: None)
+        results[name] = "ready"
+    except GranaryError as exc:
+        results[name] = exc.detail
+print(json.dumps({{"results": results, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT, env=os.environ
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in HEAVY:
+        assert CASES[name][1] in report["results"][name], (name, report["results"][name])
+    print(f"peak RSS of the ingest worker over the heavy cases: {report['peak_mb']:.0f} MB")
+    assert report["peak_mb"] < MEMORY_BUDGET_MB, report
