@@ -58,6 +58,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset-detail", "GET"): {**PAGE_DATA, "outsider": (200, 404, 200)},
     ("dataset-edit", "GET"): PAGE_WRITE,
     ("version-upload", "GET"): PAGE_WRITE,
+    ("column-docs", "GET"): PAGE_WRITE,
     ("version-detail", "GET"): PAGE_DATA,
     ("version-status", "GET"): PAGE_DATA,
     ("team-list", "GET"): SIGNED_IN_PAGE,
