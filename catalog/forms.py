@@ -83,3 +83,109 @@ class ColumnDocForm(forms.Form):
 
 
 ColumnDocFormSet = forms.formset_factory(ColumnDocForm, extra=0)
+
+
+class ExpectationForm(forms.Form):
+    """One expectation from Granary's curated list, with its parameters in plain fields."""
+
+    type = forms.ChoiceField(label="Check")
+    column = forms.ChoiceField(
+        required=False, help_text="The column it is about (columns of the latest version)."
+    )
+    column_b = forms.ChoiceField(
+        required=False, label="Second column", help_text="For 'greater than': column B."
+    )
+    columns = forms.MultipleChoiceField(required=False, help_text="For column sets, orders and combinations.")
+    min_value = forms.FloatField(required=False, label="At least")
+    max_value = forms.FloatField(required=False, label="At most")
+    value_set = forms.CharField(
+        required=False, label="Values", help_text="Comma-separated, e.g. red, green, blue."
+    )
+    regex = forms.CharField(required=False, label="Regular expression")
+    type_ = forms.CharField(
+        required=False, label="Type", help_text="e.g. int64, float64, str, bool, datetime64[us]."
+    )
+    mostly = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        label="In at least % of rows",
+        help_text="Leave empty for all rows.",
+    )
+    or_equal = forms.BooleanField(required=False, label="Or equal")
+    exact_match = forms.BooleanField(required=False, initial=True, label="No other columns")
+    notes = forms.CharField(required=False, max_length=500, help_text="Why this check matters.")
+
+    def __init__(self, *args: Any, schema: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from datasets.services.expectations import CATALOG
+
+        self.schema = {c["name"]: c["type"] for c in schema}
+        names = [(name, name) for name in self.schema]
+        self.fields["type"].choices = [(spec.type, spec.label) for spec in CATALOG.values()]  # type: ignore[attr-defined]
+        self.fields["column"].choices = [("", "—"), *names]  # type: ignore[attr-defined]
+        self.fields["column_b"].choices = [("", "—"), *names]  # type: ignore[attr-defined]
+        self.fields["columns"].choices = names  # type: ignore[attr-defined]
+
+    def expectation(self) -> dict[str, Any]:
+        """The GX expectation configuration the form describes (the service checks it)."""
+        from datasets.services.expectations import CATALOG, COLUMN, COLUMNS
+
+        data = self.cleaned_data
+        spec = CATALOG[data["type"]]
+        kwargs: dict[str, Any] = {}
+        columns = [p for p in spec.params if p.kind == COLUMN]
+        for param, field in zip(columns, ("column", "column_b"), strict=False):
+            if data.get(field):
+                kwargs[param.name] = data[field]
+        for param in spec.params:
+            name = param.name
+            if param.kind == COLUMNS and data.get("columns"):
+                kwargs[name] = list(data["columns"])
+            elif name in ("min_value", "max_value") and data.get(name) is not None:
+                value = data[name]
+                kwargs[name] = int(value) if param.kind == "count" or float(value).is_integer() else value
+            elif name == "value_set" and data.get("value_set"):
+                kwargs[name] = [
+                    self._typed(item.strip(), data.get("column"))
+                    for item in data["value_set"].split(",")
+                    if item.strip()
+                ]
+            elif name in ("regex", "type_") and data.get(name):
+                kwargs[name] = data[name]
+            elif name in ("or_equal", "exact_match"):
+                kwargs[name] = bool(data.get(name))
+        if spec.mostly and data.get("mostly") not in (None, 100):
+            kwargs["mostly"] = data["mostly"] / 100
+        expectation: dict[str, Any] = {"type": spec.type, "kwargs": kwargs}
+        if data.get("notes"):
+            expectation["meta"] = {"notes": data["notes"]}
+        return expectation
+
+    def _typed(self, text: str, column: str | None) -> Any:
+        kind = self.schema.get(column or "")
+        try:
+            if kind == "integer":
+                return int(text)
+            if kind == "float":
+                return float(text)
+        except ValueError:
+            return text
+        if kind == "boolean":
+            return text.lower() in ("true", "1", "yes")
+        return text
+
+
+class SuiteImportForm(forms.Form):
+    suite = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        label="Suite JSON",
+        help_text="As Great Expectations exports it.",
+    )
+
+
+class WebhookForm(ServiceErrorsMixin):
+    url = forms.URLField(max_length=500, label="URL", assume_scheme="https")
+    secret = forms.CharField(
+        max_length=200, min_length=16, help_text="Used to sign each event (HMAC-SHA256)."
+    )

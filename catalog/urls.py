@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from catalog import views
+from catalog import views, views_quality
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +18,23 @@ urlpatterns = [
         views.version_status,
         name="version-status",
     ),
+    path("datasets/<slug:slug>/suite/", views_quality.suite_page, name="suite"),
+    path(
+        "datasets/<slug:slug>/suite/remove/<int:position>/", views_quality.suite_remove, name="suite-remove"
+    ),
+    path("datasets/<slug:slug>/suite/suggest/", views_quality.suite_suggest, name="suite-suggest"),
+    path("datasets/<slug:slug>/suite/import/", views_quality.suite_import, name="suite-import"),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/validate/",
+        views_quality.version_validate,
+        name="version-validate",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/validations/<int:run_id>/",
+        views_quality.validation_report,
+        name="validation-report",
+    ),
+    path("teams/<slug:slug>/webhooks/", views_quality.team_webhooks, name="team-webhooks"),
     path("teams/", views.team_list, name="team-list"),
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path(

@@ -25,6 +25,7 @@ from catalog.forms import (
     TokenForm,
     VersionUploadForm,
 )
+from catalog.services.charts import quality_bars
 from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
 from catalog.services.version_page import version_page_context
@@ -93,8 +94,11 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context: dict[str, Any] = {"dataset": dataset, "access": access}
     if access.read:
         context["readme_html"] = markdown_render(dataset.readme)
-        context["versions"] = selectors.versions_of(dataset=dataset)
+        context["versions"] = selectors.versions_with_quality(dataset=dataset)
         context["latest"] = selectors.version_latest(dataset=dataset)
+        context["certified"] = selectors.version_certified(dataset=dataset)
+        context["suite"] = selectors.suite_revision_current(dataset=dataset)
+        context["quality_bars"] = quality_bars(selectors.quality_history(dataset=dataset))
     return render(request, "catalog/dataset_detail.html", context)
 
 
@@ -176,6 +180,9 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
     access, version = _version(request, slug, number)
     context = {"version": version, "dataset": version.dataset, "access": access}
     context.update(version_page_context(version=version))
+    context["quality_status"] = selectors.version_quality_status(version=version)
+    context["runs"] = selectors.validation_runs_of(version=version)[:5]
+    context["certified"] = selectors.version_certified(dataset=version.dataset)
     return render(request, "catalog/version_detail.html", context)
 
 

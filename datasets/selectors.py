@@ -23,7 +23,7 @@ from django.contrib.auth.models import User as UserModel
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from datasets.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
-from datasets.models import ColumnDoc, Dataset, Membership, Team, Version
+from datasets.models import ColumnDoc, Dataset, Membership, SuiteRevision, Team, ValidationRun, Version
 
 User = UserModel | AnonymousUser
 
@@ -143,7 +143,13 @@ def dataset_get(*, user: User, slug: str, need: str = "read") -> tuple[Dataset, 
 
 
 def dataset_search(
-    *, user: User, q: str = "", tag: str = "", team: str = "", ordering: str = "slug"
+    *,
+    user: User,
+    q: str = "",
+    tag: str = "",
+    team: str = "",
+    ordering: str = "slug",
+    certified: bool | None = None,
 ) -> QuerySet[Dataset]:
     datasets = datasets_visible_to(user)
     if q:
@@ -158,9 +164,14 @@ def dataset_search(
     latest = Version.objects.filter(dataset=OuterRef("pk"), status=Version.Status.READY).order_by("-number")
     datasets = datasets.annotate(
         latest_number=Subquery(latest.values("number")[:1]),
+        certified_number=_certified_number(),
         latest_changed=Max("versions__created_at"),
         version_count=Count("versions", distinct=True),
     )
+    if certified is not None:
+        # Only datasets whose data the user may read can show a certified version.
+        readable = datasets_readable_by(user).values("pk")
+        datasets = datasets.filter(certified_number__isnull=not certified, pk__in=readable)
     order = {
         "slug": ["slug"],
         "title": ["title", "slug"],
@@ -183,6 +194,13 @@ def version_latest(*, dataset: Dataset) -> Version | None:
 def version_resolve(*, dataset: Dataset, ref: str) -> Version:
     """A version of `dataset` by number, `latest`, or `sha256:<at least 12 hex digits>`."""
     versions = dataset.versions.select_related("created_by", "dataset")
+    if ref == "certified":
+        certified = version_certified(dataset=dataset)
+        if certified is None:
+            raise NotFound(
+                f"'{dataset.slug}' has no certified version yet: no ready version has passed its current suite."
+            )
+        return certified
     if ref == "latest":
         version = versions.filter(status=Version.Status.READY).order_by("-number").first()
         if version is None:
@@ -318,3 +336,103 @@ def schema_diff(*, old: Version, new: Version) -> dict[str, Any]:
         "breaking": bool(breaking),
         "breaking_changes": breaking,
     }
+
+
+# --- quality -------------------------------------------------------------------------------------
+
+
+def suite_revision_current(*, dataset: Dataset) -> SuiteRevision | None:
+    return SuiteRevision.objects.filter(dataset=dataset).order_by("-number").first()
+
+
+def _latest_run_status(revision_id: int | None) -> Subquery:
+    runs = ValidationRun.objects.filter(version=OuterRef("pk"), revision_id=revision_id).order_by(
+        "-queued_at", "-pk"
+    )
+    return Subquery(runs.values("status")[:1])
+
+
+def versions_with_quality(*, dataset: Dataset) -> QuerySet[Version]:
+    """The dataset's versions, each annotated with `quality_status`: its latest run's status
+    against the current suite (None when there is no suite or no run yet)."""
+    revision = suite_revision_current(dataset=dataset)
+    versions = dataset.versions.select_related("created_by").order_by("-number")
+    return versions.annotate(quality_status=_latest_run_status(revision.pk if revision else None))
+
+
+def _certified_number() -> Subquery:
+    """Per dataset row: the number of its newest certified version (for lists, in one query)."""
+    current_revision = (
+        SuiteRevision.objects.filter(dataset_id=OuterRef(OuterRef("dataset_id")))
+        .order_by("-number")
+        .values("pk")[:1]
+    )
+    latest_run = (
+        ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=Subquery(current_revision))
+        .order_by("-queued_at", "-pk")
+        .values("status")[:1]
+    )
+    certified = (
+        Version.objects.filter(dataset_id=OuterRef("pk"), status=Version.Status.READY)
+        .annotate(run_status=Subquery(latest_run))
+        .filter(run_status=ValidationRun.Status.PASSED)
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    return Subquery(certified)
+
+
+def version_certified(*, dataset: Dataset) -> Version | None:
+    """The newest version that is ready and whose latest run against the current suite passed."""
+    revision = suite_revision_current(dataset=dataset)
+    if revision is None:
+        return None
+    return (
+        versions_with_quality(dataset=dataset)
+        .filter(status=Version.Status.READY, quality_status=ValidationRun.Status.PASSED)  # type: ignore[misc]
+        .select_related("dataset")
+        .first()
+    )
+
+
+def version_quality_status(*, version: Version) -> str | None:
+    revision = suite_revision_current(dataset=version.dataset)
+    if revision is None:
+        return None
+    run = (
+        ValidationRun.objects.filter(version=version, revision=revision).order_by("-queued_at", "-pk").first()
+    )
+    return run.status if run else "unchecked"
+
+
+def validation_runs_of(*, version: Version) -> QuerySet[ValidationRun]:
+    return version.validation_runs.select_related("revision", "created_by").order_by("-queued_at", "-pk")
+
+
+def validation_run_get(*, version: Version, run_id: int) -> ValidationRun:
+    run = validation_runs_of(version=version).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"{version.ref} has no validation run {run_id}.")
+    return run
+
+
+def quality_history(*, dataset: Dataset, limit: int = 30) -> list[dict[str, Any]]:
+    """Per version (oldest first), the pass rate of its latest finished run, for the chart."""
+    history = []
+    finished = ValidationRun.objects.filter(version__dataset=dataset, status__in=ValidationRun.TERMINAL)
+    latest_by_version: dict[int, ValidationRun] = {}
+    for run in finished.select_related("version", "revision").order_by("queued_at", "pk"):
+        latest_by_version[run.version.number] = run
+    for number in sorted(latest_by_version)[-limit:]:
+        run = latest_by_version[number]
+        rate = run.successful / run.evaluated if run.evaluated else 0.0
+        history.append(
+            {
+                "version": number,
+                "status": run.status,
+                "pass_rate": rate,
+                "revision": run.revision.number,
+                "run": run.pk,
+            }
+        )
+    return history

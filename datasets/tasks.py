@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -16,3 +18,21 @@ from datasets.services.versions import version_ingest
 )
 def ingest_version(version_id: int) -> None:
     version_ingest(version_id=version_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def validate_version(run_id: int) -> None:
+    from datasets.services.quality import validation_run
+
+    validation_run(run_id=run_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6)
+def deliver_webhook(self: Any, delivery_id: int) -> None:
+    from datasets.services.webhooks import WebhookFailed, webhook_deliver
+
+    try:
+        webhook_deliver(delivery_id=delivery_id, final=self.request.retries >= self.max_retries)
+    except WebhookFailed as exc:
+        # Back off 2, 4, 8, ... seconds, up to about two minutes in all.
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None

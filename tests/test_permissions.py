@@ -16,7 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from catalog.services.tokens import token_create
-from datasets.models import Dataset, Membership
+from datasets.models import Dataset, Membership, ValidationRun
+from datasets.services.quality import suite_save
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +60,13 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset-edit", "GET"): PAGE_WRITE,
     ("version-upload", "GET"): PAGE_WRITE,
     ("column-docs", "GET"): PAGE_WRITE,
+    ("suite", "GET"): PAGE_DATA,
+    ("suite-remove", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("suite-suggest", "GET"): PAGE_WRITE,
+    ("suite-import", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("version-validate", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("validation-report", "GET"): PAGE_DATA,
+    ("team-webhooks", "GET"): {**SIGNED_IN_PAGE, "outsider": 403, "member": 403},
     ("version-detail", "GET"): PAGE_DATA,
     ("version-status", "GET"): PAGE_DATA,
     ("team-list", "GET"): SIGNED_IN_PAGE,
@@ -91,6 +99,12 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-version-preview", "GET"): READ_DATA,
     ("api-schema-diff", "GET"): READ_DATA,
     ("api-column-docs", "GET"): READ_DATA,
+    ("api-suite", "GET"): READ_DATA,
+    ("api-suite", "PUT"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
+    ("api-suite-suggest", "GET"): READ_DATA,
+    ("api-validations", "GET"): READ_DATA,
+    ("api-validations", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 202},
+    ("api-validation-detail", "GET"): READ_DATA,
     ("api-column-docs", "PUT"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
 }
 # The admin is Django's own; non-staff users are sent to its login page.
@@ -168,12 +182,15 @@ def call(
     target = world["users"]["target"]
     if not target.memberships.exists():
         MembershipFactory(team=world["team"], user=target, role=Membership.Role.MEMBER)
+    run = ValidationRun.objects.filter(version__dataset=dataset, version__number=1).first()
     kwargs_by_arg = {
+        "position": 1,
         "slug": dataset.slug,
         "number": 1,
         "ref": "1",
         "username": "tess",
         "token_id": owner_token.pk,
+        "run_id": run.pk if run else 0,
     }
     if name.startswith("team-") or name.startswith("api-team-"):
         kwargs_by_arg["slug"] = world["team"].slug
@@ -189,6 +206,10 @@ def call(
         "api-dataset-list": {"slug": f"d-{unique}", "title": "D", "team": "ml-core"},
         "api-dataset-detail": {"title": "Renamed"},
         "api-column-docs": [{"name": "a", "description": "the first column"}],
+        "suite-import": {"suite": "{}"},
+        "api-suite": {
+            "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]
+        },
     }
     if name == "api-version-list" and method == "POST":
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -205,8 +226,14 @@ def call(
 
 def _publish_versions(world: dict[str, Any], publish: Any) -> None:
     for dataset in world["datasets"].values():
-        publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
+        first = publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
         publish(dataset, data=f"a,b,c\n{dataset.slug},2,3\n".encode())
+        revision = suite_save(
+            dataset=dataset,
+            user=None,
+            expectations=[{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}],
+        )
+        ValidationRun.objects.create(version=first, revision=revision, trigger="test")
 
 
 @pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))

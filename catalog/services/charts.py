@@ -51,3 +51,24 @@ def _label(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}"
     return str(value)
+
+
+def quality_bars(
+    history: list[dict[str, Any]], *, width: int = 360, height: int = 60
+) -> list[dict[str, Any]]:
+    """One bar per version: its height is the pass rate of the version's latest run."""
+    if not history:
+        return []
+    step = width / max(len(history), 1)
+    return [
+        {
+            "x": round(i * step + 1, 2),
+            "y": round(height - height * max(h["pass_rate"], 0.02), 2),
+            "width": round(max(step - 2, 2), 2),
+            "height": round(height * max(h["pass_rate"], 0.02), 2),
+            "status": h["status"],
+            "title": f"v{h['version']}: {h['pass_rate'] * 100:.0f}% of checks passed ({h['status']}, suite r{h['revision']})",
+            "version": h["version"],
+        }
+        for i, h in enumerate(history)
+    ]

@@ -123,6 +123,8 @@ STORAGES = {
 }
 
 # --- Granary -------------------------------------------------------------------------------------
+# How Granary's own links are written in webhooks and metadata (the address users reach it at).
+GRANARY_SITE_URL = env_str("GRANARY_SITE_URL", "http://127.0.0.1:8000")
 GRANARY_DATA_DIR = Path(env_str("GRANARY_DATA_DIR", str(VAR_DIR / "data"))).resolve()
 GRANARY_MAX_UPLOAD_BYTES = env_size("GRANARY_MAX_UPLOAD_BYTES", 10 * 1024**3)
 GRANARY_ANONYMOUS_READ = env_bool("GRANARY_ANONYMOUS_READ", False)
@@ -134,6 +136,10 @@ GRANARY_SENDFILE_PREFIX = env_str("GRANARY_SENDFILE_PREFIX", "/_granary_blobs/")
 # Ingest refuses files wider than this, and gzip files that expand beyond this many bytes.
 GRANARY_MAX_COLUMNS = env_int("GRANARY_MAX_COLUMNS", 2000)
 GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 100 * 1024**3)
+# Validation holds the suite's columns in memory (GX on pandas); larger versions are refused.
+GRANARY_VALIDATION_MEMORY_BYTES = env_size("GRANARY_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
+GRANARY_VALIDATION_BYTES_PER_CELL = 40  # measured: 8M rows x 10 columns took 3.3 GB
+GRANARY_WEBHOOK_TIMEOUT_SECONDS = 10
 # A version still `processing` this long after its last change is considered stuck.
 GRANARY_STUCK_AFTER_MINUTES = env_int("GRANARY_STUCK_AFTER_MINUTES", 60)
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from datasets.models import ColumnDoc, Dataset, Membership, Team, Version
+from datasets import selectors
+from datasets.models import ColumnDoc, Dataset, Membership, Team, ValidationRun, Version
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -104,11 +105,18 @@ class VersionSerializer(serializers.ModelSerializer):
         return ""
 
     def get_quality_status(self, version: Version) -> str | None:
-        return None  # no expectation suites yet
+        """passed, failed, error, queued, running, unchecked, or null when there is no suite."""
+        if hasattr(version, "quality_status"):
+            return version.quality_status or (None if self.context.get("no_suite") else "unchecked")
+        return selectors.version_quality_status(version=version)
 
     def get_aliases(self, version: Version) -> list[str]:
-        latest = self.context.get("latest_number")
-        return ["latest"] if latest is not None and latest == version.number else []
+        aliases = []
+        if self.context.get("latest_number") == version.number:
+            aliases.append("latest")
+        if self.context.get("certified_number") == version.number:
+            aliases.append("certified")
+        return aliases
 
     def get_url(self, version: Version) -> str:
         return self._absolute(reverse("api-version-detail", args=[version.dataset.slug, version.number]))
@@ -162,7 +170,10 @@ class DatasetSerializer(serializers.ModelSerializer):
         return int(latest) if latest is not None else None
 
     def get_certified_version(self, dataset: Dataset) -> int | None:
-        return None  # certification arrives with quality checks
+        if hasattr(dataset, "certified_number"):
+            return dataset.certified_number  # annotated by dataset_search
+        certified = selectors.version_certified(dataset=dataset)
+        return certified.number if certified else None
 
     def get_version_count(self, dataset: Dataset) -> int:
         if hasattr(dataset, "version_count"):
@@ -239,3 +250,48 @@ class ColumnDocSerializer(serializers.ModelSerializer):
         fields = ["name", "description", "pii", "updated_at"]
         read_only_fields = ["updated_at"]
         extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
+
+
+class ExpectationResultSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    kwargs = serializers.DictField()
+    description = serializers.CharField(help_text="the expectation in words")
+    success = serializers.BooleanField()
+    observed_value = serializers.JSONField(allow_null=True)
+    unexpected_count = serializers.IntegerField(allow_null=True)
+    unexpected_percent = serializers.FloatField(allow_null=True)
+    unexpected_examples = serializers.ListField(child=serializers.JSONField())
+    error = serializers.CharField(allow_blank=True)
+
+
+class ValidationRunSerializer(serializers.ModelSerializer):
+    version = serializers.CharField(source="version.ref", read_only=True)
+    suite_revision = serializers.IntegerField(source="revision.number", read_only=True)
+    results = ExpectationResultSerializer(many=True, read_only=True)
+    seconds = serializers.FloatField(read_only=True, allow_null=True)
+    report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ValidationRun
+        fields = [
+            "id",
+            "version",
+            "suite_revision",
+            "status",
+            "trigger",
+            "error",
+            "evaluated",
+            "successful",
+            "results",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "seconds",
+            "report_url",
+        ]
+        read_only_fields = fields
+
+    def get_report_url(self, run: ValidationRun) -> str:
+        request = self.context.get("request")
+        path = run.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path

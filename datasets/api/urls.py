@@ -20,6 +20,18 @@ urlpatterns = [
         name="api-version-detail",
     ),
     path("datasets/<slug:slug>/schema-diff/", views.SchemaDiff.as_view(), name="api-schema-diff"),
+    path("datasets/<slug:slug>/suite/", views.Suite.as_view(), name="api-suite"),
+    path("datasets/<slug:slug>/suite/suggest/", views.SuiteSuggestion.as_view(), name="api-suite-suggest"),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/validations/",
+        views.Validations.as_view(),
+        name="api-validations",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/validations/<int:run_id>/",
+        views.ValidationDetail.as_view(),
+        name="api-validation-detail",
+    ),
     path("datasets/<slug:slug>/columns/", views.ColumnDocs.as_view(), name="api-column-docs"),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/schema/",

@@ -20,6 +20,7 @@ from datasets import selectors
 from datasets.api import serializers as s
 from datasets.errors import InvalidInput, UploadTooLarge
 from datasets.models import Dataset, Team, Version
+from datasets.services import quality
 from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.download import version_download_response
@@ -105,6 +106,11 @@ class DatasetList(generics.ListAPIView):
         parameters=[
             OpenApiParameter("q", str, description="words to find in the title, summary or slug"),
             OpenApiParameter("tag", str),
+            OpenApiParameter(
+                "certified",
+                bool,
+                description="only datasets with (true) or without (false) a certified version",
+            ),
             OpenApiParameter("team", str, description="a team's slug"),
             OpenApiParameter(
                 "ordering",
@@ -124,6 +130,7 @@ class DatasetList(generics.ListAPIView):
             tag=params.get("tag", ""),
             team=params.get("team", ""),
             ordering=params.get("ordering", "slug"),
+            certified=_boolean(params.get("certified")),
         )
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -180,6 +187,17 @@ def _dataset_data(
     return data
 
 
+def _version_context(dataset: Dataset) -> dict[str, Any]:
+    """What version rows need to name their aliases and quality, computed once per request."""
+    latest = selectors.version_latest(dataset=dataset)
+    certified = selectors.version_certified(dataset=dataset)
+    return {
+        "latest_number": latest.number if latest else None,
+        "certified_number": certified.number if certified else None,
+        "no_suite": selectors.suite_revision_current(dataset=dataset) is None,
+    }
+
+
 class VersionList(generics.ListAPIView):
     """A dataset's versions, newest first; POST uploads a new one (multipart) and answers 202."""
 
@@ -190,14 +208,10 @@ class VersionList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view
             return Version.objects.none()
         self.dataset, _ = selectors.dataset_get(user=self.request.user, slug=self.kwargs["slug"])
-        return selectors.versions_of(dataset=self.dataset)
+        return selectors.versions_with_quality(dataset=self.dataset)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        latest = selectors.version_latest(dataset=self.dataset)
-        return {
-            **super().get_serializer_context(),
-            "latest_number": latest.number if latest else None,
-        }
+        return {**super().get_serializer_context(), **_version_context(self.dataset)}
 
     @extend_schema(request=s.VersionUploadSerializer, responses={202: s.VersionSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -219,8 +233,7 @@ class VersionDetail(APIView):
     def get(self, request: Request, slug: str, ref: str) -> Response:
         dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
         version = selectors.version_resolve(dataset=dataset, ref=ref)
-        latest = selectors.version_latest(dataset=dataset)
-        context = {"request": request, "latest_number": latest.number if latest else None}
+        context = {"request": request, **_version_context(dataset)}
         return Response(s.VersionSerializer(version, context=context).data)
 
 
@@ -321,6 +334,71 @@ class ColumnDocs(APIView):
 def _ready_version(request: Request, slug: str, ref: str) -> Version:
     dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
     return selectors.version_ready(version=selectors.version_resolve(dataset=dataset, ref=ref))
+
+
+def _boolean(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"'{value}' is not true or false.", field="certified")
+
+
+class Suite(APIView):
+    """The dataset's expectation suite as Great Expectations suite JSON; PUT imports one (a new
+    revision) and queues validation of `latest`."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        return Response(quality.suite_export(dataset=dataset))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def put(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+        quality.suite_import(dataset=dataset, user=_me(request), data=request.data)
+        return Response(quality.suite_export(dataset=dataset))
+
+
+class SuiteSuggestion(APIView):
+    """A starter suite drafted from a version's profile (default: latest), to review and PUT."""
+
+    @extend_schema(parameters=[OpenApiParameter("version", str)], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        version = selectors.version_resolve(
+            dataset=dataset, ref=request.query_params.get("version", "latest")
+        )
+        return Response({"name": dataset.slug, "expectations": quality.suite_suggest(version=version)})
+
+
+class Validations(APIView):
+    """A version's validation runs, newest first; POST queues a run of the current suite."""
+
+    @extend_schema(responses=s.ValidationRunSerializer(many=True))
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        version = selectors.version_resolve(dataset=dataset, ref=ref)
+        runs = selectors.validation_runs_of(version=version)[:50]
+        return Response(s.ValidationRunSerializer(runs, many=True, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={202: s.ValidationRunSerializer})
+    def post(self, request: Request, slug: str, ref: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+        version = selectors.version_resolve(dataset=dataset, ref=ref)
+        run = quality.validation_queue(version=version, trigger="on demand", user=_me(request))
+        return Response(s.ValidationRunSerializer(run, context={"request": request}).data, status=202)
+
+
+class ValidationDetail(APIView):
+    @extend_schema(responses=s.ValidationRunSerializer)
+    def get(self, request: Request, slug: str, ref: str, run_id: int) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        version = selectors.version_resolve(dataset=dataset, ref=ref)
+        run = selectors.validation_run_get(version=version, run_id=run_id)
+        return Response(s.ValidationRunSerializer(run, context={"request": request}).data)
 
 
 def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:

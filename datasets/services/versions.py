@@ -18,6 +18,7 @@ from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
 from datasets.models import Blob, Dataset, Version
 from datasets.services import formats, storage
 from datasets.services.ingest import ingest_file
+from datasets.services.quality import validation_queue_after_ingest
 from datasets.uploads import IncomingFile
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def version_ingest(*, version_id: int) -> Version | None:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    validation_queue_after_ingest(version_id=version_id)
     return Version.objects.get(pk=version_id)
 
 
