@@ -137,18 +137,20 @@ def _normalize(expectation: Any, *, position: int) -> dict[str, Any]:
 
 def _check_with_gx(expectation: dict[str, Any], *, position: int) -> None:
     """Let GX itself judge the type and the parameters' types, and word its refusal."""
-    gx = _gx()
+    _gx()
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    kind = expectation["type"]
     try:
-        gx.ExpectationSuite(name="check", expectations=[expectation])
-    except Exception as exc:  # GX raises its own and pydantic's errors
-        message = str(exc)
-        kind = expectation["type"]
-        if "not found" in message:
-            raise InvalidInput(
-                f"Expectation {position}: '{kind}' is not an expectation Great Expectations knows."
-            ) from None
-        first = _first_pydantic_error(message)
-        raise InvalidInput(f"Expectation {position} ({kind}): {first}") from None
+        implementation = get_expectation_impl(kind)
+    except Exception:  # GX raises ExpectationNotFoundError
+        raise InvalidInput(
+            f"Expectation {position}: '{kind}' is not an expectation Great Expectations knows."
+        ) from None
+    try:
+        implementation(**expectation["kwargs"], meta=expectation.get("meta"))
+    except Exception as exc:  # pydantic's ValidationError, or GX's own
+        raise InvalidInput(f"Expectation {position} ({kind}): {_first_pydantic_error(str(exc))}") from None
 
 
 def _first_pydantic_error(message: str) -> str:
