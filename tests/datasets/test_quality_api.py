@@ -57,7 +57,7 @@ def test_validations_are_queued_on_demand_and_listed(api, maintainer, public_dat
     run_id = queued.json()["id"]
     quality.validation_run(run_id=run_id)
     runs = client.get("/api/v1/datasets/churn/versions/1/validations/").json()
-    assert [r["id"] for r in runs][0] == run_id
+    assert next(r["id"] for r in runs) == run_id
     detail = client.get(f"/api/v1/datasets/churn/versions/1/validations/{run_id}/").json()
     assert detail["status"] == "passed"
     assert detail["results"][0]["description"] == "`age` is never null"

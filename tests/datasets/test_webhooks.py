@@ -75,7 +75,7 @@ def test_a_failed_validation_is_posted_signed_to_the_team(
 
 
 def test_a_version_that_becomes_certified_is_announced(public_dataset, publish, maintainer, receiver, team):
-    url, received = receiver
+    url, _received = receiver
     webhook_create(team=team, url=url, secret=SECRET)
     version = publish(public_dataset, data=b"age\n3\n")
     quality.suite_save(
