@@ -207,12 +207,21 @@ def test_a_run_is_not_left_running_when_gx_blows_up(suited, monkeypatch):
     assert (run.status, run.error) == ("error", "Great Expectations failed: boom")
 
 
-def test_a_version_beyond_the_memory_budget_is_refused_with_the_numbers(suited, settings):
-    settings.GRANARY_VALIDATION_MEMORY_BYTES = 100
-    run = run_now(suited)
-    assert run.status == "error"
-    assert "too large to validate within the memory budget" in run.error
-    assert "GRANARY_VALIDATION_MEMORY_BYTES" in run.error
+def test_a_version_beyond_the_memory_budget_gets_the_same_results_from_the_sql_engine(
+    public_dataset, publish, maintainer, settings, data_dir
+):
+    bad = publish(public_dataset, data=BAD)
+    quality.suite_save(dataset=public_dataset, user=maintainer, expectations=SUITE)
+    in_memory = run_now(bad)
+    settings.GRANARY_VALIDATION_MEMORY_BYTES = 100  # far too little for pandas: use SQLite
+    on_disk = run_now(bad)
+    assert in_memory.status == on_disk.status == "failed"
+    keys = ("type", "success", "unexpected_count", "observed_value")
+    assert [{k: r[k] for k in keys} for r in on_disk.results] == [
+        {k: r[k] for k in keys} for r in in_memory.results
+    ]
+    assert sorted(on_disk.results[1]["unexpected_examples"]) == [-5, 240]
+    assert not list((data_dir / "tmp").iterdir())  # the SQLite copy is gone
 
 
 def test_suggestions_from_the_profile_make_a_suite_the_version_passes(public_dataset, publish, maintainer):
