@@ -27,7 +27,7 @@ from django.utils import timezone
 from datasets.errors import AccessDenied, InvalidInput, NotReady
 from datasets.models import Dataset, SuiteRevision, ValidationRun, Version
 from datasets.services import storage
-from datasets.services.expectations import CATALOG, check, describe, referenced_columns
+from datasets.services.expectations import check, describe, referenced_columns
 
 logger = logging.getLogger(__name__)
 
@@ -441,13 +441,14 @@ def _exception_message(info: dict[str, Any]) -> str:
     return ""
 
 
-def runs_stuck(*, older_than: timedelta) -> list[int]:
-    cutoff = timezone.now() - older_than
-    return list(
-        ValidationRun.objects.filter(status__in=["queued", "running"], queued_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )
+def runs_requeue(*, older_than_minutes: int) -> list[int]:
+    """Send again the runs still queued or running after this long (their task was lost)."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    stuck = list(
+        ValidationRun.objects.filter(status__in=["queued", "running"], queued_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-
-
-__all__ = ["CATALOG"]
+    for run_id in stuck:
+        _send(run_id)
+    return stuck

@@ -94,6 +94,7 @@ def test_requeue_stuck_queues_only_versions_processing_too_long(public_dataset, 
     call_command("requeue_stuck", "--older-than", "60", stdout=out)
     assert request.node.queued_ingests == [stuck.pk]
     assert "Requeued 1 stuck versions" in out.getvalue()
+    assert "Requeued 0 stuck validation runs." in out.getvalue()
     call_command("requeue_stuck", "--older-than", "0", stdout=out)
     assert request.node.queued_ingests == [stuck.pk, stuck.pk, fresh.pk]
 

@@ -275,3 +275,18 @@ def test_every_expectation_of_the_form_runs_in_gx(public_dataset, publish, maint
     assert run.status in ("passed", "failed"), run.error
     assert all(not r["error"] for r in run.results), [r for r in run.results if r["error"]]
     assert len(run.results) == len(expectations)
+
+
+def test_requeue_stuck_sends_lost_runs_again(suited, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    sent: list[int] = []
+    monkeypatch.setattr(quality, "_send", sent.append)
+    run = quality.validation_queue(version=suited, trigger="test")
+    ValidationRun.objects.filter(pk=run.pk).update(queued_at=run.queued_at.replace(year=2020))
+    out = io.StringIO()
+    call_command("requeue_stuck", stdout=out)
+    assert sent == [run.pk]
+    assert f"Requeued 1 stuck validation runs: [{run.pk}]" in out.getvalue()

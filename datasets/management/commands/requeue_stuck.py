@@ -7,11 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from datasets.services.quality import runs_requeue
 from datasets.services.versions import versions_requeue
 
 
 class Command(BaseCommand):
-    help = "Queue ingest again for versions that have been processing for too long."
+    help = "Queue ingest again for versions, and validation again for runs, that have been waiting too long."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -25,3 +26,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         requeued = versions_requeue(older_than_minutes=options["older_than"])
         self.stdout.write(f"Requeued {len(requeued)} stuck versions" + (f": {requeued}" if requeued else "."))
+        runs = runs_requeue(older_than_minutes=options["older_than"])
+        self.stdout.write(f"Requeued {len(runs)} stuck validation runs" + (f": {runs}" if runs else "."))
