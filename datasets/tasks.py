@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.db import OperationalError
 
 from datasets.services.versions import version_ingest
@@ -36,3 +37,11 @@ def deliver_webhook(self: Any, delivery_id: int) -> None:
     except WebhookFailed as exc:
         # Back off 2, 4, 8, ... seconds, up to about two minutes in all.
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+
+
+@worker_process_init.connect
+def _load_great_expectations(**kwargs: Any) -> None:
+    """Import GX when a worker process starts (seconds), not during the first validation."""
+    from datasets.services.quality import gx_load
+
+    gx_load()

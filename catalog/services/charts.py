@@ -59,12 +59,12 @@ def quality_bars(
     """One bar per version: its height is the pass rate of the version's latest run."""
     if not history:
         return []
-    step = width / max(len(history), 1)
+    step = min(width / max(len(history), 1), 28)  # a few versions still look like bars
     return [
         {
             "x": round(i * step + 1, 2),
             "y": round(height - height * max(h["pass_rate"], 0.02), 2),
-            "width": round(max(step - 2, 2), 2),
+            "width": round(max(step - 3, 2), 2),
             "height": round(height * max(h["pass_rate"], 0.02), 2),
             "status": h["status"],
             "title": f"v{h['version']}: {h['pass_rate'] * 100:.0f}% of checks passed ({h['status']}, suite r{h['revision']})",

@@ -372,6 +372,10 @@ def _gx() -> Any:
     return gx
 
 
+def gx_load() -> None:
+    _gx()
+
+
 def _pandas_batch(frame: Any) -> Any:
     def batch(context: Any) -> Any:
         asset = context.data_sources.add_pandas("granary").add_dataframe_asset("version")
