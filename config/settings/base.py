@@ -138,7 +138,7 @@ GRANARY_MAX_COLUMNS = env_int("GRANARY_MAX_COLUMNS", 2000)
 GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 100 * 1024**3)
 # Validation holds the suite's columns in memory (GX on pandas); larger versions are refused.
 GRANARY_VALIDATION_MEMORY_BYTES = env_size("GRANARY_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
-GRANARY_VALIDATION_BYTES_PER_CELL = 40  # measured: 8M rows x 10 columns took 3.3 GB
+GRANARY_VALIDATION_BYTES_PER_CELL = 64  # measured by bench/validate.py: 55 to 64 bytes per cell
 GRANARY_WEBHOOK_TIMEOUT_SECONDS = 10
 # A version still `processing` this long after its last change is considered stuck.
 GRANARY_STUCK_AFTER_MINUTES = env_int("GRANARY_STUCK_AFTER_MINUTES", 60)

@@ -19,7 +19,7 @@ _FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def export_stream(*, path: Path, format: str, columns: list[str] | None) -> Iterator[bytes]:
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
     batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
     if format == "parquet":
         return _parquet(

@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -68,6 +69,9 @@ class _Reading:
     text_bytes: int = 0
     text_crc32: int = 0
     quotes: int = 0
+    # A problem found while pyarrow reads. It is kept here, and the read ends as if the file
+    # ended, because an exception raised into pyarrow's read-ahead thread aborts the process.
+    error: IngestError | None = None
 
 
 class _RawReader(io.RawIOBase):
@@ -103,24 +107,28 @@ class _TextReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self.reading.error:
+            return 0
         data = self.source.read(len(buffer))
-        buffer[: len(data)] = data
         nul = data.find(b"\x00")
         if nul >= 0:
-            raise IngestError(
+            self.reading.error = IngestError(
                 f"Found binary data: a NUL byte at offset {self.reading.text_bytes + nul:,}"
                 + (" of the decompressed text." if self.compressed else ".")
             )
+            return 0
+        buffer[: len(data)] = data
         self.reading.text_bytes += len(data)
         if self.quote:
             self.reading.quotes += data.count(self.quote)
         if self.compressed:
             self.reading.text_crc32 = zlib.crc32(data, self.reading.text_crc32)
             if self.reading.text_bytes > self.limit:
-                raise IngestError(
+                self.reading.error = IngestError(
                     f"The file decompresses to more than {self.limit:,} bytes "
                     "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
                 )
+                return 0
         return len(data)
 
 
@@ -162,44 +170,68 @@ def _ingest_once(
             text = io.BufferedReader(
                 _TextReader(stream, reading, quotechar, compressed=detected.compression == "gzip")
             )
-            batches, schema = _text_batches(text, path=path, detected=detected, overrides=overrides)
-        _check_columns(schema)
-        parquet_path = workdir / "normalized.parquet"
-        profiles = [ColumnProfile(f.name, f.type) for f in schema]
-        sample = RowSample()
-        preview: list[dict[str, Any]] = []
-        rows = 0
-        last_report = 0.0
-        with (
-            pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool,
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as profilers,
-        ):
-            pending: Future[None] | None = None
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                if len(preview) < PREVIEW_ROWS:
-                    preview.extend(batch.slice(0, PREVIEW_ROWS - len(preview)).to_pylist())
-                # The Parquet copy is written on a second thread while this one profiles.
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write_batch, batch)
-                # pyarrow and numpy release the GIL, so columns profile side by side.
-                list(profilers.map(ColumnProfile.add, profiles, batch.columns))
-                sample.add(batch)
-                rows += batch.num_rows
-                now = time.monotonic()
-                if now - last_report >= 1.0:
-                    progress(_bytes_read(detected, reading, path, rows), rows)
-                    last_report = now
+            batches, schema = _text_batches(
+                text, path=path, detected=detected, overrides=overrides, reading=reading
+            )
+        with closing(batches):
+            return _read_all(
+                batches,
+                schema,
+                path=path,
+                detected=detected,
+                reading=reading,
+                workdir=workdir,
+                progress=progress,
+            )
+
+
+def _read_all(
+    batches: _Batches,
+    schema: pa.Schema,
+    *,
+    path: Path,
+    detected: Detected,
+    reading: _Reading,
+    workdir: Path,
+    progress: Progress,
+) -> Ingested:
+    _check_columns(schema)
+    parquet_path = workdir / "normalized.parquet"
+    profiles = [ColumnProfile(f.name, f.type) for f in schema]
+    sample = RowSample()
+    preview: list[dict[str, Any]] = []
+    rows = 0
+    last_report = 0.0
+    with (
+        pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as profilers,
+    ):
+        pending: Future[None] | None = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if len(preview) < PREVIEW_ROWS:
+                preview.extend(batch.slice(0, PREVIEW_ROWS - len(preview)).to_pylist())
+            # The Parquet copy is written on a second thread while this one profiles.
             if pending is not None:
                 pending.result()
-        if detected.format == "parquet":
-            sha256 = _sha256(path)
-        else:
-            _finish_text(path=path, detected=detected, reading=reading)
-            sha256 = reading.hasher.hexdigest()
+            pending = pool.submit(writer.write_batch, batch)
+            # pyarrow and numpy release the GIL, so columns profile side by side.
+            list(profilers.map(ColumnProfile.add, profiles, batch.columns))
+            sample.add(batch)
+            rows += batch.num_rows
+            now = time.monotonic()
+            if now - last_report >= 1.0:
+                progress(_bytes_read(detected, reading, path, rows), rows)
+                last_report = now
+        if pending is not None:
+            pending.result()
+    if detected.format == "parquet":
+        sha256 = _sha256(path)
+    else:
+        _finish_text(path=path, detected=detected, reading=reading)
+        sha256 = reading.hasher.hexdigest()
     progress(path.stat().st_size, rows)
     columns = [
         {"name": f.name, "type": logical_type(f.type), "nullable": p.nulls > 0, "arrow_type": str(f.type)}
@@ -252,9 +284,9 @@ def _check_columns(schema: pa.Schema) -> None:
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def _parquet_batches(path: Path) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+def _parquet_batches(path: Path) -> tuple[_Batches, pa.Schema]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"The Parquet file cannot be read: {exc}") from None
@@ -265,7 +297,7 @@ def _parquet_batches(path: Path) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
         except (pa.ArrowException, OSError) as exc:
             raise IngestError(f"The Parquet file is damaged: {exc}") from None
 
-    return batches(), schema
+    return _Batches(batches(), parquet), schema
 
 
 # --- CSV, TSV and JSON Lines ---------------------------------------------------------------------
@@ -277,11 +309,13 @@ _CONVERSION = re.compile(
 
 
 def _text_batches(
-    text: IO[bytes], *, path: Path, detected: Detected, overrides: dict[str, pa.DataType]
-) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    text: IO[bytes], *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
+) -> tuple[_Batches, pa.Schema]:
     if detected.format == "jsonl":
-        return _json_batches(text, path=path, detected=detected)
-    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+        return _json_batches(text, path=path, detected=detected, reading=reading)
+    # No read-ahead thread: it measured no faster here, and a thread blocked in our Python file
+    # wrapper when the read ends early aborts the process at exit.
+    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
     if not detected.header:
         read_options.column_names = [f"column_{n}" for n in range(1, _field_count(path, detected) + 1)]
     parse_options = pacsv.ParseOptions(
@@ -293,14 +327,19 @@ def _text_batches(
             text, read_options=read_options, parse_options=parse_options, convert_options=convert_options
         )
     except pa.ArrowInvalid as exc:
-        raise _csv_error(exc, path=path, detected=detected, schema=None) from None
+        raise reading.error or _csv_error(exc, path=path, detected=detected, schema=None) from None
     except OSError as exc:
-        raise _read_error(exc) from None
+        raise reading.error or _read_error(exc) from None
     schema = reader.schema
-    _check_columns(schema)
-    binary = [f.name for f in schema if pa.types.is_binary(f.type)]
-    if binary:  # pyarrow reads text that is not UTF-8 as bytes
-        raise _not_utf8(path, detected)
+    try:
+        if reading.error:
+            raise reading.error
+        _check_columns(schema)
+        if any(pa.types.is_binary(f.type) for f in schema):  # pyarrow reads non-UTF-8 text as bytes
+            raise _not_utf8(path, detected)
+    except IngestError:
+        reader.close()
+        raise
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -310,7 +349,40 @@ def _text_batches(
         except OSError as exc:
             raise _read_error(exc) from None
 
-    return batches(), schema
+    return _Batches(batches(), reader, reading), schema
+
+
+class _Batches:
+    """Batches from a pyarrow reader, which must be closed however reading ends (an abandoned
+    reader keeps its threads). A problem the text wrapper found wins over what pyarrow made of
+    the stream it cut short."""
+
+    def __init__(
+        self, batches: Iterator[pa.RecordBatch], reader: Any, reading: _Reading | None = None
+    ) -> None:
+        self.batches = batches
+        self.reader = reader
+        self.reading = reading
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.batches:
+                self._raise_found()
+                yield batch
+        except IngestError:
+            self._raise_found()
+            raise
+        self._raise_found()
+
+    def _raise_found(self) -> None:
+        if self.reading is not None and self.reading.error is not None:
+            raise self.reading.error
+
+    def close(self) -> None:
+        close = getattr(self.batches, "close", None)
+        if close:
+            close()
+        self.reader.close()
 
 
 def _read_error(exc: OSError) -> IngestError:
@@ -438,15 +510,18 @@ def _not_utf8(path: Path, detected: Detected) -> IngestError:
 
 
 def _json_batches(
-    text: IO[bytes], *, path: Path, detected: Detected
-) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
-    read_options = pajson.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+    text: IO[bytes], *, path: Path, detected: Detected, reading: _Reading
+) -> tuple[_Batches, pa.Schema]:
+    read_options = pajson.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
     try:
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
-        raise _json_error(exc, path=path, detected=detected) from None
+        raise reading.error or _json_error(exc, path=path, detected=detected) from None
     except OSError as exc:
-        raise _read_error(exc) from None
+        raise reading.error or _read_error(exc) from None
+    if reading.error:
+        reader.close()
+        raise reading.error
     schema = _json_zones(reader.schema, path=path, detected=detected)
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -458,7 +533,7 @@ def _json_batches(
         except OSError as exc:
             raise _read_error(exc) from None
 
-    return batches(), schema
+    return _Batches(batches(), reader, reading), schema
 
 
 _ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")

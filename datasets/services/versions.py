@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
@@ -151,6 +152,9 @@ def version_ingest(*, version_id: int) -> Version | None:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        # A read that stopped early leaves pyarrow readers in reference cycles (through the
+        # traceback); freed later, at interpreter exit, their threads abort the process.
+        gc.collect()
     validation_queue_after_ingest(version_id=version_id)
     return Version.objects.get(pk=version_id)
 
