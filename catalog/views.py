@@ -154,11 +154,9 @@ def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
             form.errors["file"] = form.error_class([too_large_message()])
             status = 413
         elif form.is_valid():
-            upload = form.cleaned_data["file"]
+            data = dict(form.cleaned_data)
             try:
-                version = version_upload(
-                    dataset=dataset, user=_me(request), upload=upload, message=form.cleaned_data["message"]
-                )
+                version = version_upload(dataset=dataset, user=_me(request), upload=data.pop("file"), **data)
             except GranaryError as exc:
                 form.add_service_error(exc)
                 status = exc.status
