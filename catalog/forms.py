@@ -204,3 +204,10 @@ class WebhookForm(ServiceErrorsMixin):
     secret = forms.CharField(
         max_length=200, min_length=16, help_text="Used to sign each event (HMAC-SHA256)."
     )
+
+
+class ExternalNameForm(ServiceErrorsMixin):
+    namespace = forms.CharField(
+        max_length=1000, help_text="As OpenLineage names it, e.g. postgres://db:5432."
+    )
+    name = forms.CharField(max_length=1000, help_text="e.g. public.users.")
