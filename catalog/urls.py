@@ -51,7 +51,7 @@ urlpatterns = [
         views.version_impact,
         name="version-impact",
     ),
-    path("lineage/runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
+    path("lineage/runs/<uuid:run_uuid>/", views.run_detail, name="run-detail"),
     path("teams/", views.team_list, name="team-list"),
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path(

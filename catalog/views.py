@@ -257,9 +257,9 @@ def version_impact(request: HttpRequest, slug: str, number: int) -> HttpResponse
 
 
 @portal_page
-def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+def run_detail(request: HttpRequest, run_uuid: str) -> HttpResponse:
     """A job's run as OpenLineage reported it: state, times, code, what it read and wrote."""
-    found = lineage.run_get(user=_me(request), run_id=run_id)
+    found = lineage.run_get(user=_me(request), run_id=run_uuid)
     return render(request, "catalog/run_detail.html", {"lineage": found})
 
 
