@@ -529,6 +529,14 @@ def version_reported_schema(*, user: User, version: Version, namespace: str) -> 
     return ReportedSchema(run=row.run, columns=columns)
 
 
+def columns_with_lineage(
+    columns: list[dict[str, Any]], reported: ReportedSchema | None
+) -> list[dict[str, Any]]:
+    """The ingested schema's columns, each with the reported lineage of the column of that name."""
+    by_name = {column.name: column for column in reported.columns} if reported else {}
+    return [{**column, "lineage": by_name.get(column["name"])} for column in columns]
+
+
 def _granary_names(user: User, names: set[tuple[str, str]], namespace: str) -> dict[tuple[str, str], str]:
     """For each OpenLineage (namespace, name) that is a Granary dataset: its slug if the user may
     read it, "" if not. Names that are not Granary datasets are left out."""

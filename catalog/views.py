@@ -241,6 +241,8 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
         user=_me(request), version=version, namespace=openlineage_namespace(request)
     )
     context.update(lineage=graph, drawing=graph_drawing(graph), reported=reported)
+    if "columns" in context:
+        context["columns"] = lineage.columns_with_lineage(context["columns"], reported)
     return render(request, "catalog/version_detail.html", context)
 
 

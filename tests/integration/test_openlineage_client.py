@@ -3,6 +3,7 @@ Granary: a job reads two Granary datasets and an external table and writes a thi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,10 +22,19 @@ PRODUCER = "https://github.com/acme/pipelines"
 
 
 @pytest.fixture
-def emitter(live_server, maintainer) -> OpenLineageClient:
+def emitter(live_server, maintainer) -> Iterator[OpenLineageClient]:
     token = token_create(user=maintainer, name="airflow").secret
-    config = HttpConfig(url=live_server.url, auth=ApiKeyTokenProvider({"apiKey": token}), timeout=10)
-    return OpenLineageClient(transport=HttpTransport(config))
+    # No keep-alive: a request thread of the live server that outlived the test would close the
+    # test database's connection from the wrong thread.
+    config = HttpConfig(
+        url=live_server.url,
+        auth=ApiKeyTokenProvider({"apiKey": token}),
+        timeout=10,
+        custom_headers={"Connection": "close"},
+    )
+    client = OpenLineageClient(transport=HttpTransport(config))
+    yield client
+    client.transport.close()
 
 
 def test_the_openlineage_client_reports_a_job_that_the_graph_page_and_impact_show(
