@@ -70,7 +70,7 @@ def main() -> int:
 
 def build(nodes: int, edges: int, rng: random.Random) -> dict[str, object]:
     from django.contrib.auth.models import User
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from catalog.models import ExternalDataset, Job, Run, RunDataset
@@ -170,6 +170,8 @@ def build(nodes: int, edges: int, rng: random.Random) -> dict[str, object]:
             run = rng.choice(runs)
             end(run, "output", rng.choice(by_layer[run_layer[run.pk]]), None)
         RunDataset.objects.bulk_create(rows, batch_size=2000)
+    with connection.cursor() as cursor:  # fresh statistics, as autovacuum would have by now
+        cursor.execute("ANALYZE")
     middle = next(d for d in datasets[len(datasets) // 2 :] if d.team_id == team.pk)
     first = next(
         v for v in versions if layer_of[v.pk] == 0 and datasets[index_of[v.dataset_id]].team_id == team.pk
@@ -200,6 +202,9 @@ def measure(facts: dict[str, object], args: argparse.Namespace) -> int:
             start = time.perf_counter()
             result = call()  # type: ignore[operator]
             elapsed = (time.perf_counter() - start) * 1000
+        if os.environ.get("BENCH_QUERIES"):
+            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:8]:
+                print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
         return elapsed, len(queries), result
 
     def median(call: object) -> tuple[float, int, object]:
