@@ -122,6 +122,8 @@ def _ends_at(keys: Iterable[Key], role: str) -> Iterator[tuple[int, Key]]:
             if ids:
                 extra = {"version_id__isnull": True} if kind == "dataset" else {}
                 condition |= Q(**{f"{column}__in": ids}, **extra)
+        if not condition:  # an empty Q would match every row
+            continue
         rows = (
             RunDataset.objects.filter(condition, role=role, run__state=COMPLETE)
             .order_by()
