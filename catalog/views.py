@@ -27,9 +27,9 @@ from catalog.forms import (
     TokenForm,
     VersionUploadForm,
 )
-from catalog.services.charts import quality_bars
 from catalog.graph import graph_drawing
 from catalog.openlineage import openlineage_namespace
+from catalog.services.charts import quality_bars
 from catalog.services.lineage import external_name_link, external_name_unlink
 from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
