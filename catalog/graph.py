@@ -55,7 +55,8 @@ def _column(node: Node, is_job: bool) -> int:
 
 def _sublabel(node: Node) -> str:
     if node.kind == "version":
-        return str(node.fields["status"])
+        quality = node.fields.get("quality_status")
+        return f"{node.fields['status']} · quality {quality}" if quality else str(node.fields["status"])
     if node.kind == "job":
         return f"job · {node.fields['state'].lower()}"
     if node.kind == "external":

@@ -26,7 +26,7 @@ from catalog.models import ExternalDataset, Run, RunDataset
 from catalog.services.lineage import namespace_is_granary
 from datasets.errors import InvalidInput, NotFound
 from datasets.models import Dataset, Version
-from datasets.selectors import User, datasets_readable_by
+from datasets.selectors import User, datasets_readable_by, versions_annotate_quality
 
 Key = tuple[str, int]  # ("version" | "dataset" | "external" | "job", primary key; a job is a run)
 RawEdge = tuple[Key, Key, str]
@@ -208,7 +208,11 @@ class _Facts:
         ids: dict[str, list[int]] = {"version": [], "dataset": [], "external": [], "job": []}
         for kind, pk in keys:
             ids[kind].append(pk)
-        versions = _rows(Version.objects, ids["version"], "pk", "number", "status", "dataset_id", "code_url")
+        versions = _rows(
+            versions_annotate_quality(Version.objects.all()),
+            ids["version"],
+            *("pk", "number", "status", "dataset_id", "code_url", "quality_status"),
+        )
         externals = _rows(ExternalDataset.objects, ids["external"], "pk", "namespace", "name", "dataset_id")
         runs = _rows(
             Run.objects,
@@ -312,6 +316,7 @@ def _graph(user: User, placed: dict[Key, tuple[str, int]], raw_edges: set[RawEdg
                 "ref": ref,
                 "number": version["number"],
                 "status": version["status"],
+                "quality_status": version["quality_status"],
                 "code_url": version["code_url"],
             }
             url = urls.version(dataset["slug"], version["number"])

@@ -20,7 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from datasets.errors import AccessDenied, GranaryError, InvalidInput, NotFound, NotReady, NotSignedIn
 from datasets.models import ColumnDoc, Dataset, Membership, SuiteRevision, Team, ValidationRun, Version
@@ -408,6 +409,25 @@ def versions_with_quality(*, dataset: Dataset) -> QuerySet[Version]:
     revision = suite_revision_current(dataset=dataset)
     versions = dataset.versions.select_related("created_by").order_by("-number")
     return versions.annotate(quality_status=_latest_run_status(revision.pk if revision else None))
+
+
+def versions_annotate_quality(versions: QuerySet[Version]) -> QuerySet[Version]:
+    """Versions of any datasets, each annotated with `quality_status` as `version_quality_status`
+    reports it (None without a suite, "unchecked" without a run), in the same query (for graphs)."""
+    current_revision = (
+        SuiteRevision.objects.filter(dataset_id=OuterRef("dataset_id")).order_by("-number").values("pk")[:1]
+    )
+    latest_run = (
+        ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=OuterRef("suite_revision"))
+        .order_by("-queued_at", "-pk")
+        .values("status")[:1]
+    )
+    return versions.annotate(suite_revision=Subquery(current_revision)).annotate(
+        quality_status=Case(
+            When(suite_revision__isnull=True, then=Value(None)),
+            default=Coalesce(Subquery(latest_run), Value("unchecked")),
+        )
+    )
 
 
 def _certified_number() -> Subquery:

@@ -353,3 +353,27 @@ def test_only_members_see_a_new_team_members_graph(api, team, chain):
     assert {n["kind"] for n in body["nodes"]} == {"version", "dataset", "restricted"}
     assert "version:d@1" in ids(body)
     assert not Run.objects.exists()
+
+
+def test_version_nodes_carry_their_quality_badge(api, client, member, chain):
+    from datasets.models import ValidationRun
+    from datasets.services.quality import suite_save
+
+    revision = suite_save(
+        dataset=chain[0].dataset,
+        user=None,
+        expectations=[{"type": "expect_column_to_exist", "kwargs": {"column": "x"}}],
+    )
+    ValidationRun.objects.create(version=chain[0], revision=revision, trigger="test", status="passed")
+    suite_save(
+        dataset=chain[2].dataset,
+        user=None,
+        expectations=[{"type": "expect_column_to_exist", "kwargs": {"column": "x"}}],
+    )
+    body = graph(api(member), "b", depth=1)
+    quality = {node["ref"]: node["quality_status"] for node in body["nodes"] if node["kind"] == "version"}
+    assert quality == {"a@1": "passed", "b@1": None, "c@1": "queued"}  # saving a suite queues a run
+    client.force_login(member)
+    html = client.get("/datasets/b/lineage/").content.decode()
+    assert 'class="quality-dot quality-dot-passed"' in html
+    assert "✓ passed" in html

@@ -60,7 +60,7 @@ def test_a_bare_slug_means_the_latest_ready_version(api, maintainer, public_data
         ("raw_events@7", "'raw_events@7' does not resolve: 'raw_events' has no version 7."),
         ("nowhere@1", "'nowhere@1' does not resolve: No dataset 'nowhere'."),
         ("users@sha256:abc", "'users@sha256:abc' does not resolve: 'sha256:abc' is not a sha256 reference"),
-        ("users@certified", "'users@certified' does not resolve: 'certified' is not a version reference"),
+        ("users@certified", "'users@certified' does not resolve: 'users' has no certified version yet"),
     ],
 )
 def test_an_unresolvable_reference_is_a_400_naming_it_and_leaves_nothing(
