@@ -8,6 +8,7 @@ from django import forms
 
 from datasets.errors import GranaryError
 from datasets.models import Dataset, Membership, Team
+from datasets.selectors import version_refs_split
 
 
 class ServiceErrorsMixin(forms.Form):
@@ -59,6 +60,20 @@ class VersionUploadForm(ServiceErrorsMixin):
     message = forms.CharField(
         max_length=500, required=False, help_text="What changed, as in a commit message."
     )
+    derived_from = forms.CharField(
+        required=False,
+        label="Derived from",
+        help_text="Upstream versions, comma-separated: raw_events@12, users@latest, x@sha256:9f2c4e1a7b3d.",
+    )
+    code_url = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Code URL",
+        help_text="The code that produced it: a repository URL and commit, or any URL.",
+    )
+
+    def clean_derived_from(self) -> list[str]:
+        return version_refs_split([self.cleaned_data["derived_from"]])
 
 
 class TeamForm(ServiceErrorsMixin):
@@ -189,3 +204,10 @@ class WebhookForm(ServiceErrorsMixin):
     secret = forms.CharField(
         max_length=200, min_length=16, help_text="Used to sign each event (HMAC-SHA256)."
     )
+
+
+class ExternalNameForm(ServiceErrorsMixin):
+    namespace = forms.CharField(
+        max_length=1000, help_text="As OpenLineage names it, e.g. postgres://db:5432."
+    )
+    name = forms.CharField(max_length=1000, help_text="e.g. public.users.")

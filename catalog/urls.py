@@ -12,6 +12,17 @@ urlpatterns = [
     path("datasets/<slug:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<slug:slug>/columns/", views.column_docs_edit, name="column-docs"),
     path("datasets/<slug:slug>/upload/", views.version_upload_form, name="version-upload"),
+    path("datasets/<slug:slug>/lineage/", views.dataset_lineage, name="dataset-lineage"),
+    path(
+        "datasets/<slug:slug>/lineage/external-names/",
+        views.external_name_add,
+        name="external-name-add",
+    ),
+    path(
+        "datasets/<slug:slug>/lineage/external-names/<int:external_id>/remove/",
+        views.external_name_remove,
+        name="external-name-remove",
+    ),
     path("datasets/<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
     path(
         "datasets/<slug:slug>/versions/<int:number>/status/",
@@ -35,6 +46,12 @@ urlpatterns = [
         name="validation-report",
     ),
     path("teams/<slug:slug>/webhooks/", views_quality.team_webhooks, name="team-webhooks"),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/impact/",
+        views.version_impact,
+        name="version-impact",
+    ),
+    path("lineage/runs/<uuid:run_uuid>/", views.run_detail, name="run-detail"),
     path("teams/", views.team_list, name="team-list"),
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path(

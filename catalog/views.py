@@ -16,16 +16,21 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog import selectors as lineage
 from catalog.forms import (
     ColumnDocFormSet,
     DatasetEditForm,
     DatasetForm,
+    ExternalNameForm,
     MemberForm,
     TeamForm,
     TokenForm,
     VersionUploadForm,
 )
+from catalog.graph import graph_drawing
+from catalog.openlineage import openlineage_namespace
 from catalog.services.charts import quality_bars
+from catalog.services.lineage import external_name_link, external_name_unlink
 from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
 from catalog.services.version_page import version_page_context
@@ -99,7 +104,57 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context["certified"] = selectors.version_certified(dataset=dataset)
         context["suite"] = selectors.suite_revision_current(dataset=dataset)
         context["quality_bars"] = quality_bars(selectors.quality_history(dataset=dataset))
+        context["lineage"] = lineage.lineage_graph(user=_me(request), dataset=dataset, depth=1)
     return render(request, "catalog/dataset_detail.html", context)
+
+
+@portal_page
+def dataset_lineage(request: HttpRequest, slug: str) -> HttpResponse:
+    """The lineage tab: the graph, with depth and direction controls, and the external names."""
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug)
+    return _lineage_page(request, dataset, access)
+
+
+def _lineage_page(
+    request: HttpRequest, dataset: Any, access: selectors.Access, form: ExternalNameForm | None = None
+) -> HttpResponse:
+    direction, depth = lineage.lineage_params(request.GET)
+    graph = lineage.lineage_graph(user=_me(request), dataset=dataset, direction=direction, depth=depth)
+    context = {
+        "dataset": dataset,
+        "access": access,
+        "graph": graph,
+        "drawing": graph_drawing(graph),
+        "direction": direction,
+        "depth": depth,
+        "depths": range(1, 11),
+        "external_names": lineage.external_names_of(dataset=dataset),
+        "form": form or ExternalNameForm(),
+    }
+    return render(request, "catalog/dataset_lineage.html", context, status=400 if form else 200)
+
+
+@require_POST
+def external_name_add(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+    form = ExternalNameForm(request.POST)
+    if form.is_valid():
+        try:
+            external = external_name_link(dataset=dataset, **form.cleaned_data)
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Events naming {external} now count as {dataset.slug}.")
+            return redirect("dataset-lineage", dataset.slug)
+    return _lineage_page(request, dataset, access, form=form)
+
+
+@require_POST
+def external_name_remove(request: HttpRequest, slug: str, external_id: int) -> HttpResponse:
+    dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+    external = external_name_unlink(dataset=dataset, external_id=external_id)
+    messages.success(request, f"{external} is an external dataset again.")
+    return redirect("dataset-lineage", dataset.slug)
 
 
 @require_http_methods(["GET", "POST"])
@@ -154,11 +209,9 @@ def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
             form.errors["file"] = form.error_class([too_large_message()])
             status = 413
         elif form.is_valid():
-            upload = form.cleaned_data["file"]
+            data = dict(form.cleaned_data)
             try:
-                version = version_upload(
-                    dataset=dataset, user=_me(request), upload=upload, message=form.cleaned_data["message"]
-                )
+                version = version_upload(dataset=dataset, user=_me(request), upload=data.pop("file"), **data)
             except GranaryError as exc:
                 form.add_service_error(exc)
                 status = exc.status
@@ -183,7 +236,33 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
     context["quality_status"] = selectors.version_quality_status(version=version)
     context["runs"] = selectors.validation_runs_of(version=version)[:5]
     context["certified"] = selectors.version_certified(dataset=version.dataset)
+    graph = lineage.lineage_graph_of_version(user=_me(request), version=version)
+    reported = lineage.version_reported_schema(
+        user=_me(request), version=version, namespace=openlineage_namespace(request)
+    )
+    context.update(lineage=graph, drawing=graph_drawing(graph), reported=reported)
+    if "columns" in context:
+        context["columns"] = lineage.columns_with_lineage(context["columns"], reported)
     return render(request, "catalog/version_detail.html", context)
+
+
+@portal_page
+def version_impact(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """What depends on this version, at any depth."""
+    _, version = _version(request, slug, number)
+    impact = lineage.lineage_impact(user=_me(request), version=version)
+    return render(
+        request,
+        "catalog/version_impact.html",
+        {"version": version, "dataset": version.dataset, "impact": impact},
+    )
+
+
+@portal_page
+def run_detail(request: HttpRequest, run_uuid: str) -> HttpResponse:
+    """A job's run as OpenLineage reported it: state, times, code, what it read and wrote."""
+    found = lineage.run_get(user=_me(request), run_id=run_uuid)
+    return render(request, "catalog/run_detail.html", {"lineage": found})
 
 
 @portal_page

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import api as catalog_api
+from catalog import lineage_api
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", catalog_api.TokenExchange.as_view(), name="api-token-exchange"),
@@ -16,6 +17,23 @@ api_v1: list[URLPattern | URLResolver] = [
         "docs/",
         login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
         name="api-docs",
+    ),
+    path("lineage", lineage_api.LineageEvents.as_view(), name="api-lineage"),
+    path("datasets/<slug:slug>/lineage/", lineage_api.DatasetLineage.as_view(), name="api-dataset-lineage"),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/impact/",
+        lineage_api.VersionImpact.as_view(),
+        name="api-version-impact",
+    ),
+    path(
+        "datasets/<slug:slug>/external-names/",
+        lineage_api.ExternalNames.as_view(),
+        name="api-dataset-external-names",
+    ),
+    path(
+        "datasets/<slug:slug>/external-names/<int:external_id>/",
+        lineage_api.ExternalName.as_view(),
+        name="api-dataset-external-name",
     ),
     path("", include("datasets.api.urls")),
 ]

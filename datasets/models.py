@@ -178,6 +178,15 @@ class Version(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
+    # Declared lineage, fixed when the version is published like the rest of it.
+    derived_from = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="derivatives", help_text="Upstream versions"
+    )
+    code_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The code that produced it: repository URL and commit, or any URL",
+    )
 
     class Meta:
         ordering = ["dataset", "-number"]

@@ -20,9 +20,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
-from datasets.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
+from datasets.errors import AccessDenied, GranaryError, InvalidInput, NotFound, NotReady, NotSignedIn
 from datasets.models import ColumnDoc, Dataset, Membership, SuiteRevision, Team, ValidationRun, Version
 
 User = UserModel | AnonymousUser
@@ -224,6 +225,56 @@ def version_resolve(*, dataset: Dataset, ref: str) -> Version:
     raise NotFound(f"'{ref}' is not a version reference: use a number, 'latest' or 'sha256:<hex>'.")
 
 
+def version_refs_split(values: Iterable[str]) -> list[str]:
+    """References given repeated and/or comma-separated ("raw@12, users@latest"), in order, once each."""
+    refs: list[str] = []
+    for value in values:
+        for ref in value.split(","):
+            ref = ref.strip()
+            if ref and ref not in refs:
+                refs.append(ref)
+    return refs
+
+
+def versions_resolve(*, user: User, refs: Iterable[str], field: str = "derived_from") -> list[Version]:
+    """The versions that references like `raw@12`, `users@latest` or `x@sha256:<hex>` name.
+
+    A bare slug means `@latest`. A reference that does not resolve, or names a dataset whose data
+    the user may not read, is an InvalidInput that names the reference.
+    """
+    versions: list[Version] = []
+    for ref in refs:
+        slug, _, version_ref = ref.partition("@")
+        try:
+            dataset, _ = dataset_get(user=user, slug=slug.strip(), need="read")
+            version = version_resolve(dataset=dataset, ref=version_ref.strip() or "latest")
+        except GranaryError as exc:
+            raise InvalidInput(f"'{ref}' does not resolve: {exc.detail}", field=field) from None
+        versions.append(version)
+    return versions
+
+
+def version_upstream_refs(*, user: User, versions: Iterable[Version]) -> dict[int, list[str]]:
+    """Each version's declared upstreams as references (`raw@12`), by version id, in two queries.
+
+    An upstream whose data the user may not read appears as "restricted", without its name.
+    """
+    ids = [version.pk for version in versions]
+    through = Version.derived_from.through
+    rows = list(
+        through.objects.filter(from_version_id__in=ids)
+        .select_related("to_version__dataset")
+        .order_by("to_version__dataset__slug", "to_version__number")
+    )
+    access = dataset_access_map(user=user, datasets={row.to_version.dataset for row in rows})
+    refs: dict[int, list[str]] = {pk: [] for pk in ids}
+    for row in rows:
+        upstream = row.to_version
+        readable = access[upstream.dataset_id].read
+        refs[row.from_version_id].append(upstream.ref if readable else "restricted")
+    return refs
+
+
 def teams_visible_to(*, user: User) -> QuerySet[Team]:
     """Team names are no secret among signed-in users: anyone may ask to join one."""
     if not _is_signed_in(user):
@@ -358,6 +409,25 @@ def versions_with_quality(*, dataset: Dataset) -> QuerySet[Version]:
     revision = suite_revision_current(dataset=dataset)
     versions = dataset.versions.select_related("created_by").order_by("-number")
     return versions.annotate(quality_status=_latest_run_status(revision.pk if revision else None))
+
+
+def versions_annotate_quality(versions: QuerySet[Version]) -> QuerySet[Version]:
+    """Versions of any datasets, each annotated with `quality_status` as `version_quality_status`
+    reports it (None without a suite, "unchecked" without a run), in the same query (for graphs)."""
+    current_revision = (
+        SuiteRevision.objects.filter(dataset_id=OuterRef("dataset_id")).order_by("-number").values("pk")[:1]
+    )
+    latest_run = (
+        ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=OuterRef("suite_revision"))
+        .order_by("-queued_at", "-pk")
+        .values("status")[:1]
+    )
+    return versions.annotate(suite_revision=Subquery(current_revision)).annotate(
+        quality_status=Case(
+            When(suite_revision__isnull=True, then=Value(None)),
+            default=Coalesce(Subquery(latest_run), Value("unchecked")),
+        )
+    )
 
 
 def _certified_number() -> Subquery:

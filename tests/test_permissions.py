@@ -8,13 +8,16 @@ internal and a restricted dataset (one number when the dataset does not matter).
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from catalog.models import ExternalDataset, Job, Run, RunDataset
 from catalog.services.tokens import token_create
 from datasets.models import Dataset, Membership, ValidationRun
 from datasets.services.quality import suite_save
@@ -106,6 +109,19 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-validations", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 202},
     ("api-validation-detail", "GET"): READ_DATA,
     ("api-column-docs", "PUT"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
+    ("dataset-lineage", "GET"): PAGE_DATA,
+    ("external-name-add", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("external-name-remove", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("version-impact", "GET"): PAGE_DATA,
+    # A run shows to whoever may read one of its datasets; to others it does not exist.
+    ("run-detail", "GET"): {**PAGE_DATA, "outsider": (200, 404, 404)},
+    # Reading an internal dataset one cannot see records an external name; a restricted one is refused.
+    ("api-lineage", "POST"): {**SIGNED_IN_API, "outsider": (201, 201, 403), "member": 201, "owner": 201},
+    ("api-dataset-lineage", "GET"): READ_DATA,
+    ("api-version-impact", "GET"): READ_DATA,
+    ("api-dataset-external-names", "GET"): READ_DATA,
+    ("api-dataset-external-names", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 201},
+    ("api-dataset-external-name", "DELETE"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 204},
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
@@ -191,6 +207,8 @@ def call(
         "username": "tess",
         "token_id": owner_token.pk,
         "run_id": run.pk if run else 0,
+        "external_id": ExternalDataset.objects.get(dataset=dataset).pk,
+        "run_uuid": Run.objects.get(job__name=f"reads-{dataset.slug}").run_id,
     }
     if name.startswith("team-") or name.startswith("api-team-"):
         kwargs_by_arg["slug"] = world["team"].slug
@@ -206,6 +224,17 @@ def call(
         "api-dataset-list": {"slug": f"d-{unique}", "title": "D", "team": "ml-core"},
         "api-dataset-detail": {"title": "Renamed"},
         "api-column-docs": [{"name": "a", "description": "the first column"}],
+        "external-name-add": {"namespace": "postgres://db:5432", "name": f"public.t{unique}"},
+        "api-dataset-external-names": {"namespace": "postgres://db:5432", "name": f"public.t{unique}"},
+        "api-lineage": {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-27T10:00:00Z",
+            "producer": "https://example.org/tests",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "tests", "name": "reads-one"},
+            "inputs": [{"namespace": "http://testserver", "name": dataset.slug}],
+        },
         "suite-import": {"suite": "{}"},
         "api-suite": {
             "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]
@@ -225,8 +254,21 @@ def call(
 
 
 def _publish_versions(world: dict[str, Any], publish: Any) -> None:
+    """A version of each dataset, a finished job run that read it, and an external name of it."""
     for dataset in world["datasets"].values():
         first = publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
+        run = Run.objects.create(
+            job=Job.objects.get_or_create(namespace="tests", name=f"reads-{dataset.slug}")[0],
+            run_id=uuid.uuid4(),
+            state=Run.State.COMPLETE,
+            state_time=timezone.now(),
+        )
+        RunDataset.objects.create(
+            run=run, role="input", namespace="tests", name=dataset.slug, dataset=dataset, version=first
+        )
+        ExternalDataset.objects.create(
+            namespace="postgres://db:5432", name=f"public.{dataset.slug}", dataset=dataset
+        )
         publish(dataset, data=f"a,b,c\n{dataset.slug},2,3\n".encode())
         revision = suite_save(
             dataset=dataset,

@@ -142,6 +142,9 @@ GRANARY_VALIDATION_BYTES_PER_CELL = 64  # measured by bench/validate.py: 55 to 6
 GRANARY_WEBHOOK_TIMEOUT_SECONDS = 10
 # A version still `processing` this long after its last change is considered stuck.
 GRANARY_STUCK_AFTER_MINUTES = env_int("GRANARY_STUCK_AFTER_MINUTES", 60)
+# The OpenLineage namespace whose dataset names are Granary slugs; empty means the site's own URL
+# as the request reaches it (`https://granary.example.org`).
+GRANARY_OPENLINEAGE_NAMESPACE = env_str("GRANARY_OPENLINEAGE_NAMESPACE", "").strip()
 
 FILE_UPLOAD_HANDLERS = ["datasets.uploads.BlobUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -15,3 +15,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="granary-test-static-"))
+
+# A file, not SQLite's shared in-memory database: the live server, the Celery worker and the
+# test share it from several threads, and in-memory shared cache answers "table is locked"
+# at once instead of waiting for the lock like a file in WAL mode does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"granary-test-{os.getpid()}.sqlite3")
+    }

@@ -51,8 +51,9 @@ class VersionSerializer(serializers.ModelSerializer):
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
-    derived_from = serializers.SerializerMethodField()
-    code_url = serializers.SerializerMethodField()
+    derived_from = serializers.SerializerMethodField(
+        help_text='Declared upstream versions as references ("raw@12"); "restricted" for one you may not read'
+    )
     quality_status = serializers.SerializerMethodField()
     aliases = serializers.SerializerMethodField()
     stuck = serializers.BooleanField(source="is_stuck", read_only=True)
@@ -99,10 +100,8 @@ class VersionSerializer(serializers.ModelSerializer):
         return min(1.0, version.bytes_read / version.size) if version.size else 0.0
 
     def get_derived_from(self, version: Version) -> list[str]:
-        return []  # declared lineage arrives with the lineage issue
-
-    def get_code_url(self, version: Version) -> str:
-        return ""
+        upstreams: dict[int, list[str]] = self.context.get("upstreams", {})
+        return upstreams.get(version.pk, [])
 
     def get_quality_status(self, version: Version) -> str | None:
         """passed, failed, error, queued, running, unchecked, or null when there is no suite."""
@@ -225,6 +224,22 @@ class DatasetPatchSerializer(DatasetWriteSerializer):
 class VersionUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="CSV, TSV, Parquet or JSON Lines")
     message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    derived_from = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        default=list,
+        help_text="Upstream versions: raw@12, users@latest, x@sha256:<12+ hex>; repeated or comma-separated",
+    )
+    code_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The code that produced it: repository URL and commit, or any URL",
+    )
+
+    def validate_derived_from(self, values: list[str]) -> list[str]:
+        return selectors.version_refs_split(values)
 
 
 class ColumnSerializer(serializers.Serializer):

@@ -213,6 +213,15 @@ class VersionList(generics.ListAPIView):
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), **_version_context(self.dataset)}
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        context = {
+            **self.get_serializer_context(),
+            "upstreams": selectors.version_upstream_refs(user=request.user, versions=page),
+        }
+        return self.get_paginated_response(s.VersionSerializer(page, many=True, context=context).data)
+
     @extend_schema(request=s.VersionUploadSerializer, responses={202: s.VersionSerializer})
     def post(self, request: Request, slug: str) -> Response:
         dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
@@ -220,11 +229,15 @@ class VersionList(generics.ListAPIView):
         if upload_was_too_large(request):
             raise UploadTooLarge(too_large_message(), field="file")
         serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
+        upload_data = dict(serializer.validated_data)
         version = version_upload(
-            dataset=dataset, user=_me(request), upload=upload, message=serializer.validated_data["message"]
+            dataset=dataset, user=_me(request), upload=upload_data.pop("file"), **upload_data
         )
-        data = s.VersionSerializer(version, context={"request": request}).data
+        context = {
+            "request": request,
+            "upstreams": selectors.version_upstream_refs(user=request.user, versions=[version]),
+        }
+        data = s.VersionSerializer(version, context=context).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -233,7 +246,11 @@ class VersionDetail(APIView):
     def get(self, request: Request, slug: str, ref: str) -> Response:
         dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
         version = selectors.version_resolve(dataset=dataset, ref=ref)
-        context = {"request": request, **_version_context(dataset)}
+        context = {
+            "request": request,
+            **_version_context(dataset),
+            "upstreams": selectors.version_upstream_refs(user=request.user, versions=[version]),
+        }
         return Response(s.VersionSerializer(version, context=context).data)
 
 

@@ -6,23 +6,34 @@ import gc
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 from django.contrib.auth.models import User
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
 from datasets.models import Blob, Dataset, Version
+from datasets.selectors import versions_resolve
 from datasets.services import formats, storage
 from datasets.services.ingest import ingest_file
 from datasets.services.quality import validation_queue_after_ingest
+from datasets.services.validation import validate
 from datasets.uploads import IncomingFile
 
 logger = logging.getLogger(__name__)
+
+# Where code lives: web pages and the URLs git clones from.
+code_url_validator = URLValidator(
+    schemes=["http", "https", "git", "ssh", "git+https", "git+ssh"],
+    message="Give the code's URL, e.g. https://github.com/org/repo/commit/<sha> or git+ssh://…",
+)
+MAX_UPSTREAMS = 100
 
 
 def _safe_filename(name: str) -> str:
@@ -42,17 +53,26 @@ def version_create(
     size: int,
     filename: str = "",
     message: str = "",
+    derived_from: Sequence[Version] = (),
+    code_url: str = "",
 ) -> Version:
     """Publish the finished upload at `path` as the next version of `dataset`, in `processing`.
 
     The blob is linked into place inside the transaction that creates the version's row; if the
     transaction fails, a blob that it created is removed again, so a row and its bytes appear
-    together or not at all. Ingest is queued only once the row is committed.
+    together or not at all. Ingest is queued only once the row is committed. `derived_from` and
+    `code_url` are its declared lineage, fixed with the version.
     """
     if size == 0:
         raise EmptyUpload("The file is empty (0 bytes).", field="file")
     if len(message) > 500:
         raise InvalidInput("The message is longer than 500 characters.", field="message")
+    code_url = code_url.strip()
+    if code_url:
+        if len(code_url) > 500:
+            raise InvalidInput("The code URL is longer than 500 characters.", field="code_url")
+        validate(code_url_validator, code_url, field="code_url")
+    _check_upstreams(derived_from)
     try:
         formats.sniff(path)
     except GranaryError as exc:
@@ -79,7 +99,9 @@ def version_create(
                 original_filename=_safe_filename(filename),
                 message=message.strip(),
                 created_by=user,
+                code_url=code_url,
             )
+            version.derived_from.set(derived_from)
             transaction.on_commit(lambda: _queue_ingest(version.pk))
     except IntegrityError:
         _discard_if_orphan(sha256, created_blob)
@@ -90,8 +112,22 @@ def version_create(
     return version
 
 
-def version_upload(*, dataset: Dataset, user: User, upload: IncomingFile, message: str = "") -> Version:
-    """Publish a file that arrived through the upload handler (API or portal) as a new version."""
+def version_upload(
+    *,
+    dataset: Dataset,
+    user: User,
+    upload: IncomingFile,
+    message: str = "",
+    derived_from: Sequence[str] = (),
+    code_url: str = "",
+) -> Version:
+    """Publish a file that arrived through the upload handler (API or portal) as a new version.
+
+    `derived_from` holds references (`raw@12`, `users@latest`, `x@sha256:<hex>`), resolved here,
+    once, to the exact versions the uploader may read.
+    """
+    if len(derived_from) > MAX_UPSTREAMS:
+        raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
     return version_create(
         dataset=dataset,
         user=user,
@@ -100,7 +136,20 @@ def version_upload(*, dataset: Dataset, user: User, upload: IncomingFile, messag
         size=upload.size or 0,
         filename=upload.name or "",
         message=message,
+        derived_from=versions_resolve(user=user, refs=derived_from),
+        code_url=code_url,
     )
+
+
+def _check_upstreams(upstreams: Sequence[Version]) -> None:
+    if len(upstreams) > MAX_UPSTREAMS:
+        raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
+    for upstream in upstreams:
+        if upstream.status == Version.Status.FAILED:
+            raise InvalidInput(
+                f"'{upstream.ref}' failed to ingest, so nothing can be derived from it.",
+                field="derived_from",
+            )
 
 
 def _discard_if_orphan(sha256: str, created: bool) -> None:
@@ -126,6 +175,7 @@ def version_ingest(*, version_id: int) -> Version | None:
     if version is None or version.status != Version.Status.PROCESSING:
         return version
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version_id}-", dir=storage.tmp_dir()))
+    failed = False
     try:
         result = ingest_file(
             path=storage.blob_path(version.sha256), workdir=workdir, progress=partial(_progress, version_id)
@@ -150,8 +200,10 @@ def version_ingest(*, version_id: int) -> Version | None:
         _finish(version_id, status=Version.Status.FAILED, failure_reason="The stored file is missing.")
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
+        failed = True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if failed:
         # A read that stopped early leaves pyarrow readers in reference cycles (through the
         # traceback); freed later, at interpreter exit, their threads abort the process.
         gc.collect()
