@@ -16,7 +16,9 @@ class Faults:
     cut_after: int = 0  # bytes of body to relay before dropping the connection
     cuts: int = 0  # how many download responses to cut
     flips: int = 0  # how many download responses get one byte changed
+    silent_close: bool = False  # close after each response without saying so (idle timeouts do)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def downloads(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if "/download/" in r["path"]]
@@ -26,6 +28,13 @@ class _Handler(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        try:
+            self._handle()
+        except Exception as exc:
+            self.server.faults.errors.append(repr(exc))
+            raise
+
+    def _handle(self) -> None:
         client: socket.socket = self.request
         head, leftover = _read_head(client)
         if not head:
@@ -61,6 +70,10 @@ class _Handler(socketserver.BaseRequestHandler):
                 return
             buffer += chunk
         head, _, body = buffer.partition(b"\r\n\r\n")
+        if not self.server.faults.silent_close:
+            # This proxy closes each connection after one response, and says so.
+            lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
+            head = b"\r\n".join([*lines, b"Connection: close"])
         client.sendall(head + b"\r\n\r\n")
         sent = 0
         flipped = not flip

@@ -13,7 +13,7 @@ import requests
 from tests.client.conftest import big_csv
 from tests.client.proxy import FaultyProxy
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 V1 = big_csv(40_000)
 V2 = big_csv(41_000)
@@ -23,6 +23,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.integration
 def test_push_checkout_and_pull_the_lock_after_latest_moved(
     cli, live_server, maintainer, public_dataset, celery_worker, tmp_path, client_home
 ):

@@ -144,6 +144,17 @@ def test_a_connection_that_keeps_dropping_gives_up_and_keeps_what_arrived(
     assert partial.stat().st_size == 500_000  # five attempts of 100,000 bytes each
 
 
+def test_reads_survive_a_server_that_drops_idle_connections(live_server, member, token, version):
+    """Load balancers close idle keep-alive connections without notice: a GET on such a
+    connection is retried on a new one instead of failing."""
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.silent_close = True
+        client = Client(proxy.url, token(member))
+        for _ in range(10):
+            assert client.resolve("churn@1").sha256 == version.sha256
+        assert client.download("churn@1", format="original").read_bytes() == DATA
+
+
 def test_exports_stream_to_a_file(client, version, tmp_path):
     path = client.download("churn@1", tmp_path / "two.csv", format="csv", columns=["id", "label"])
     lines = path.read_text().splitlines()

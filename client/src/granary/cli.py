@@ -229,7 +229,7 @@ def _pull(args: argparse.Namespace) -> int:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
         fmt = args.format or ("parquet" if columns else "original")
         version = client.resolve(args.ref)
-        path = client.download(version.ref, args.output, format=cast(Any, fmt), columns=columns)
+        path = client.download(version, args.output, format=cast(Any, fmt), columns=columns)
         digest = None
         if fmt in ("original", "parquet") and not columns:
             digest = version.sha256 if fmt == "original" else version.parquet_sha256

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from granary import __version__
 from granary.cache import Cache, file_sha256
@@ -108,6 +110,22 @@ class Client:
         self.progress = progress
         self.cache = Cache(cache_dir)
         self.session = session or requests.Session()
+        if session is None:
+            # A connection the server (or a load balancer) closed while idle fails the next
+            # request sent on it: retry reads on a fresh connection. Writes are never retried.
+            retry = Retry(
+                total=3,
+                connect=3,
+                read=2,
+                status=0,
+                other=0,
+                allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+                backoff_factor=0.1,
+                raise_on_status=False,
+            )
+            adapter = HTTPAdapter(max_retries=retry)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"granary-client/{__version__}"
         if settings.token:
             self.session.headers["Authorization"] = f"Bearer {settings.token}"
@@ -141,7 +159,7 @@ class Client:
 
     def download(
         self,
-        ref: str,
+        ref: str | Version,
         path: str | os.PathLike[str] | None = None,
         *,
         format: Format = "parquet",
@@ -156,8 +174,8 @@ class Client:
         `columns=` are exports the server makes on the fly: streamed, not cached, and with no
         digest to verify.
         """
-        version = self.resolve(ref)
-        self._require_ready(version, ref)
+        version = ref if isinstance(ref, Version) else self.resolve(ref)
+        self._require_ready(version, version.ref if isinstance(ref, Version) else ref)
         if format in STORED_FORMATS and not columns:
             cached = self._fetch(version, format)
             return _place(cached, path, version_filename(version, format)) if path is not None else cached
