@@ -112,7 +112,7 @@ def test_exit_codes_and_messages(
     assert (
         cli("pull", "churn@certified", env=env, check=3)
         .stderr.strip()
-        .endswith("has no certified version yet.")
+        .endswith("has no certified version yet: no ready version has passed its current suite.")
     )
     denied = cli("pull", "patients@1", env=env, check=4)
     assert "restricted" in denied.stderr

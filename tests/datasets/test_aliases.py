@@ -70,7 +70,10 @@ def test_latest_reads_as_a_computed_alias_and_certified_is_not_there_yet(api, me
     assert latest["version"] == 2 and latest["computed"] is True
     certified = client.get(f"{URL}certified/")
     assert certified.status_code == 404
-    assert certified.json()["detail"] == "'churn' has no certified version yet."
+    assert (
+        certified.json()["detail"]
+        == "'churn' has no certified version yet: no ready version has passed its current suite."
+    )
 
 
 @pytest.mark.parametrize(

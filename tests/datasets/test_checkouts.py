@@ -81,7 +81,7 @@ def test_the_manifest_stays_the_same_after_aliases_move_and_new_versions_arrive(
     ("refs", "status", "detail"),
     [
         (["churn@9"], 404, "churn@9: 'churn' has no version 9."),
-        (["churn@certified"], 404, "churn@certified: 'churn' has no certified version yet."),
+        (["churn@certified"], 404, "churn@certified: 'churn' has no certified version yet"),
         (["churn@staging"], 404, "churn@staging: 'churn' has no alias 'staging'"),
         (["churn@1", "nope"], 404, "nope: No dataset 'nope'."),
         (["payroll@1"], 404, "payroll@1: No dataset 'payroll'."),
@@ -151,3 +151,27 @@ def test_an_api_token_also_works_as_the_basic_auth_password(client, member, data
     password = base64.b64encode(b"mina:pw-for-tests-1").decode()
     refused = client.get("/api/v1/datasets/churn/versions/1/", HTTP_AUTHORIZATION=f"Basic {password}")
     assert refused.status_code == 401  # a password is not a token: no Basic login with passwords
+
+
+def test_certified_is_resolved_once_and_stays_pinned_when_certification_moves(
+    api, member, maintainer, public_dataset, publish
+):
+    from datasets.services import quality
+
+    good = b"id,age\n1,34\n2,51\n"
+    first = publish(public_dataset, data=good)
+    quality.suite_save(
+        dataset=public_dataset,
+        user=maintainer,
+        expectations=[{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}}],
+    )
+    quality.validation_run(run_id=quality.validation_queue(version=first, trigger="test").pk)
+    client = api(member)
+    manifest = post(client, ["churn@certified"]).json()
+    assert (manifest["items"][0]["version"], manifest["items"][0]["sha256"]) == (1, first.sha256)
+    assert client.get("/api/v1/datasets/churn/versions/1/").json()["aliases"] == ["latest", "certified"]
+
+    second = publish(public_dataset, data=good + b"3,29\n")
+    quality.validation_run(run_id=quality.validation_queue(version=second, trigger="test").pk)
+    assert client.get("/api/v1/datasets/churn/versions/certified/").json()["number"] == 2
+    assert client.get(f"/api/v1/checkouts/{manifest['id']}/").json() == manifest

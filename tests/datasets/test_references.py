@@ -55,7 +55,7 @@ def test_a_sha256_prefix_of_twelve_digits_resolves(versions, member):
     [
         ("nope@1", "No dataset 'nope'."),
         ("churn@9", "'churn' has no version 9."),
-        ("churn@certified", "'churn' has no certified version yet."),
+        ("churn@certified", "'churn' has no certified version yet"),
         ("churn@staging", "'churn' has no alias 'staging'"),
         ("churn@sha256:abc", "'sha256:abc' is not a sha256 reference: give at least 12 hex digits."),
         ("churn@sha256:ffffffffffff", "No version of 'churn' has sha256 ffffffffffff…."),
@@ -101,7 +101,10 @@ def test_the_api_reads_versions_by_alias_and_says_why_a_reference_fails(api, mem
 
     response = client.get("/api/v1/datasets/churn/versions/certified/")
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "detail": "'churn' has no certified version yet."}
+    assert response.json() == {
+        "code": "not_found",
+        "detail": "'churn' has no certified version yet: no ready version has passed its current suite.",
+    }
 
 
 def test_the_version_list_shows_each_versions_aliases(api, member, versions):
