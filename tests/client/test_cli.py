@@ -50,9 +50,10 @@ def test_push_checkout_and_pull_the_lock_after_latest_moved(
     locked = json.loads(lock.read_text())
     assert locked["granary_lock"] == 1 and locked["items"][0]["sha256"] == sha(V1)
 
-    cli("push", "churn", str(tmp_path / "v2.csv"), "-m", "more rows")
+    cli("push", "churn", str(tmp_path / "v2.csv"), "-m", "more rows", "--derived-from", "churn@1")
     info = json.loads(cli("info", "churn@latest", "--json").stdout)
     assert info["number"] == 2 and info["sha256"] == sha(V2)  # latest moved
+    assert info["derived_from"] == ["churn@1"]  # the declared lineage went with the upload
 
     pulled = json.loads(cli("pull", "--lock", str(lock), "-o", str(tmp_path / "data"), "--json").stdout)
     assert pulled == [

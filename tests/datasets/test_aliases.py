@@ -118,3 +118,16 @@ def test_the_service_records_who_moved_what(versions, public_dataset, owner, mai
         "churn@prod: 1 → 2",
         "churn@prod: 2 → ∅",
     ]
+
+
+def test_the_version_list_names_aliases_in_a_fixed_number_of_queries(
+    api, member, owner, public_dataset, publish, django_assert_max_num_queries
+):
+    versions = [publish(public_dataset, data=CSV + f"{n},x,1\n".encode()) for n in range(6)]
+    for n, version in enumerate(versions):
+        alias_set(dataset=public_dataset, user=owner, name=f"alias-{n}", version=version)
+    client = api(member)
+    client.get("/api/v1/datasets/churn/versions/")  # warm: the token's last use is recorded once
+    with django_assert_max_num_queries(13):
+        rows = client.get("/api/v1/datasets/churn/versions/").json()["results"]
+    assert rows[0]["aliases"] == ["latest", "alias-5"] and rows[5]["aliases"] == ["alias-0"]
