@@ -29,10 +29,12 @@ $(BIN)/python:
 		|| { rm -rf $(VENV); command -v uv >/dev/null && uv venv --seed --python $(PYTHON) $(VENV); } \
 		|| { rm -rf $(VENV); echo "Could not create $(VENV): install python3-venv (apt-get install python3-venv) and run make again." >&2; exit 1; }
 
-# Reinstalls only when the lock or pyproject.toml changes; uv makes that take seconds.
-$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+# Reinstalls only when the lock or a pyproject.toml changes; uv makes that take seconds. The client
+# (client/, the `granary` package and CLI) is installed editable, as its tests and users run it.
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml client/pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -r $(LOCK)
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -e ./client
 	@touch $@
 
 run: setup ## set up, seed the demo, start Redis, a Celery worker and the web server (Ctrl-C stops)
@@ -42,10 +44,10 @@ test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTE
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff, ruff format --check, mypy and a missing-migrations check
+lint: install ## ruff, ruff format --check, mypy (server and client) and a missing-migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy config datasets catalog
+	$(BIN)/mypy config datasets catalog client
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \
 		$(BIN)/python manage.py check --deploy --fail-level ERROR

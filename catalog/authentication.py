@@ -1,13 +1,16 @@
-"""DRF authentication by `Authorization: Bearer <token>`."""
+"""DRF authentication by API token: `Authorization: Bearer <token>`, or HTTP Basic with the token
+as the password (for tools that only speak Basic, such as mlcroissant's downloader)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from catalog.services.tokens import token_authenticate
+from catalog.services.tokens import PREFIX, token_authenticate
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -18,7 +21,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, secret = header.partition(" ")
-        if scheme.lower() not in ("bearer", "token"):
+        scheme = scheme.lower()
+        if scheme == "basic":
+            secret = _basic_password(secret)
+            if not secret.startswith(PREFIX):
+                return None  # a real password: not ours to check
+        elif scheme not in ("bearer", "token"):
             return None
         secret = secret.strip()
         if not secret or " " in secret:
@@ -30,3 +38,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of Basic credentials (`user:password`, base64); the user name is ignored."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
+    return decoded.partition(":")[2]

@@ -211,3 +211,16 @@ class ExternalNameForm(ServiceErrorsMixin):
         max_length=1000, help_text="As OpenLineage names it, e.g. postgres://db:5432."
     )
     name = forms.CharField(max_length=1000, help_text="e.g. public.users.")
+
+
+class AliasForm(ServiceErrorsMixin):
+    name = forms.CharField(
+        max_length=64, help_text="e.g. prod or 2026-q4; latest and certified are computed."
+    )
+    version = forms.TypedChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [  # type: ignore[attr-defined]
+            (v.number, f"v{v.number}" + (f": {v.message}" if v.message else "")) for v in versions
+        ]

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import selectors as lineage
 from catalog.forms import (
+    AliasForm,
     ColumnDocFormSet,
     DatasetEditForm,
     DatasetForm,
@@ -33,11 +34,13 @@ from catalog.services.charts import quality_bars
 from catalog.services.lineage import external_name_link, external_name_unlink
 from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
-from catalog.services.version_page import version_page_context
+from catalog.services.version_page import version_page_context, version_snippets
 from datasets import selectors
 from datasets.errors import GranaryError
-from datasets.models import Version
+from datasets.models import Dataset, Version
+from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.columns import column_docs_set
+from datasets.services.croissant import dataset_schema_org
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.teams import membership_remove, membership_set, team_create
 from datasets.services.versions import version_upload
@@ -89,6 +92,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "readable": readable,
         "q": params.get("q", ""),
         "tag": params.get("tag", ""),
+        "ordering": params.get("ordering", "slug"),
     }
     return render(request, "catalog/home.html", context)
 
@@ -98,13 +102,21 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
     context: dict[str, Any] = {"dataset": dataset, "access": access}
     if access.read:
+        latest = selectors.version_latest(dataset=dataset)
         context["readme_html"] = markdown_render(dataset.readme)
         context["versions"] = selectors.versions_with_quality(dataset=dataset)
-        context["latest"] = selectors.version_latest(dataset=dataset)
+        context["latest"] = latest
         context["certified"] = selectors.version_certified(dataset=dataset)
         context["suite"] = selectors.suite_revision_current(dataset=dataset)
         context["quality_bars"] = quality_bars(selectors.quality_history(dataset=dataset))
         context["lineage"] = lineage.lineage_graph(user=_me(request), dataset=dataset, depth=1)
+        context["alias_names"] = selectors.version_alias_names(
+            dataset=dataset, computed={"latest": latest, "certified": context["certified"]}
+        )
+        context["checkout_count"] = selectors.checkout_count(dataset=dataset)
+        context["schema_org"] = dataset_schema_org(
+            dataset=dataset, version=latest, absolute=request.build_absolute_uri
+        )
     return render(request, "catalog/dataset_detail.html", context)
 
 
@@ -155,6 +167,75 @@ def external_name_remove(request: HttpRequest, slug: str, external_id: int) -> H
     external = external_name_unlink(dataset=dataset, external_id=external_id)
     messages.success(request, f"{external} is an external dataset again.")
     return redirect("dataset-lineage", dataset.slug)
+
+
+@portal_page
+def dataset_usage(request: HttpRequest, slug: str) -> HttpResponse:
+    """The Usage tab: who checked out which version of the dataset, for what and which model."""
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug)
+    page = Paginator(selectors.checkouts_of(dataset=dataset), 50).get_page(request.GET.get("page"))
+    context = {
+        "dataset": dataset,
+        "access": access,
+        "page": page,
+        "checkout_count": selectors.checkout_count(dataset=dataset),
+    }
+    return render(request, "catalog/dataset_usage.html", context)
+
+
+@portal_page
+def dataset_aliases(request: HttpRequest, slug: str) -> HttpResponse:
+    """Named aliases and their history; maintainers also get the form to set or move one."""
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug)
+    return _aliases_page(request, dataset, access, form=None)
+
+
+@require_POST
+def dataset_alias_set(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+    form = AliasForm(request.POST, versions=_ready_versions(dataset))
+    if form.is_valid():
+        try:
+            version = selectors.version_resolve(dataset=dataset, ref=str(form.cleaned_data["version"]))
+            alias, changed = alias_set(
+                dataset=dataset, user=_me(request), name=form.cleaned_data["name"], version=version
+            )
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"{alias} now names v{version.number}." if changed else "No change.")
+            return redirect("dataset-aliases", dataset.slug)
+    return _aliases_page(request, dataset, access, form=form)
+
+
+def _ready_versions(dataset: Dataset) -> Any:
+    return selectors.versions_of(dataset=dataset).filter(status=Version.Status.READY)
+
+
+def _aliases_page(
+    request: HttpRequest, dataset: Dataset, access: Any, *, form: AliasForm | None
+) -> HttpResponse:
+    if form is None and access.write:
+        form = AliasForm(versions=_ready_versions(dataset))
+    context = {
+        "dataset": dataset,
+        "access": access,
+        "form": form,
+        "aliases": selectors.aliases_of(dataset=dataset),
+        "latest": selectors.version_latest(dataset=dataset),
+        "certified": selectors.version_certified(dataset=dataset),
+        "history": selectors.alias_history(dataset=dataset)[:200],
+    }
+    status = 400 if form is not None and form.errors else 200
+    return render(request, "catalog/dataset_aliases.html", context, status=status)
+
+
+@require_POST
+def dataset_alias_delete(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+    alias_delete(dataset=dataset, user=_me(request), name=name)
+    messages.success(request, f"Removed {dataset.slug}@{name}.")
+    return redirect("dataset-aliases", dataset.slug)
 
 
 @require_http_methods(["GET", "POST"])
@@ -231,7 +312,13 @@ def _version(request: HttpRequest, slug: str, number: int) -> tuple[Any, Version
 @portal_page
 def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     access, version = _version(request, slug, number)
-    context = {"version": version, "dataset": version.dataset, "access": access}
+    context = {
+        "version": version,
+        "dataset": version.dataset,
+        "access": access,
+        "snippets": version_snippets(version=version, absolute=request.build_absolute_uri),
+        "aliases": selectors.version_alias_names(dataset=version.dataset).get(version.pk, []),
+    }
     context.update(version_page_context(version=version))
     context["quality_status"] = selectors.version_quality_status(version=version)
     context["runs"] = selectors.validation_runs_of(version=version)[:5]

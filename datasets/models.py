@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -362,3 +363,127 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook.url} ({self.status})"
+
+
+# Alias names: lowercase, URL-safe, at most 64 characters, not a bare number (that is a version
+# number) and never one of the computed names.
+ALIAS_CHARS = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
+ALIAS_PATTERN = r"^(?![0-9]+$)" + ALIAS_CHARS.removeprefix("^")
+COMPUTED_ALIASES = ("latest", "certified")
+alias_validator = RegexValidator(
+    ALIAS_PATTERN,
+    "Use 1 to 64 lowercase letters, digits, '.', '-' or '_', starting and ending with a letter or "
+    "digit, and not only digits (a number names a version).",
+    code="invalid_alias",
+)
+
+
+class Alias(models.Model):
+    """A named pointer to one version of a dataset (`churn@prod`), moved by its maintainers.
+
+    `latest` and `certified` are computed from the versions and never stored here.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=64, validators=[alias_validator])
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="aliases")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="alias_unique_name"),
+            models.CheckConstraint(
+                condition=~Q(name__in=COMPUTED_ALIASES)
+                & Q(name__regex=ALIAS_CHARS)
+                & ~Q(name__regex=r"^[0-9]+$"),
+                name="alias_name_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug}@{self.name}"
+
+
+class AliasMove(models.Model):
+    """One change of a named alias: set, moved or removed; kept when the alias itself goes."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="alias_moves")
+    name = models.CharField(max_length=64)
+    from_version = models.ForeignKey(
+        Version, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="None: created"
+    )
+    to_version = models.ForeignKey(
+        Version, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="None: removed"
+    )
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    moved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["dataset", "name", "-moved_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_version__isnull=False) | Q(to_version__isnull=False),
+                name="aliasmove_changes_something",
+            ),
+        ]
+        indexes = [models.Index(fields=["dataset", "-moved_at"], name="aliasmove_dataset_idx")]
+
+    def __str__(self) -> str:
+        before = self.from_version.number if self.from_version else "∅"
+        after = self.to_version.number if self.to_version else "∅"
+        return f"{self.dataset.slug}@{self.name}: {before} → {after}"
+
+
+class Checkout(models.Model):
+    """A pull of pinned versions for a purpose (a training run): the references resolved once.
+
+    Its items name exact versions and digests, so reading it back years later, after aliases
+    moved and new versions arrived, gives the same manifest.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(max_length=500)
+    model = models.CharField(max_length=200, blank=True, help_text="The model trained on it")
+    run_id = models.CharField(max_length=200, blank=True, help_text="The training run, e.g. an MLflow run id")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="checkouts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="checkout_created_idx")]
+
+    def __str__(self) -> str:
+        return f"checkout {self.id}"
+
+
+class CheckoutItem(models.Model):
+    """One reference of a checkout and the exact version it resolved to, with its digests."""
+
+    checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    ref = models.CharField(max_length=300, help_text="As asked for, e.g. churn@prod")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="checkout_items")
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="checkout_items")
+    # Copied from the version when resolved: a version never changes once ready, but the
+    # manifest should not depend on that promise alone.
+    sha256 = models.CharField(max_length=64)
+    parquet_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["checkout", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkout", "position"], name="checkoutitem_unique_position"),
+            models.CheckConstraint(condition=Q(sha256__regex=SHA256_HEX), name="checkoutitem_sha256_hex"),
+        ]
+        indexes = [models.Index(fields=["dataset", "checkout"], name="checkoutitem_dataset_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.ref} → {self.version}"

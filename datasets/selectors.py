@@ -20,11 +20,35 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
-from django.db.models import Case, Count, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from datasets.errors import AccessDenied, GranaryError, InvalidInput, NotFound, NotReady, NotSignedIn
-from datasets.models import ColumnDoc, Dataset, Membership, SuiteRevision, Team, ValidationRun, Version
+from datasets.models import (
+    Alias,
+    AliasMove,
+    Checkout,
+    CheckoutItem,
+    ColumnDoc,
+    Dataset,
+    Membership,
+    SuiteRevision,
+    Team,
+    ValidationRun,
+    Version,
+)
 
 User = UserModel | AnonymousUser
 
@@ -163,11 +187,20 @@ def dataset_search(
     if team:
         datasets = datasets.filter(team__slug=team)
     latest = Version.objects.filter(dataset=OuterRef("pk"), status=Version.Status.READY).order_by("-number")
+    # A subquery, not a join: joining checkout items would multiply the version counts.
+    checkouts = (
+        CheckoutItem.objects.filter(dataset=OuterRef("pk"))
+        .order_by()
+        .values("dataset")
+        .annotate(count=Count("checkout", distinct=True))
+        .values("count")
+    )
     datasets = datasets.annotate(
         latest_number=Subquery(latest.values("number")[:1]),
         certified_number=_certified_number(),
         latest_changed=Max("versions__created_at"),
         version_count=Count("versions", distinct=True),
+        checkout_count=Coalesce(Subquery(checkouts, output_field=IntegerField()), 0),
     )
     if certified is not None:
         # Only datasets whose data the user may read can show a certified version.
@@ -175,6 +208,7 @@ def dataset_search(
         datasets = datasets.filter(certified_number__isnull=not certified, pk__in=readable)
     order = {
         "slug": ["slug"],
+        "popular": ["-checkout_count", "slug"],
         "title": ["title", "slug"],
         "-updated_at": ["-updated_at", "slug"],
         "updated_at": ["updated_at", "slug"],
@@ -192,9 +226,18 @@ def version_latest(*, dataset: Dataset) -> Version | None:
     return dataset.versions.filter(status=Version.Status.READY).order_by("-number").first()
 
 
+def ref_split(ref: str) -> tuple[str, str]:
+    """`churn@prod` as ("churn", "prod"); a bare `churn` means `churn@latest`."""
+    slug, _, version_ref = ref.strip().partition("@")
+    return slug.strip(), version_ref.strip() or "latest"
+
+
 def version_resolve(*, dataset: Dataset, ref: str) -> Version:
-    """A version of `dataset` by number, `latest`, or `sha256:<at least 12 hex digits>`."""
-    versions = dataset.versions.select_related("created_by", "dataset")
+    """A version of `dataset` by reference: a number, `latest`, `certified`, a named alias
+    (`prod`), or `sha256:<at least 12 hex digits>`. One that does not resolve is a NotFound
+    that says why."""
+    versions = dataset.versions.select_related("created_by", "dataset", "parquet_blob")
+    ref = ref.strip() or "latest"
     if ref == "certified":
         certified = version_certified(dataset=dataset)
         if certified is None:
@@ -222,7 +265,117 @@ def version_resolve(*, dataset: Dataset, ref: str) -> Version:
         if version is None:
             raise NotFound(f"'{dataset.slug}' has no version {ref}.")
         return version
-    raise NotFound(f"'{ref}' is not a version reference: use a number, 'latest' or 'sha256:<hex>'.")
+    version = versions.filter(aliases__name=ref).first()
+    if version is None:
+        raise NotFound(
+            f"'{dataset.slug}' has no alias '{ref}': use a version number, 'latest', 'certified', "
+            "an alias or 'sha256:<hex>'."
+        )
+    return version
+
+
+def version_get(*, user: User, ref: str) -> Version:
+    """The version that `churn@prod` (or `churn@3`, `churn`, `churn@sha256:…`) names, if the user
+    may read the dataset's data: NotFound for a dataset they may not know of, AccessDenied for
+    a restricted one."""
+    slug, version_ref = ref_split(ref)
+    if not slug:
+        raise NotFound(f"'{ref}' names no dataset: write <dataset>@<version>, e.g. churn@3.")
+    dataset, _ = dataset_get(user=user, slug=slug, need="read")
+    return version_resolve(dataset=dataset, ref=version_ref)
+
+
+def aliases_of(*, dataset: Dataset) -> QuerySet[Alias]:
+    return dataset.aliases.select_related("version", "updated_by").order_by("name")
+
+
+def alias_get(*, dataset: Dataset, name: str) -> Alias:
+    alias = aliases_of(dataset=dataset).filter(name=name).first()
+    if alias is None:
+        raise NotFound(f"'{dataset.slug}' has no alias '{name}'.")
+    return alias
+
+
+def alias_history(*, dataset: Dataset, name: str | None = None) -> QuerySet[AliasMove]:
+    """Every change of the dataset's named aliases (or of one), newest first."""
+    moves = dataset.alias_moves.select_related("from_version", "to_version", "moved_by")
+    if name is not None:
+        moves = moves.filter(name=name)
+    return moves.order_by("-moved_at", "-pk")
+
+
+def version_alias_names(
+    *, dataset: Dataset, computed: dict[str, Version | None] | None = None
+) -> dict[int, list[str]]:
+    """The aliases that point at each version of the dataset, by version id: `latest` and
+    `certified` first, then the named ones. `computed` passes latest and certified when the
+    caller has them already."""
+    if computed is None:
+        computed = {
+            "latest": version_latest(dataset=dataset),
+            "certified": version_certified(dataset=dataset),
+        }
+    names: dict[int, list[str]] = {}
+    for name in ("latest", "certified"):
+        version = computed.get(name)
+        if version is not None:
+            names.setdefault(version.pk, []).append(name)
+    for version_id, name in dataset.aliases.order_by("name").values_list("version_id", "name"):
+        names.setdefault(version_id, []).append(name)
+    return names
+
+
+def checkout_get(*, user: User, checkout_id: Any) -> Checkout:
+    """A checkout, for someone who may read the data of every dataset it names.
+
+    Its purpose and model are no secret among the readers of its datasets (the Usage tab shows
+    them), but a checkout that names a dataset the user may not even know of does not exist to
+    them, and one that names a restricted dataset is refused.
+    """
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    checkout = (
+        Checkout.objects.select_related("created_by")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=CheckoutItem.objects.select_related(
+                    "dataset__team", "version__parquet_blob", "version__dataset"
+                ).order_by("position"),
+            )
+        )
+        .filter(pk=checkout_id)
+        .first()
+    )
+    if checkout is None:
+        raise NotFound(f"No checkout {checkout_id}.")
+    datasets = {item.dataset for item in checkout.items.all()}
+    access = dataset_access_map(user=user, datasets=datasets)
+    if not all(access[dataset.pk].discover for dataset in datasets):
+        raise NotFound(f"No checkout {checkout_id}.")
+    closed = sorted(dataset.slug for dataset in datasets if not access[dataset.pk].read)
+    if closed:
+        raise AccessDenied(
+            f"Checkout {checkout_id} includes restricted data you may not read: {', '.join(closed)}."
+        )
+    return checkout
+
+
+def checkouts_of(*, dataset: Dataset) -> QuerySet[CheckoutItem]:
+    """The dataset's side of every checkout that pulled one of its versions, newest first.
+
+    Only this dataset's items: the other datasets of a checkout may be hidden from the reader.
+    """
+    return (
+        CheckoutItem.objects.filter(dataset=dataset)
+        .select_related("checkout__created_by", "version")
+        .order_by("-checkout__created_at", "position")
+    )
+
+
+def checkout_count(*, dataset: Dataset) -> int:
+    """How many checkouts pulled the dataset: its popularity."""
+    return CheckoutItem.objects.filter(dataset=dataset).values("checkout_id").distinct().count()
 
 
 def version_refs_split(values: Iterable[str]) -> list[str]:

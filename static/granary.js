@@ -1,4 +1,4 @@
-// Granary's few behaviours on top of htmx: the upload progress bar and the size check.
+// Granary's few behaviours on top of htmx: the upload progress bar, the size check, copy buttons.
 (function () {
   "use strict";
 
@@ -43,6 +43,25 @@
     box.querySelector("progress").value = percent;
     box.querySelector(".upload-progress-text").textContent =
       percent + "% of " + formatBytes(event.detail.total);
+  });
+
+  // Copy buttons beside code snippets: copy the snippet's text, and say so on the button.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    const code = document.getElementById(button.dataset.copy).querySelector("pre").textContent;
+    const done = function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(code).then(done);
+    } else {  // plain http on another host: select the text for Ctrl-C
+      const range = document.createRange();
+      range.selectNodeContents(document.getElementById(button.dataset.copy).querySelector("pre"));
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+    }
   });
 
   // The server refused the body before reading it (413 from the size gate): say so in the form.

@@ -20,6 +20,8 @@ from rest_framework.test import APIClient
 from catalog.models import ExternalDataset, Job, Run, RunDataset
 from catalog.services.tokens import token_create
 from datasets.models import Dataset, Membership, ValidationRun
+from datasets.services.aliases import alias_set
+from datasets.services.checkouts import checkout_create
 from datasets.services.quality import suite_save
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 
@@ -122,6 +124,23 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-dataset-external-names", "GET"): READ_DATA,
     ("api-dataset-external-names", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 201},
     ("api-dataset-external-name", "DELETE"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 204},
+    ("api-version-croissant", "GET"): READ_DATA,
+    ("api-alias-list", "GET"): READ_DATA,
+    ("api-alias-detail", "GET"): READ_DATA,
+    ("api-alias-detail", "PUT"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
+    ("api-alias-detail", "DELETE"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 204},
+    ("api-checkout-list", "POST"): {
+        "anonymous": 401,
+        "anonymous_read": 401,
+        "outsider": (201, 404, 403),
+        "member": 201,
+        "owner": 201,
+    },
+    ("api-checkout-detail", "GET"): READ_DATA,
+    ("dataset-usage", "GET"): PAGE_DATA,
+    ("dataset-aliases", "GET"): PAGE_DATA,
+    ("dataset-alias-set", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("dataset-alias-delete", "POST"): {**PAGE_WRITE, "owner": 302},
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
@@ -209,6 +228,8 @@ def call(
         "run_id": run.pk if run else 0,
         "external_id": ExternalDataset.objects.get(dataset=dataset).pk,
         "run_uuid": Run.objects.get(job__name=f"reads-{dataset.slug}").run_id,
+        "name": "prod",
+        "checkout_id": world["checkouts"][dataset.slug].pk,
     }
     if name.startswith("team-") or name.startswith("api-team-"):
         kwargs_by_arg["slug"] = world["team"].slug
@@ -239,6 +260,9 @@ def call(
         "api-suite": {
             "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]
         },
+        "api-alias-detail": {"version": 2},
+        "api-checkout-list": {"refs": [f"{dataset.slug}@latest"], "purpose": "permissions walk"},
+        "dataset-alias-set": {"name": "prod", "version": "2"},
     }
     if name == "api-version-list" and method == "POST":
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -254,7 +278,10 @@ def call(
 
 
 def _publish_versions(world: dict[str, Any], publish: Any) -> None:
-    """A version of each dataset, a finished job run that read it, and an external name of it."""
+    """A version of each dataset, a finished job run that read it, an external name of it,
+    alias `prod` on the first version and a checkout of it."""
+    owner = world["users"]["owner"]
+    world["checkouts"] = {}
     for dataset in world["datasets"].values():
         first = publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
         run = Run.objects.create(
@@ -276,6 +303,10 @@ def _publish_versions(world: dict[str, Any], publish: Any) -> None:
             expectations=[{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}],
         )
         ValidationRun.objects.create(version=first, revision=revision, trigger="test")
+        alias_set(dataset=dataset, user=owner, name="prod", version=first)
+        world["checkouts"][dataset.slug] = checkout_create(
+            user=owner, refs=[f"{dataset.slug}@prod"], purpose="train"
+        )
 
 
 @pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))

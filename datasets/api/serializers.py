@@ -8,7 +8,19 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from datasets import selectors
-from datasets.models import ColumnDoc, Dataset, Membership, Team, ValidationRun, Version
+from datasets.models import (
+    Alias,
+    AliasMove,
+    Checkout,
+    CheckoutItem,
+    ColumnDoc,
+    Dataset,
+    Membership,
+    Team,
+    ValidationRun,
+    Version,
+)
+from datasets.services.download import download_filename
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -110,6 +122,9 @@ class VersionSerializer(serializers.ModelSerializer):
         return selectors.version_quality_status(version=version)
 
     def get_aliases(self, version: Version) -> list[str]:
+        named: dict[int, list[str]] | None = self.context.get("alias_names")
+        if named is not None:  # from selectors.version_alias_names: computed and named
+            return named.get(version.pk, [])
         aliases = []
         if self.context.get("latest_number") == version.number:
             aliases.append("latest")
@@ -136,6 +151,7 @@ class DatasetSerializer(serializers.ModelSerializer):
     latest_version = serializers.SerializerMethodField()
     certified_version = serializers.SerializerMethodField()
     version_count = serializers.SerializerMethodField()
+    checkout_count = serializers.SerializerMethodField(help_text="How many checkouts pulled it (popularity)")
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -155,6 +171,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "latest_version",
             "certified_version",
             "version_count",
+            "checkout_count",
             "url",
         ]
         read_only_fields = fields
@@ -178,6 +195,11 @@ class DatasetSerializer(serializers.ModelSerializer):
         if hasattr(dataset, "version_count"):
             return int(dataset.version_count)
         return dataset.versions.count()
+
+    def get_checkout_count(self, dataset: Dataset) -> int:
+        if hasattr(dataset, "checkout_count"):
+            return int(dataset.checkout_count)  # annotated by dataset_search
+        return selectors.checkout_count(dataset=dataset)
 
     def get_url(self, dataset: Dataset) -> str:
         path = reverse("api-dataset-detail", args=[dataset.slug])
@@ -309,4 +331,144 @@ class ValidationRunSerializer(serializers.ModelSerializer):
     def get_report_url(self, run: ValidationRun) -> str:
         request = self.context.get("request")
         path = run.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    sha256 = serializers.CharField(source="version.sha256", read_only=True)
+    updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    computed = serializers.SerializerMethodField(help_text="latest and certified are computed, not set")
+
+    class Meta:
+        model = Alias
+        fields = ["dataset", "name", "version", "sha256", "computed", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+    def get_computed(self, alias: Alias) -> bool:
+        return False
+
+
+class AliasMoveSerializer(serializers.ModelSerializer):
+    from_version = serializers.IntegerField(source="from_version.number", read_only=True, allow_null=True)
+    to_version = serializers.IntegerField(source="to_version.number", read_only=True, allow_null=True)
+    moved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = AliasMove
+        fields = ["name", "from_version", "to_version", "moved_by", "moved_at"]
+        read_only_fields = fields
+
+
+class AliasDetailSerializer(AliasSerializer):
+    history = serializers.SerializerMethodField(help_text="Every move, newest first")
+
+    class Meta(AliasSerializer.Meta):
+        fields = [*AliasSerializer.Meta.fields, "history"]
+        read_only_fields = fields
+
+    def get_history(self, alias: Alias) -> list[dict[str, Any]]:
+        return list(AliasMoveSerializer(self.context.get("history", []), many=True).data)
+
+
+class AliasWriteSerializer(serializers.Serializer):
+    version = serializers.CharField(
+        max_length=300,
+        help_text="The version to point at: its number (3), or any reference to it (latest, staging, sha256:…)",
+    )
+
+
+class CheckoutCreateSerializer(serializers.Serializer):
+    refs = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        allow_empty=False,
+        max_length=100,
+        help_text="References: churn@3, churn@prod, churn@latest, churn@sha256:<12+ hex>, or churn",
+    )
+    purpose = serializers.CharField(max_length=500, help_text="What the data is for")
+    model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    run_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class CheckoutItemSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    size = serializers.IntegerField(source="version.size", read_only=True)
+    format = serializers.CharField(source="version.format", read_only=True)
+    compression = serializers.CharField(source="version.compression", read_only=True)
+    row_count = serializers.IntegerField(source="version.row_count", read_only=True)
+    filename = serializers.SerializerMethodField(help_text="What the download is called")
+    parquet_size = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField(help_text="The original bytes (sha256)")
+    parquet_url = serializers.SerializerMethodField(help_text="The Parquet copy (parquet_sha256)")
+    croissant_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CheckoutItem
+        fields = [
+            "ref",
+            "dataset",
+            "version",
+            "sha256",
+            "size",
+            "format",
+            "compression",
+            "row_count",
+            "filename",
+            "parquet_sha256",
+            "parquet_size",
+            "download_url",
+            "parquet_url",
+            "croissant_url",
+        ]
+        read_only_fields = fields
+
+    def get_filename(self, item: CheckoutItem) -> str:
+        return download_filename(item.version)
+
+    def get_parquet_size(self, item: CheckoutItem) -> int | None:
+        blob = item.version.parquet_blob
+        return blob.size if blob is not None else None
+
+    def get_download_url(self, item: CheckoutItem) -> str:
+        return self._absolute("api-version-download", item)
+
+    def get_parquet_url(self, item: CheckoutItem) -> str | None:
+        if not item.parquet_sha256:
+            return None
+        return self._absolute("api-version-download", item) + "?format=parquet"
+
+    def get_croissant_url(self, item: CheckoutItem) -> str:
+        return self._absolute("api-version-croissant", item)
+
+    def _absolute(self, name: str, item: CheckoutItem) -> str:
+        path = reverse(name, args=[item.dataset.slug, item.version.number])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class CheckoutSerializer(serializers.ModelSerializer):
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    refs = serializers.SerializerMethodField(help_text="The references as asked for, in order")
+    items = CheckoutItemSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checkout
+        fields = ["id", "url", "created_at", "created_by", "purpose", "model", "run_id", "refs", "items"]
+        read_only_fields = fields
+
+    def get_refs(self, checkout: Checkout) -> list[str]:
+        return [item.ref for item in checkout.items.all()]
+
+    def get_url(self, checkout: Checkout) -> str:
+        path = reverse("api-checkout-detail", args=[checkout.pk])
+        request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path

@@ -53,4 +53,13 @@ urlpatterns = [
         views.VersionDownload.as_view(),
         name="api-version-download",
     ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/croissant/",
+        views.VersionCroissant.as_view(),
+        name="api-version-croissant",
+    ),
+    path("datasets/<slug:slug>/aliases/", views.AliasList.as_view(), name="api-alias-list"),
+    path("datasets/<slug:slug>/aliases/<str:name>/", views.AliasDetail.as_view(), name="api-alias-detail"),
+    path("checkouts/", views.CheckoutList.as_view(), name="api-checkout-list"),
+    path("checkouts/<uuid:checkout_id>/", views.CheckoutDetail.as_view(), name="api-checkout-detail"),
 ]

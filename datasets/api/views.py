@@ -4,6 +4,7 @@ and renders; who may see what is decided in `datasets.selectors`."""
 from __future__ import annotations
 
 from typing import Any, cast
+from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.http import HttpResponseBase
@@ -18,10 +19,13 @@ from rest_framework.views import APIView
 
 from datasets import selectors
 from datasets.api import serializers as s
-from datasets.errors import InvalidInput, UploadTooLarge
-from datasets.models import Dataset, Team, Version
+from datasets.errors import InvalidInput, NotFound, UploadTooLarge
+from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Team, Version
 from datasets.services import quality
+from datasets.services.aliases import alias_delete, alias_set
+from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
+from datasets.services.croissant import version_croissant
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.download import version_download_response
 from datasets.services.teams import membership_remove, membership_set, team_create
@@ -115,7 +119,8 @@ class DatasetList(generics.ListAPIView):
             OpenApiParameter(
                 "ordering",
                 str,
-                enum=["slug", "title", "created_at", "-created_at", "updated_at", "-updated_at"],
+                enum=["slug", "title", "popular", "created_at", "-created_at", "updated_at", "-updated_at"],
+                description="popular: most checkouts first",
             ),
         ]
     )
@@ -194,6 +199,9 @@ def _version_context(dataset: Dataset) -> dict[str, Any]:
     return {
         "latest_number": latest.number if latest else None,
         "certified_number": certified.number if certified else None,
+        "alias_names": selectors.version_alias_names(
+            dataset=dataset, computed={"latest": latest, "certified": certified}
+        ),
         "no_suite": selectors.suite_revision_current(dataset=dataset) is None,
     }
 
@@ -346,6 +354,93 @@ class ColumnDocs(APIView):
         column_docs_set(dataset=dataset, user=_me(request), docs=serializer.validated_data)
         docs = selectors.column_docs(dataset=dataset).values()
         return Response(s.ColumnDocSerializer(docs, many=True).data)
+
+
+class VersionCroissant(APIView):
+    """Croissant 1.0 (ML Commons) JSON-LD metadata for exactly this version: its files with their
+    sha256, and a RecordSet whose fields are its columns."""
+
+    @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        document = version_croissant(version=version, absolute=request.build_absolute_uri)
+        return Response(document, content_type="application/ld+json")
+
+
+class AliasList(APIView):
+    """A dataset's named aliases (`latest` and `certified` are computed and not listed)."""
+
+    @extend_schema(responses=s.AliasSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        return Response(s.AliasSerializer(selectors.aliases_of(dataset=dataset), many=True).data)
+
+
+class AliasDetail(APIView):
+    """Read a named alias with its history; maintainers move it (PUT) or remove it (DELETE)."""
+
+    @extend_schema(responses=s.AliasDetailSerializer)
+    def get(self, request: Request, slug: str, name: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug)
+        if name in COMPUTED_ALIASES:
+            version = selectors.version_resolve(dataset=dataset, ref=name)
+            return Response({**_computed_alias(version, name), "history": []})
+        alias = selectors.alias_get(dataset=dataset, name=name)
+        return Response(_alias_data(alias))
+
+    @extend_schema(request=s.AliasWriteSerializer, responses={200: s.AliasDetailSerializer})
+    def put(self, request: Request, slug: str, name: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+        data = _valid(s.AliasWriteSerializer, request)
+        try:
+            version = selectors.version_resolve(dataset=dataset, ref=data["version"])
+        except NotFound as exc:
+            raise InvalidInput(exc.detail, field="version") from None
+        alias, _ = alias_set(dataset=dataset, user=_me(request), name=name, version=version)
+        return Response(_alias_data(alias))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, name: str) -> Response:
+        dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
+        alias_delete(dataset=dataset, user=_me(request), name=name)
+        return Response(status=204)
+
+
+def _alias_data(alias: Alias) -> dict[str, Any]:
+    history = selectors.alias_history(dataset=alias.dataset, name=alias.name)
+    return dict(s.AliasDetailSerializer(alias, context={"history": history}).data)
+
+
+def _computed_alias(version: Version, name: str) -> dict[str, Any]:
+    return {
+        "dataset": version.dataset.slug,
+        "name": name,
+        "version": version.number,
+        "sha256": version.sha256,
+        "computed": True,
+        "updated_by": None,
+        "updated_at": version.status_changed_at,
+    }
+
+
+class CheckoutList(APIView):
+    """Resolve references into a pinned manifest (a lock file) for a purpose, and record it."""
+
+    @extend_schema(request=s.CheckoutCreateSerializer, responses={201: s.CheckoutSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CheckoutCreateSerializer, request)
+        checkout = checkout_create(user=_me(request), **data)
+        checkout = selectors.checkout_get(user=_me(request), checkout_id=checkout.pk)
+        return Response(s.CheckoutSerializer(checkout, context={"request": request}).data, status=201)
+
+
+class CheckoutDetail(APIView):
+    """A checkout's manifest, exactly as when it was made."""
+
+    @extend_schema(responses=s.CheckoutSerializer)
+    def get(self, request: Request, checkout_id: UUID) -> Response:
+        checkout = selectors.checkout_get(user=_me(request), checkout_id=checkout_id)
+        return Response(s.CheckoutSerializer(checkout, context={"request": request}).data)
 
 
 def _ready_version(request: Request, slug: str, ref: str) -> Version:

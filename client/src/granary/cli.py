@@ -1,0 +1,311 @@
+"""The `granary` command: sign in, find data, pull pinned versions, record checkouts, push.
+
+Exit codes: 0 done; 1 another error; 2 bad usage or configuration; 3 not found; 4 not signed in
+or not allowed; 5 integrity (a sha256 that does not match); 6 conflict (a version processing or
+failed, bytes already uploaded); 7 network failure; 130 interrupted. `--json` prints one JSON
+document on stdout for scripts; messages and progress bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from granary import __version__
+from granary.client import Client, manifest_verify, split_ref
+from granary.config import config_load, config_save
+from granary.errors import ConfigError, GranaryError, IntegrityError
+from granary.manifest import Manifest
+from granary.progress import human_bytes
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except GranaryError as exc:
+        _error(exc.detail)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted; a partial download is kept and the next pull resumes it")
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # a local file that cannot be read or written
+        _error(str(exc))
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="the Granary server (default: GRANARY_URL, or what `login` saved)")
+    common.add_argument("--token", help="an API token (default: GRANARY_TOKEN, or what `login` saved)")
+    common.add_argument("--json", action="store_true", help="print JSON on stdout, for scripts")
+    common.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="granary",
+        description="Pull pinned, verified versions of Granary datasets. References: churn@3, "
+        "churn@latest, churn@certified, churn@prod, churn@sha256:<12+ hex>, or churn (latest).",
+        epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 auth, 5 integrity, 6 conflict, 7 network.",
+    )
+    parser.add_argument("--version", action="version", version=f"granary {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    login = commands.add_parser("login", parents=[common], help="sign in and keep a token (file mode 0600)")
+    login.add_argument("server", nargs="?", help="the server's URL, e.g. https://granary.example.org")
+    login.add_argument("--username", "-u")
+    login.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    login.set_defaults(run=_login)
+
+    search = commands.add_parser("search", parents=[common], help="find datasets you may see")
+    search.add_argument("query", nargs="?", default="")
+    search.add_argument("--tag", default="")
+    search.add_argument("--team", default="")
+    search.add_argument("--popular", action="store_true", help="most checked-out first")
+    search.add_argument("--limit", type=int, default=50)
+    search.set_defaults(run=_search)
+
+    info = commands.add_parser("info", parents=[common], help="what a reference resolves to")
+    info.add_argument("ref")
+    info.set_defaults(run=_info)
+
+    pull = commands.add_parser(
+        "pull", parents=[common], help="download a version, or everything a lock names"
+    )
+    pull.add_argument("ref", nargs="?", help="a reference, e.g. churn@prod")
+    pull.add_argument("-o", "--output", help="file or directory to write (default: just the cache)")
+    pull.add_argument(
+        "--format",
+        choices=["original", "parquet", "csv", "jsonl"],
+        help="original (the file as uploaded; the default) or parquet are verified and cached; csv and jsonl are exports",
+    )
+    pull.add_argument("--columns", help="comma-separated columns (an export: parquet unless --format says)")
+    pull.add_argument("--lock", help="pull exactly the versions a lock file names")
+    pull.set_defaults(run=_pull)
+
+    push = commands.add_parser("push", parents=[common], help="upload a file as a new version")
+    push.add_argument("dataset")
+    push.add_argument("file", type=Path)
+    push.add_argument("-m", "--message", default="")
+    push.add_argument(
+        "--derived-from", action="append", default=[], metavar="REF", help="an upstream version"
+    )
+    push.add_argument("--code-url", default="", help="the code that made it (repository URL and commit)")
+    push.add_argument("--no-wait", dest="wait", action="store_false", help="return while it is processing")
+    push.add_argument("--timeout", type=float, default=3600, help="seconds to wait for ready (default 3600)")
+    push.set_defaults(run=_push)
+
+    checkout = commands.add_parser(
+        "checkout", parents=[common], help="pin references to exact versions and write a lock file"
+    )
+    checkout.add_argument("refs", nargs="+")
+    checkout.add_argument("--purpose", required=True, help="what the data is for")
+    checkout.add_argument("--model", default="")
+    checkout.add_argument("--run-id", default="")
+    checkout.add_argument(
+        "-o", "--output", default="granary.lock", help="the lock file (default granary.lock)"
+    )
+    checkout.set_defaults(run=_checkout)
+
+    verify = commands.add_parser("verify", parents=[common], help="re-hash local files against a lock file")
+    verify.add_argument("lock")
+    verify.add_argument("-d", "--dir", help="where `pull --lock -o DIR` put them (default: the cache)")
+    verify.add_argument("--format", choices=["original", "parquet"], default="original")
+    verify.set_defaults(run=_verify)
+    return parser
+
+
+def _client(args: argparse.Namespace, url: str | None = None) -> Client:
+    return Client(url or args.url, args.token, progress=args.progress)
+
+
+def _login(args: argparse.Namespace) -> int:
+    url = args.server or args.url or config_load().get("url")
+    client = _client(args, url)
+    if args.token:
+        client.check_token()
+        token, expires, who = args.token, None, args.username
+    else:
+        username = args.username or input("Username: ")
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        issued = client.exchange_token(username, password, name=f"granary CLI on {socket.gethostname()}")
+        token, expires, who = issued["token"], issued.get("expires_at"), username
+    path = config_save({"url": client.url, "token": token, "username": who})
+    if args.json:
+        _print_json({"url": client.url, "username": who, "config": str(path), "expires_at": expires})
+    else:
+        until = f", valid until {expires}" if expires else ""
+        print(f"Signed in to {client.url} as {who}{until}. Token kept in {path} (mode 0600).")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    ordering = "popular" if args.popular else "slug"
+    found = _client(args).search(
+        args.query, tag=args.tag, team=args.team, ordering=ordering, limit=args.limit
+    )
+    if args.json:
+        _print_json(found)
+        return 0
+    if not found:
+        print("No dataset matches." if args.query else "No datasets you may see.")
+    for dataset in found:
+        if dataset.get("restricted"):
+            latest = "restricted"
+        else:
+            latest = (
+                f"latest v{dataset['latest_version']}"
+                if dataset.get("latest_version")
+                else "no ready version"
+            )
+        print(f"{dataset['slug']:<24} {dataset['title'][:40]:<40} {dataset['team']:<14} {latest}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    version = _client(args).resolve(args.ref)
+    if args.json:
+        _print_json(version.raw)
+        return 0
+    raw = version.raw
+    lines = [
+        f"{args.ref} → {version.ref}" + (f"  (@{', @'.join(version.aliases)})" if version.aliases else ""),
+        f"status      {version.status}" + (f": {version.failure_reason}" if version.failure_reason else ""),
+        f"sha256      {version.sha256}",
+        f"size        {human_bytes(version.size)} ({version.size:,} bytes)",
+        f"format      {version.format or '—'}"
+        + (f" ({raw['compression']})" if raw.get("compression") else ""),
+        f"rows        {version.row_count:,}" if version.row_count is not None else "rows        —",
+        f"uploaded    {version.created_at} by {version.created_by or '—'}",
+    ]
+    if version.message:
+        lines.append(f"message     {version.message}")
+    if raw.get("schema"):
+        lines.append("columns     " + ", ".join(f"{c['name']} ({c['type']})" for c in raw["schema"]))
+    print("\n".join(lines))
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    client = _client(args)
+    rows: list[dict[str, Any]]
+    if args.lock:
+        if args.ref or args.columns or args.format in ("csv", "jsonl"):
+            raise ConfigError(
+                "pull --lock takes no reference, --columns or export format: the lock names them."
+            )
+        fmt = args.format or "original"
+        manifest = Manifest.load(args.lock)
+        paths = client.pull_manifest(manifest, args.output, format=cast(Any, fmt))
+        rows = [
+            {
+                "ref": item.ref,
+                "version": item.pinned,
+                "sha256": item.parquet_sha256 if fmt == "parquet" else item.sha256,
+                "path": str(path),
+            }
+            for item, path in zip(manifest.items, paths, strict=True)
+        ]
+    else:
+        if not args.ref:
+            raise ConfigError(
+                "Name a reference (granary pull churn@prod) or a lock file (granary pull --lock granary.lock)."
+            )
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+        fmt = args.format or ("parquet" if columns else "original")
+        version = client.resolve(args.ref)
+        path = client.download(version, args.output, format=cast(Any, fmt), columns=columns)
+        digest = None
+        if fmt in ("original", "parquet") and not columns:
+            digest = version.sha256 if fmt == "original" else version.parquet_sha256
+        rows = [{"ref": args.ref, "version": version.ref, "sha256": digest, "path": str(path)}]
+    if args.json:
+        _print_json(rows if args.lock else rows[0])
+    else:
+        for row in rows:
+            check = f"sha256 {row['sha256'][:12]}… verified" if row["sha256"] else "export, no digest"
+            print(f"{row['version']}  {row['path']}  ({check})")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    client = _client(args)
+    version = client.upload(
+        args.dataset,
+        args.file,
+        message=args.message,
+        derived_from=args.derived_from,
+        code_url=args.code_url,
+        wait=args.wait,
+        timeout=args.timeout,
+    )
+    if args.json:
+        _print_json(version.raw)
+    elif version.status == "ready":
+        rows = f"{version.row_count:,} rows" if version.row_count is not None else ""
+        print(f"{version.ref} ready: sha256 {version.sha256}, {rows}")
+    else:
+        print(f"{version.ref} {version.status}: sha256 {version.sha256}")
+    return 0
+
+
+def _checkout(args: argparse.Namespace) -> int:
+    manifest = _client(args).checkout(args.refs, purpose=args.purpose, model=args.model, run_id=args.run_id)
+    path = manifest.save(args.output)
+    if args.json:
+        _print_json({**manifest.to_lock(), "lock": str(path)})
+        return 0
+    print(f"Checkout {manifest.id} → {path}")
+    for item in manifest.items:
+        print(f"  {item.ref:<28} {item.pinned:<20} sha256 {item.sha256[:16]}…  {human_bytes(item.size)}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    # Files on disk, or in the cache: no server is needed.
+    results = manifest_verify(args.lock, dest=args.dir, format=args.format)
+    bad = [r for r in results if r[2] is not None]
+    if args.json:
+        _print_json(
+            [
+                {"version": item.pinned, "path": str(path), "ok": problem is None, "problem": problem}
+                for item, path, problem in results
+            ]
+        )
+    else:
+        for item, path, problem in results:
+            print(
+                f"{'ok ' if problem is None else 'BAD'} {item.pinned:<20} {path}"
+                + (f"  ({problem})" if problem else "")
+            )
+    if bad:
+        if not args.json:
+            _error(f"{len(bad)} of {len(results)} file(s) do not match {args.lock}")
+        return IntegrityError.exit_code
+    return 0
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _error(message: str) -> None:
+    print(f"granary: error: {message}", file=sys.stderr)
+
+
+__all__ = ["main", "split_ref"]

@@ -1,0 +1,183 @@
+"""The Python client against a live server: verified, cached, resumable downloads and read()."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from granary import Client, Conflict, IntegrityError, NotFound, TransferError
+from granary.progress import Progress
+
+from tests.client.conftest import big_csv
+from tests.client.proxy import FaultyProxy
+from tests.conftest import sha256_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DATA = big_csv(50_000)  # about 2.6 MiB: several 1 MiB chunks
+
+
+@pytest.fixture
+def version(public_dataset, publish):
+    return publish(public_dataset, data=DATA, message="sensors")
+
+
+@pytest.fixture
+def client(live_server, member, token):
+    return Client(live_server.url, token(member))
+
+
+def test_read_returns_the_dataframe_of_the_original_file(client, version):
+    expected = pd.read_csv(io.BytesIO(DATA))
+    frame = client.read("churn@1")
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_read_picks_columns_and_returns_arrow_on_request(client, version):
+    table = client.read("churn", columns=["id", "ok"], engine="arrow")
+    assert isinstance(table, pa.Table)
+    assert table.column_names == ["id", "ok"]
+    assert table.num_rows == 50_000
+    assert table.column("ok").to_pylist()[:3] == [False, True, True]
+
+
+def test_download_verifies_and_caches_by_digest(client, version, client_home, tmp_path):
+    path = client.download("churn@latest", format="original")
+    assert path.read_bytes() == DATA
+    assert path == client_home / "cache" / "sha256" / version.sha256[:2] / version.sha256
+    assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)  # read-only
+
+    copy = client.download("churn@1", tmp_path / "out.csv", format="original")
+    assert copy == tmp_path / "out.csv" and sha256_of(copy.read_bytes()) == version.sha256
+
+    parquet = client.download("churn@1")  # the default: the verified Parquet copy
+    assert sha256_of(parquet.read_bytes()) == version.parquet_blob_id
+
+
+def test_a_second_pull_of_the_same_bytes_transfers_nothing(live_server, member, token, version):
+    with FaultyProxy(live_server.url) as proxy:
+        client = Client(proxy.url, token(member))
+        first = client.download("churn@1", format="original")
+        second = client.download("churn@1", format="original")
+        assert first == second
+        assert len(proxy.faults.downloads()) == 1  # the second one only resolved the reference
+
+
+def test_an_interrupted_download_resumes_with_a_range_request(live_server, member, token, version):
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.cut_after = 1_000_000
+        proxy.faults.cuts = 2  # two drops in a row, then the rest arrives
+        client = Client(proxy.url, token(member))
+        path = client.download("churn@1", format="original")
+
+    assert sha256_of(path.read_bytes()) == version.sha256
+    first, second, third = proxy.faults.downloads()
+    assert "Range" not in first["headers"]
+    assert second["headers"]["Range"] == "bytes=1000000-"
+    assert second["headers"]["If-Range"] == f'"{version.sha256}"'
+    assert third["headers"]["Range"] == "bytes=2000000-"
+
+
+def test_a_download_stopped_by_the_user_resumes_on_the_next_pull(client, version, client_home, monkeypatch):
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_chunk(self, count):
+        self.done += count
+        raise Stop
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Progress, "update", stop_after_first_chunk)
+        with pytest.raises(Stop):
+            client.download("churn@1", format="original")
+    partial = client_home / "cache" / "partial" / f"{version.sha256}.part"
+    assert partial.stat().st_size == 1024 * 1024  # one chunk arrived and was kept
+
+    ranges = []
+    client.session.hooks["response"].append(lambda r, *a, **k: ranges.append(r.request.headers.get("Range")))
+    path = client.download("churn@1", format="original")
+    assert path.read_bytes() == DATA
+    assert f"bytes={1024 * 1024}-" in ranges
+    assert not partial.exists()
+
+
+def test_a_corrupted_cache_file_is_detected_and_fetched_again(live_server, member, token, version):
+    with FaultyProxy(live_server.url) as proxy:
+        client = Client(proxy.url, token(member))
+        path = client.download("churn@1", format="original")
+        os.chmod(path, 0o644)
+        with open(path, "r+b") as handle:  # one byte changes on disk
+            handle.seek(1234)
+            handle.write(b"X")
+        again = client.download("churn@1", format="original")
+        assert again.read_bytes() == DATA
+        assert len(proxy.faults.downloads()) == 2
+
+
+def test_bytes_corrupted_in_transit_are_refused_and_nothing_is_kept(
+    live_server, member, token, version, client_home
+):
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.flips = 2  # the first download and its retry are both damaged
+        client = Client(proxy.url, token(member))
+        with pytest.raises(IntegrityError, match=f"not {version.sha256}"):
+            client.download("churn@1", format="original")
+        assert not list((client_home / "cache").rglob(version.sha256))
+        assert client.download("churn@1", format="original").read_bytes() == DATA  # the third is clean
+
+
+def test_a_connection_that_keeps_dropping_gives_up_and_keeps_what_arrived(
+    live_server, member, token, version, client_home
+):
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.cut_after = 100_000
+        proxy.faults.cuts = 100
+        client = Client(proxy.url, token(member))
+        with pytest.raises(TransferError, match="the next pull resumes"):
+            client.download("churn@1", format="original")
+    partial = client_home / "cache" / "partial" / f"{version.sha256}.part"
+    assert partial.stat().st_size == 500_000  # five attempts of 100,000 bytes each
+
+
+def test_reads_survive_a_server_that_drops_idle_connections(live_server, member, token, version):
+    """Load balancers close idle keep-alive connections without notice: a GET on such a
+    connection is retried on a new one instead of failing."""
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.silent_close = True
+        client = Client(proxy.url, token(member))
+        for _ in range(10):
+            assert client.resolve("churn@1").sha256 == version.sha256
+        assert client.download("churn@1", format="original").read_bytes() == DATA
+
+
+def test_exports_stream_to_a_file(client, version, tmp_path):
+    path = client.download("churn@1", tmp_path / "two.csv", format="csv", columns=["id", "label"])
+    lines = path.read_text().splitlines()
+    assert lines[0] == '"id","label"'
+    assert len(lines) == 50_001
+
+
+def test_references_that_do_not_resolve_say_why(client, version, restricted_dataset, publish):
+    with pytest.raises(NotFound, match="'churn' has no certified version yet"):
+        client.resolve("churn@certified")
+    with pytest.raises(NotFound, match="has no alias 'prod'"):
+        client.resolve("churn@prod")
+    with pytest.raises(NotFound, match="No dataset 'nope'"):
+        client.read("nope")
+
+
+def test_a_version_still_processing_cannot_be_downloaded(client, public_dataset, version, publish):
+    publish(public_dataset, data=DATA + b"1,x,2.0,y,true\n", ingest=False)
+    with pytest.raises(Conflict, match="churn@2 is processing: only ready versions"):
+        client.download("churn@2")
+
+
+def test_the_sha256_of_a_download_is_the_one_the_server_states(client, version):
+    resolved = client.resolve("churn")
+    assert resolved.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert resolved.number == 1 and resolved.aliases == ["latest"]
