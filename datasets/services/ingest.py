@@ -10,6 +10,7 @@ and what was expected.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -38,7 +39,7 @@ from datasets.errors import InvalidInput
 from datasets.services.formats import Detected, sniff
 from datasets.services.profiling import ColumnProfile, RowSample, logical_type
 
-BLOCK_SIZE = 8 * 1024 * 1024
+BLOCK_SIZE = 2 * 1024 * 1024
 PREVIEW_ROWS = 100
 PARQUET_BATCH_ROWS = 128 * 1024
 MAX_WIDENINGS = 50
@@ -134,6 +135,10 @@ class _TextReader(io.RawIOBase):
 
 def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
     """Read the file at `path` once and write its Parquet copy under `workdir`."""
+    # Return freed Arrow memory to the system at once: by default jemalloc keeps it for a
+    # while, and a worker's resident memory then grows with the blocks it has read.
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        pa.jemalloc_set_decay_ms(0)
     detected = sniff(path)
     overrides: dict[str, pa.DataType] = {}
     for _ in range(MAX_WIDENINGS):
