@@ -15,7 +15,7 @@ from catalog.forms import ExpectationForm, SuiteImportForm, WebhookForm
 from catalog.views import portal_page
 from datasets import selectors
 from datasets.errors import AccessDenied, GranaryError
-from datasets.models import ValidationRun, Webhook, WebhookDelivery
+from datasets.models import ValidationRun
 from datasets.services import quality
 from datasets.services.expectations import describe
 from datasets.services.webhooks import webhook_create
@@ -157,7 +157,7 @@ def team_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "team": team,
         "form": form,
-        "webhooks": Webhook.objects.filter(team=team),
-        "deliveries": WebhookDelivery.objects.filter(webhook__team=team).select_related("webhook")[:50],
+        "webhooks": selectors.webhooks_of(team=team),
+        "deliveries": selectors.webhook_deliveries_of(team=team),
     }
     return render(request, "catalog/team_webhooks.html", context, status=400 if form.errors else 200)

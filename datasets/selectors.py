@@ -48,6 +48,8 @@ from datasets.models import (
     Team,
     ValidationRun,
     Version,
+    Webhook,
+    WebhookDelivery,
 )
 
 User = UserModel | AnonymousUser
@@ -659,3 +661,12 @@ def quality_history(*, dataset: Dataset, limit: int = 30) -> list[dict[str, Any]
             }
         )
     return history
+
+
+def webhooks_of(*, team: Team) -> QuerySet[Webhook]:
+    """A team's webhooks (the caller has checked the user owns the team)."""
+    return Webhook.objects.filter(team=team).order_by("pk")
+
+
+def webhook_deliveries_of(*, team: Team, limit: int = 50) -> list[WebhookDelivery]:
+    return list(WebhookDelivery.objects.filter(webhook__team=team).select_related("webhook")[:limit])
