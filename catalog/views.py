@@ -82,11 +82,8 @@ def home(request: HttpRequest) -> HttpResponse:
         ordering=params.get("ordering", "slug"),
     )
     page = Paginator(datasets, 25).get_page(params.get("page"))
-    readable = set(
-        selectors.datasets_readable_by(request.user)
-        .filter(pk__in=[dataset.pk for dataset in page])
-        .values_list("pk", flat=True)
-    )
+    access = selectors.dataset_access_map(user=_me(request), datasets=page)
+    readable = {pk for pk, rights in access.items() if rights.read}
     context = {
         "page": page,
         "readable": readable,
@@ -193,7 +190,7 @@ def dataset_aliases(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def dataset_alias_set(request: HttpRequest, slug: str) -> HttpResponse:
     dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="write")
-    form = AliasForm(request.POST, versions=_ready_versions(dataset))
+    form = AliasForm(request.POST, versions=selectors.versions_ready(dataset=dataset))
     if form.is_valid():
         try:
             version = selectors.version_resolve(dataset=dataset, ref=str(form.cleaned_data["version"]))
@@ -208,15 +205,11 @@ def dataset_alias_set(request: HttpRequest, slug: str) -> HttpResponse:
     return _aliases_page(request, dataset, access, form=form)
 
 
-def _ready_versions(dataset: Dataset) -> Any:
-    return selectors.versions_of(dataset=dataset).filter(status=Version.Status.READY)
-
-
 def _aliases_page(
     request: HttpRequest, dataset: Dataset, access: Any, *, form: AliasForm | None
 ) -> HttpResponse:
     if form is None and access.write:
-        form = AliasForm(versions=_ready_versions(dataset))
+        form = AliasForm(versions=selectors.versions_ready(dataset=dataset))
     context = {
         "dataset": dataset,
         "access": access,

@@ -39,7 +39,7 @@ def suite_page(request: HttpRequest, slug: str) -> HttpResponse:
             )
         if form.is_valid():
             try:
-                quality.suite_add(dataset=dataset, user=_me(request), expectation=form.expectation())
+                quality.suite_extend(dataset=dataset, user=_me(request), expectations=[form.expectation()])
             except GranaryError as exc:
                 form.add_error(None, exc.detail)
             else:
@@ -81,12 +81,7 @@ def suite_suggest(request: HttpRequest, slug: str) -> HttpResponse:
     draft = quality.suite_suggest(version=version)
     if request.method == "POST":
         chosen = [draft[int(i)] for i in request.POST.getlist("keep") if i.isdigit() and int(i) < len(draft)]
-        current = selectors.suite_revision_current(dataset=dataset)
-        quality.suite_save(
-            dataset=dataset,
-            user=_me(request),
-            expectations=[*(current.expectations if current else []), *chosen],
-        )
+        quality.suite_extend(dataset=dataset, user=_me(request), expectations=chosen)
         messages.success(request, f"Added {len(chosen)} suggested checks.")
         return redirect("suite", dataset.slug)
     rows = [{"index": i, "text": describe(e)} for i, e in enumerate(draft)]

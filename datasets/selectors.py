@@ -224,6 +224,11 @@ def versions_of(*, dataset: Dataset) -> QuerySet[Version]:
     return dataset.versions.select_related("created_by").order_by("-number")
 
 
+def versions_ready(*, dataset: Dataset) -> QuerySet[Version]:
+    """The versions that can be read, pointed at by aliases and pulled: the ready ones."""
+    return versions_of(dataset=dataset).filter(status=Version.Status.READY)
+
+
 def version_latest(*, dataset: Dataset) -> Version | None:
     return dataset.versions.filter(status=Version.Status.READY).order_by("-number").first()
 

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from datasets import selectors
 from datasets.api import serializers as s
 from datasets.errors import InvalidInput, NotFound, UploadTooLarge
-from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Team, Version
+from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Version
 from datasets.services import quality
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.checkouts import checkout_create
@@ -148,9 +148,12 @@ class DatasetList(generics.ListAPIView):
     @extend_schema(request=s.DatasetWriteSerializer, responses={201: s.DatasetSerializer})
     def post(self, request: Request) -> Response:
         data = _valid(s.DatasetWriteSerializer, request)
-        team = Team.objects.filter(slug=data.pop("team")).first()
-        if team is None:
-            raise InvalidInput("No such team: give the slug of a team you maintain.", field="team")
+        try:
+            team = selectors.team_get(user=_me(request), slug=data.pop("team"))
+        except NotFound as missing:
+            raise InvalidInput(
+                f"{missing.detail} Give the slug of a team you maintain.", field="team"
+            ) from None
         status_value = data.pop("status")
         dataset = dataset_create(user=_me(request), team=team, **data)
         if status_value != dataset.status:

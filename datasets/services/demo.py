@@ -119,7 +119,8 @@ NOAA Global Monitoring Laboratory,
 `co2_annmean_mlo.csv`. A work of the US Government: **public domain** in the United States.
 Credit: Dr. Xin Lan, NOAA/GML, and Dr. Ralph Keeling, Scripps Institution of Oceanography.
 
-*Restricted in this demo* only to show how access requests work.
+*Restricted in this demo* only to show what a restricted dataset looks like to people outside its
+team: its title and summary, but no versions or data.
 """
 
 DEMO_DATASETS: tuple[DemoDataset, ...] = (

@@ -79,10 +79,11 @@ def suite_save(*, dataset: Dataset, user: User | None, expectations: list[dict[s
     return revision
 
 
-def suite_add(*, dataset: Dataset, user: User | None, expectation: dict[str, Any]) -> SuiteRevision:
+def suite_extend(*, dataset: Dataset, user: User | None, expectations: list[dict[str, Any]]) -> SuiteRevision:
+    """A new revision: the current suite plus `expectations` (a form's check, chosen suggestions)."""
     current = suite_current(dataset=dataset)
     return suite_save(
-        dataset=dataset, user=user, expectations=[*(current.expectations if current else []), expectation]
+        dataset=dataset, user=user, expectations=[*(current.expectations if current else []), *expectations]
     )
 
 

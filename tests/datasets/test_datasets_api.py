@@ -130,3 +130,10 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200
     assert b"/api/v1/datasets/{slug}/versions/" in schema.content
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_registering_for_an_unknown_team_is_a_400_naming_it(api, maintainer):
+    response = api(maintainer).post("/api/v1/datasets/", {**NEW, "team": "ghosts"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "No team 'ghosts'. Give the slug of a team you maintain."
+    assert response.json()["field"] == "team"

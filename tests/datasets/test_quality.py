@@ -73,10 +73,12 @@ def test_a_suite_change_decertifies_until_the_version_passes_the_new_revision(
     suited, public_dataset, maintainer
 ):
     run_now(suited)
-    quality.suite_add(
+    quality.suite_extend(
         dataset=public_dataset,
         user=maintainer,
-        expectation={"type": "expect_column_max_to_be_between", "kwargs": {"column": "age", "max_value": 45}},
+        expectations=[
+            {"type": "expect_column_max_to_be_between", "kwargs": {"column": "age", "max_value": 45}}
+        ],
     )
     assert selectors.version_certified(dataset=public_dataset) is None  # not yet run against r2
     run = ValidationRun.objects.filter(version=suited).order_by("-pk").first()
