@@ -42,6 +42,7 @@ run: setup ## set up, seed the demo, start Redis, a Celery worker and the web se
 
 test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTEST_ARGS=...)
 	$(MAKE) --no-print-directory lint
+	@scripts/ensure-chromium.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install ## ruff, ruff format --check, mypy (server and client) and a missing-migrations check
