@@ -337,30 +337,45 @@ def _json_value(value: Any) -> Any:
 class RowSample:
     """A uniform sample of a file's rows, shared by every column (bottom-k sampling: each row gets
     a random key and the k smallest keys win, whatever the batch sizes). Seeded, so the same file
-    always gets the same profile."""
+    always gets the same profile.
+
+    Rows that may still enter are buffered and cut back to k only when twice k have gathered, so
+    each row is copied about once, not once per batch."""
 
     def __init__(self, size: int = SAMPLE_SIZE) -> None:
         self.size = size
         self.rng = np.random.default_rng(20240101)
-        self.table: pa.Table | None = None
-        self.keys: np.ndarray | None = None
+        self.parts: list[pa.Table] = []
+        self.keys: list[np.ndarray] = []
+        self.buffered = 0
+        self.threshold = 1.0  # rows whose key is at or above it can no longer enter
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        keys = self.rng.random(batch.num_rows)
-        rows = pa.Table.from_batches([batch])
-        if self.table is not None and self.keys is not None:
-            if self.table.num_rows >= self.size:
-                # Once full, only keys below the largest kept can enter: few rows per batch.
-                chosen = keys < self.keys.max()
-                rows, keys = rows.filter(pa.array(chosen)), keys[chosen]
-            rows = pa.concat_tables([self.table, rows])
-            keys = np.concatenate([self.keys, keys])
-        if rows.num_rows > self.size:
+    def add(self, rows: pa.Table | pa.RecordBatch) -> None:
+        keys = self.rng.random(rows.num_rows)
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
+        chosen = keys < self.threshold
+        if not chosen.all():
+            table, keys = table.filter(pa.array(chosen)), keys[chosen]
+        if not len(keys):
+            return
+        self.parts.append(table)
+        self.keys.append(keys)
+        self.buffered += len(keys)
+        if self.buffered >= 2 * self.size:
+            self._cut()
+
+    def _cut(self) -> None:
+        table = pa.concat_tables(self.parts)
+        keys = np.concatenate(self.keys)
+        if len(keys) > self.size:
             keep = np.argpartition(keys, self.size)[: self.size]
-            rows, keys = rows.take(pa.array(keep)), keys[keep]
-        self.table, self.keys = rows.combine_chunks(), keys
+            table, keys = table.take(pa.array(keep)), keys[keep]
+            self.threshold = float(keys.max())
+        self.parts, self.keys, self.buffered = [table.combine_chunks()], [keys], len(keys)
 
     def column(self, index: int) -> pa.Array | None:
-        if self.table is None:
+        if not self.parts:
             return None
-        return self.table.column(index).combine_chunks()
+        if len(self.parts) > 1 or self.buffered > self.size:
+            self._cut()
+        return self.parts[0].column(index).combine_chunks()
