@@ -125,7 +125,8 @@ class ColumnProfile:
         self.high = -math.inf
 
     def add(self, column: pa.ChunkedArray | pa.Array) -> None:
-        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        # Chunked arrays are profiled as they are: combining their chunks would copy every column.
+        array = column
         if pa.types.is_dictionary(array.type):
             array = array.cast(array.type.value_type)
         self.rows += len(array)
@@ -195,12 +196,23 @@ class ColumnProfile:
         self.uniques = None
         self.counts = None
 
-    def _bounds(self, values: pa.Array) -> None:
-        numbers = _as_numbers(values)
-        finite = numbers[np.isfinite(numbers)]
-        if len(finite):
-            self.low = min(self.low, float(finite.min()))
-            self.high = max(self.high, float(finite.max()))
+    def _bounds(self, values: pa.Array | pa.ChunkedArray) -> None:
+        """The finite min and max as numbers: the range of the histogram."""
+        t = values.type
+        if pa.types.is_floating(t):
+            bounds = pc.min_max(values)
+            if not all(math.isfinite(bounds[k].as_py()) for k in ("min", "max")):
+                bounds = pc.min_max(pc.filter(values, pc.is_finite(values)))
+        elif pa.types.is_date32(t):
+            bounds = pc.min_max(values.cast(pa.int32()))
+        elif pa.types.is_date64(t) or pa.types.is_timestamp(t):
+            bounds = pc.min_max(values.cast(pa.int64()))
+        else:
+            bounds = pc.min_max(values.cast(pa.float64()))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is not None and high is not None:
+            self.low = min(self.low, float(low))
+            self.high = max(self.high, float(high))
 
     def result(self, sample: pa.Array | None = None) -> dict[str, Any]:
         """The profile; `sample` is this column of the file's RowSample."""
