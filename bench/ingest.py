@@ -28,18 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _env
+from _env import MB, ROOT, cpu_seconds, current_rss, peak_rss, run_child
+
 MIB = 1024 * 1024
-MB = 1e6  # memory is reported in MB = 10^6 bytes, as the target is written
 CHUNK_ROWS = 256 * 1024
 SEED = 20240601
 
@@ -146,33 +146,6 @@ def generate_csv(path: Path, size: int) -> Generated:
 # --- child processes -----------------------------------------------------------------------------
 
 
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes (VmHWM)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process so far: less sensitive than wall time to other load."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def current_rss() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def child_read_csv(path: str) -> dict:
     import pyarrow.csv as pacsv
 
@@ -219,55 +192,11 @@ def child_ingest(version_id: str) -> dict:
     }
 
 
-def run_child(kind: str, arg: str, env: dict[str, str], timeout: float) -> dict:
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind, arg],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {kind} process exited with {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # --- Granary -------------------------------------------------------------------------------------
 
 
 def setup_granary(workdir: Path) -> dict[str, str]:
-    """A fresh SQLite database and GRANARY_DATA_DIR in `workdir`, migrated, with a user and team."""
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": f"sqlite:///{workdir / 'granary.sqlite3'}",
-        "GRANARY_DATA_DIR": str(data_dir),
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "false",
-        "GRANARY_MAX_UPLOAD_BYTES": str(64 * 1024**3),
-        "PYTHONUNBUFFERED": "1",
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
-    from datasets.services import versions
-    from datasets.services.teams import team_create
-
-    call_command("migrate", verbosity=0, interactive=False)
-    user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(16))
-    team_create(user=user, slug="bench", name="Bench")
-    # Ingest runs in a child process started here: no Celery worker or Redis is needed.
-    versions._queue_ingest = lambda version_id: None
-    return env
+    return _env.setup_granary(workdir, GRANARY_MAX_UPLOAD_BYTES=str(64 * 1024**3))
 
 
 def publish(generated: Generated, slug: str, sha256: str) -> int:
@@ -377,7 +306,7 @@ def bench_size(
     timeout = 60 + 60 * size / 1e9
 
     def read_csv() -> None:
-        got = run_child("read-csv", str(path), env, timeout)
+        got = run_child(__file__, "read-csv", str(path), env, timeout)
         if got["rows"] != generated.rows:
             result.problems.append(f"read_csv read {got['rows']:,} rows")
         result.read_seconds.append(got["seconds"])
@@ -390,7 +319,7 @@ def bench_size(
 
     def ingest(run: int) -> None:
         version_id = publish(generated, f"bench-{size // MIB}-{run}", sha256)
-        got = run_child("ingest", str(version_id), env, timeout * 4)
+        got = run_child(__file__, "ingest", str(version_id), env, timeout * 4)
         result.ingest_seconds.append(got["seconds"])
         result.ingest_cpu.append(got["cpu"])
         result.ingest_file_seconds.append(got["ingest_file"] or 0.0)

@@ -33,18 +33,18 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-MB = 1e6
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _env
+from _env import MB, ROOT, cpu_seconds, current_rss, peak_rss, run_child
+
 GIB = 1024**3
 SEED = 20240611
 WARM_ROWS = 2_000
@@ -166,24 +166,6 @@ def short(expectation: dict[str, Any]) -> str:
 # --- process measurements --------------------------------------------------------------------------
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def peak_rss() -> int:
-    return _status("VmHWM")
-
-
-def current_rss() -> int:
-    return _status("VmRSS")
-
-
 def reset_peak() -> bool:
     """Reset VmHWM to the current RSS (Linux >= 4.0), so the next peak is the next step's own."""
     try:
@@ -192,13 +174,6 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
-
-
-def cpu_seconds() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def trim() -> None:
@@ -407,56 +382,17 @@ def child_granary(spec_path: str) -> dict[str, Any]:
     }
 
 
-def run_child(kind: str, arg: str, env: dict[str, str], timeout: float) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind, arg],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {kind} process exited with {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # --- Granary setup -------------------------------------------------------------------------------
 
 
 def setup_granary(workdir: Path) -> dict[str, str]:
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": f"sqlite:///{workdir / 'granary.sqlite3'}",
-        "GRANARY_DATA_DIR": str(data_dir),
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("GRANARY_VALIDATION_MEMORY_BYTES", None)  # the default budget, unless forced below
-    os.environ.clear()
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    os.environ.pop("GRANARY_VALIDATION_MEMORY_BYTES", None)  # the default budget, unless forced below
+    env = _env.setup_granary(workdir)
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines, here only
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
+    from datasets.services import quality
 
-    from datasets.services import quality, versions
-    from datasets.services.teams import team_create
-
-    call_command("migrate", verbosity=0, interactive=False)
-    user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(16))
-    team_create(user=user, slug="bench", name="Bench")
-    versions._queue_ingest = lambda version_id: None  # ingest is called right here
     quality._send = lambda run_id: None  # runs are made by the children
     return env
 
@@ -593,8 +529,8 @@ def bench(args: argparse.Namespace, workdir: Path, started: float) -> int:
     plain: list[dict[str, Any]] = []
     granary: list[dict[str, Any]] = []
     for round_ in range(1, args.runs + 1):
-        p = run_child("plain", str(spec_path), env, timeout)
-        g = run_child("granary", str(spec_path), env, timeout)
+        p = run_child(__file__, "plain", str(spec_path), env, timeout)
+        g = run_child(__file__, "granary", str(spec_path), env, timeout)
         plain.append(p)
         granary.append(g)
         print(
@@ -607,10 +543,10 @@ def bench(args: argparse.Namespace, workdir: Path, started: float) -> int:
     sqlite = no_pre_buffer = None
     if not args.no_sqlite:
         forced = {**env, "GRANARY_VALIDATION_MEMORY_BYTES": "1"}
-        sqlite = run_child("granary", str(spec_path), forced, timeout * 10)
+        sqlite = run_child(__file__, "granary", str(spec_path), forced, timeout * 10)
         if args.experiment_no_pre_buffer:
             no_pre_buffer = run_child(
-                "granary", str(spec_path), {**forced, "BENCH_NO_PRE_BUFFER": "1"}, timeout * 10
+                __file__, "granary", str(spec_path), {**forced, "BENCH_NO_PRE_BUFFER": "1"}, timeout * 10
             )
         print(
             f"  SQLite path: {sqlite['seconds']:.2f} s (cpu {sqlite['cpu']:.2f} s), peak RSS "
