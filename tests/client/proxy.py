@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from typing import Any
 class Faults:
     cut_after: int = 0  # bytes of body to relay before dropping the connection
     cuts: int = 0  # how many download responses to cut
+    stall: float = 0  # seconds a cut connection stays open and silent before it drops
     flips: int = 0  # how many download responses get one byte changed
     silent_close: bool = False  # close after each response without saying so (idle timeouts do)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -84,6 +86,7 @@ class _Handler(socketserver.BaseRequestHandler):
                     flipped = True
                 if cut and sent + len(body) >= self.server.faults.cut_after:
                     client.sendall(body[: self.server.faults.cut_after - sent])
+                    time.sleep(self.server.faults.stall)  # a server that hangs, then gives up
                     client.shutdown(socket.SHUT_RDWR)  # the connection drops mid-body
                     return
                 client.sendall(body)

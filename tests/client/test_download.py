@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -10,7 +11,7 @@ import stat
 import pandas as pd
 import pyarrow as pa
 import pytest
-from granary import Client, Conflict, IntegrityError, NotFound, TransferError
+from granary import Client, Conflict, IntegrityError, NotFound, TransferError, transfer
 from granary.progress import Progress
 
 from tests.client.conftest import big_csv
@@ -32,6 +33,23 @@ def client(live_server, member, token):
     return Client(live_server.url, token(member))
 
 
+@pytest.fixture(params=["splice", "copy"])
+def body_path(request, monkeypatch):
+    """Both ways a body reaches the disk: spliced from the socket (Linux, plain HTTP) and
+    copied through a buffer (TLS, other systems)."""
+    if request.param == "copy":
+        monkeypatch.setattr(transfer, "_splice_source", lambda response: None)
+        yield "copy"
+        return
+    if not hasattr(os, "splice"):
+        pytest.skip("splice(2) is Linux-only")
+    spliced = []
+    real = transfer._splice_body
+    monkeypatch.setattr(transfer, "_splice_body", lambda *a, **k: spliced.append(1) or real(*a, **k))
+    yield "splice"
+    assert spliced, "the download did not take the splice path"
+
+
 def test_read_returns_the_dataframe_of_the_original_file(client, version):
     expected = pd.read_csv(io.BytesIO(DATA))
     frame = client.read("churn@1")
@@ -46,7 +64,7 @@ def test_read_picks_columns_and_returns_arrow_on_request(client, version):
     assert table.column("ok").to_pylist()[:3] == [False, True, True]
 
 
-def test_download_verifies_and_caches_by_digest(client, version, client_home, tmp_path):
+def test_download_verifies_and_caches_by_digest(client, version, body_path, client_home, tmp_path):
     path = client.download("churn@latest", format="original")
     assert path.read_bytes() == DATA
     assert path == client_home / "cache" / "sha256" / version.sha256[:2] / version.sha256
@@ -83,7 +101,9 @@ def test_an_interrupted_download_resumes_with_a_range_request(live_server, membe
     assert third["headers"]["Range"] == "bytes=2000000-"
 
 
-def test_a_download_stopped_by_the_user_resumes_on_the_next_pull(client, version, client_home, monkeypatch):
+def test_a_download_stopped_by_the_user_resumes_on_the_next_pull(
+    client, version, body_path, client_home, monkeypatch
+):
     class Stop(Exception):
         pass
 
@@ -120,7 +140,7 @@ def test_a_corrupted_cache_file_is_detected_and_fetched_again(live_server, membe
 
 
 def test_bytes_corrupted_in_transit_are_refused_and_nothing_is_kept(
-    live_server, member, token, version, client_home
+    live_server, member, token, version, client_home, body_path
 ):
     with FaultyProxy(live_server.url) as proxy:
         proxy.faults.flips = 2  # the first download and its retry are both damaged
@@ -132,7 +152,7 @@ def test_bytes_corrupted_in_transit_are_refused_and_nothing_is_kept(
 
 
 def test_a_connection_that_keeps_dropping_gives_up_and_keeps_what_arrived(
-    live_server, member, token, version, client_home
+    live_server, member, token, version, client_home, body_path
 ):
     with FaultyProxy(live_server.url) as proxy:
         proxy.faults.cut_after = 100_000
@@ -142,6 +162,33 @@ def test_a_connection_that_keeps_dropping_gives_up_and_keeps_what_arrived(
             client.download("churn@1", format="original")
     partial = client_home / "cache" / "partial" / f"{version.sha256}.part"
     assert partial.stat().st_size == 500_000  # five attempts of 100,000 bytes each
+
+
+def test_a_download_that_stalls_times_out_and_resumes(live_server, member, token, version, body_path):
+    with FaultyProxy(live_server.url) as proxy:
+        proxy.faults.cut_after = 1_500_000
+        proxy.faults.cuts = 1
+        proxy.faults.stall = 5  # the connection stays open and silent
+        client = Client(proxy.url, token(member), timeout=0.5)
+        path = client.download("churn@1", format="original")
+
+    assert sha256_of(path.read_bytes()) == version.sha256
+    _, second = proxy.faults.downloads()
+    # What was written is kept: all of it when spliced, whole MiB when copied through a buffer.
+    assert second["headers"]["Range"] == ("bytes=1500000-" if body_path == "splice" else "bytes=1048576-")
+
+
+@pytest.mark.skipif(not hasattr(os, "splice"), reason="splice(2) is Linux-only")
+def test_a_file_system_that_refuses_splice_gets_the_bytes_written(client, version, monkeypatch):
+    real = os.splice
+
+    def splice(source, destination, count, *args, **kwargs):
+        if stat.S_ISREG(os.fstat(destination).st_mode):  # as from a file system without splice_write
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(source, destination, count, *args, **kwargs)
+
+    monkeypatch.setattr(os, "splice", splice)
+    assert client.download("churn@1", format="original").read_bytes() == DATA
 
 
 def test_reads_survive_a_server_that_drops_idle_connections(live_server, member, token, version):

@@ -1,21 +1,26 @@
 """Moving bytes: verified, resumable downloads into the cache, and streamed uploads.
 
-A download is written to the cache's partial file while a second thread computes its sha256
-(hashing then overlaps receiving and writing). If the connection drops, the next attempt asks
-for the rest with `Range` and `If-Range: "<sha256>"`; the server answers 206 with the missing
-bytes, or 200 with all of them if it no longer has those exact bytes. Nothing enters the cache
-until its sha256 is the one expected, which the server also states as the ETag.
+A download is written to the cache's partial file (on Linux with splice(2), so the body never
+passes through user space) while a second thread reads the file back just behind the writer
+and computes its sha256. If the connection drops, the next attempt asks for the rest with
+`Range` and `If-Range: "<sha256>"`; the server answers 206 with the missing bytes, or 200 with
+all of them if it no longer has those exact bytes. Nothing enters the cache until the sha256 of
+the whole file is the one expected, which the server also states as the ETag.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
+import io
 import os
 import queue
 import re
 import secrets
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,9 +30,14 @@ from typing import Any
 import requests
 import urllib3
 
-from granary.cache import CHUNK, Cache
+from granary.cache import CHUNK, Cache, file_sha256
 from granary.errors import GranaryError, IntegrityError, TransferError, error_from_response
 from granary.progress import Progress
+
+try:  # only the Linux splice path uses it
+    import fcntl
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None  # type: ignore[assignment]
 
 RETRIES = 4  # resumed attempts after a dropped connection, within one call
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -40,46 +50,65 @@ _DROPPED = (
 ProgressFactory = Callable[[str, "int | None", int], Progress]
 
 
-class _Hasher:
-    """sha256 on a second thread. Bytes arrive in a few reused 1 MiB buffers: the receiving thread
-    fills one, writes it out and hands it over; this thread hashes it and gives it back. Memory
-    stays at BUFFERS MiB, and no buffer is allocated per chunk."""
+class _FileHasher:
+    """sha256 of the partial file, on a second thread that reads the file just behind the writer.
 
-    BUFFERS = 8
-    SIZE = CHUNK
+    The receiving thread only writes and says how far the file is complete (`advance`); this
+    thread reads those bytes back from the page cache, where they have just been written, and
+    hashes them. Hashing the file rather than the receive buffers means the body never has to
+    pass through our memory on its way to disk (it can be spliced there, see `_splice_body`),
+    the two threads never wait for each other's buffers, and what is verified is exactly what
+    will enter the cache. A resumed file is hashed from its first byte while the rest arrives.
+    """
 
-    def __init__(self, digest: Any) -> None:
-        self._digest = digest
-        self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(self.BUFFERS):
-            self._free.put(bytearray(self.SIZE))
-        self._full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    SIZE = 256 * 1024  # small enough to stay in the core's cache between read and hash
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
+        self._digest = hashlib.sha256()
+        self._hashed = 0
+        self._marks: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._stop = False
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="granary-sha256", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
-        while (item := self._full.get()) is not None:
-            buffer, size = item
-            self._digest.update(memoryview(buffer)[:size])
-            self._free.put(buffer)
+    def advance(self, end: int) -> None:
+        """The file's bytes up to `end` are written."""
+        self._marks.put(end)
 
-    def buffer(self) -> bytearray:
-        return self._free.get()
-
-    def update(self, buffer: bytearray, size: int) -> None:
-        self._full.put((buffer, size))
-
-    def release(self, buffer: bytearray) -> None:
-        self._free.put(buffer)
-
-    def hexdigest(self) -> str:
-        self.close()
-        return str(self._digest.hexdigest())
+    def hexdigest(self, size: int) -> str:
+        """The sha256 of the file's first `size` bytes (all of them must have been announced)."""
+        self._join()
+        if self._error is not None:
+            raise self._error
+        if self._hashed != size:
+            raise GranaryError(f"{self._file.name} changed while it was being downloaded.")
+        return self._digest.hexdigest()
 
     def close(self) -> None:
+        """Stop without finishing (the download failed)."""
+        self._stop = True
+        self._join()
+
+    def _join(self) -> None:
         if self._thread.is_alive():
-            self._full.put(None)
+            self._marks.put(None)
             self._thread.join()
+        self._file.close()
+
+    def _run(self) -> None:
+        view = memoryview(bytearray(self.SIZE))
+        try:
+            while (end := self._marks.get()) is not None:
+                while self._hashed < end and not self._stop:
+                    count = self._file.readinto(view[: min(self.SIZE, end - self._hashed)])
+                    if not count:  # the file is shorter than announced: someone truncated it
+                        return
+                    self._digest.update(view[:count])
+                    self._hashed += count
+        except BaseException as exc:  # reported by hexdigest(), on the caller's thread
+            self._error = exc
 
 
 def _reader(response: requests.Response) -> Callable[[memoryview], int]:
@@ -117,6 +146,112 @@ def _write_all(out: Any, view: memoryview) -> None:
     while view:
         written = out.write(view[:WRITE_SLICE])
         view = view[written:]
+
+
+def _copy_body(response: requests.Response, out: Any, on_chunk: Callable[[int], None]) -> None:
+    """The body into `out` through a buffer: what works everywhere (TLS, other systems)."""
+    read = _reader(response)
+    view = memoryview(bytearray(CHUNK))
+    while size := _fill(read, view):
+        _write_all(out, view[:size])
+        on_chunk(size)
+
+
+def _fill(read: Callable[[memoryview], int], view: memoryview) -> int:
+    """Read until `view` is full or the body ends, so that chunks are whole MiB but the last."""
+    size = 0
+    while size < len(view) and (count := read(view[size:])):
+        size += count
+    return size
+
+
+def _splice_source(response: requests.Response) -> tuple[io.BufferedReader, socket.socket, int] | None:
+    """The buffered reader http.client reads the body from, the plain TCP socket under it, and
+    the body's length; None when the body cannot be moved with splice(2): not Linux, TLS (the
+    bytes on the wire must be decrypted in user space), or a body that http.client must decode
+    (chunked, compressed) or whose length is unknown."""
+    if not hasattr(os, "splice"):
+        return None
+    fp = getattr(response.raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse) or fp.chunked or fp.length is None:
+        return None
+    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        return None
+    buffered = getattr(fp, "fp", None)
+    sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    # type(), not isinstance(): an SSLSocket is a socket.socket too, and its bytes are not the body.
+    if not isinstance(buffered, io.BufferedReader) or type(sock) is not socket.socket:
+        return None
+    return buffered, sock, fp.length
+
+
+def _splice_body(
+    buffered: io.BufferedReader,
+    sock: socket.socket,
+    length: int,
+    out: Any,
+    on_chunk: Callable[[int], None],
+) -> None:
+    """The body from the socket into `out` with splice(2), through a pipe: the kernel moves the
+    bytes from the socket's buffers into the page cache and they never enter user space, where
+    curl (and the copy path) copy them twice. On 2 busy cores that copy is part of what pays
+    for the sha256. Chunks are whole MiB, but the last."""
+    read_end, write_end = os.pipe()
+    try:
+        if fcntl is not None:  # a 1 MiB pipe (the default maximum) rather than 64 KiB: fewer calls
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, CHUNK)
+        destination = out.fileno()
+        splice_to_file = True
+
+        def to_file(count: int) -> int:
+            nonlocal splice_to_file
+            if splice_to_file:
+                try:
+                    return os.splice(read_end, destination, count)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:  # a full disk, say: the file's error, not the peer's
+                        raise
+                    splice_to_file = False  # a file system without splice_write: copy from the pipe
+            data = os.read(read_end, min(count, CHUNK))
+            _write_all(out, memoryview(data))
+            return len(data)
+
+        try:
+            # Bytes http.client read ahead with the headers; read1 returns those, if any, and
+            # nothing more (without them, it reads once from the socket).
+            head = buffered.read1(min(length, CHUNK))
+        except OSError as exc:
+            raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
+        _write_all(out, memoryview(head))
+        remaining, pending = length - len(head), len(head)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        timeout = sock.gettimeout()
+        while remaining:
+            if pending == CHUNK:
+                on_chunk(pending)
+                pending = 0
+            try:
+                # Python keeps a socket that has a timeout non-blocking: EAGAIN means "wait".
+                moved = os.splice(sock.fileno(), write_end, min(CHUNK - pending, remaining))
+            except BlockingIOError:
+                if not poller.poll(None if timeout is None else timeout * 1000):
+                    raise requests.exceptions.ReadTimeout(f"no data for {timeout} s") from None
+                continue
+            except OSError as exc:  # reset by the peer: a dropped connection
+                raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
+            if not moved:  # the peer closed early: the caller sees a short file
+                break
+            remaining -= moved
+            pending += moved
+            while moved:
+                moved -= to_file(moved)
+        if pending:
+            on_chunk(pending)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def fetch_verified(
@@ -194,13 +329,12 @@ def _download(
                     f"{label}: asked for the bytes from {have} on, the server sent "
                     f"{response.headers.get('Content-Range', 'no Content-Range')}."
                 )
-            mode = "ab"
         elif response.status_code == 416 and have:
             # The partial file is as long as the blob already (or longer): check it as it is.
-            _write_digest(partial, _hash_file(partial))
+            _write_digest(partial, file_sha256(partial))
             return
         elif response.status_code == 200:
-            have, mode = 0, "wb"
+            have = 0
         else:
             raise error_from_response(
                 response.status_code, _json(response), f"{label}: HTTP {response.status_code}"
@@ -208,33 +342,36 @@ def _download(
         etag = response.headers.get("ETag", "").removeprefix("W/").strip('"')
         if etag and etag != sha256:
             raise IntegrityError(f"{label}: the server serves sha256 {etag}, but {sha256} was expected.")
-        digest = hashlib.sha256()
-        if have:
-            _hash_into(partial, digest)  # a resumed file is verified whole, from its first byte
-        hasher = _Hasher(digest)
-        read = _reader(response)
-        try:
-            # No fsync: the cache is only a cache (a file damaged by a crash is caught by its
-            # stamp or by `granary verify`), and waiting for the disk would halve the speed of a
-            # pull on a slow disk, where curl does not wait either.
-            with open(partial, mode, buffering=0) as out, progress(label, total, have) as bar:
-                while True:
-                    buffer = hasher.buffer()
-                    view = memoryview(buffer)
-                    size = read(view)
-                    if not size:
-                        hasher.release(buffer)
-                        break
-                    _write_all(out, view[:size])
-                    hasher.update(buffer, size)
-                    bar.update(size)
-        finally:
-            hasher.close()
-        if total is not None and partial.stat().st_size != total:
-            raise requests.exceptions.ChunkedEncodingError(
-                f"the connection closed after {partial.stat().st_size} of {total} bytes"
-            )
-        _write_digest(partial, hasher.hexdigest())
+        # Not O_APPEND (splice refuses it): the file is opened at its start and we seek to its end.
+        # No fsync: the cache is only a cache (a file damaged by a crash is caught by its
+        # stamp or by `granary verify`), and waiting for the disk would halve the speed of a
+        # pull on a slow disk, where curl does not wait either.
+        with open(partial, "r+b" if have else "wb", buffering=0) as out:
+            out.seek(have)
+            hasher = _FileHasher(partial)
+            try:
+                with progress(label, total, have) as bar:
+                    written = have
+
+                    def on_chunk(size: int) -> None:
+                        nonlocal written
+                        written += size
+                        hasher.advance(written)
+                        bar.update(size)
+
+                    source = _splice_source(response)
+                    if source is not None:
+                        _splice_body(*source, out=out, on_chunk=on_chunk)
+                    else:
+                        _copy_body(response, out, on_chunk)
+                if total is not None and written != total:
+                    raise requests.exceptions.ChunkedEncodingError(
+                        f"the connection closed after {written} of {total} bytes"
+                    )
+                hexdigest = hasher.hexdigest(written)
+            finally:
+                hasher.close()
+        _write_digest(partial, hexdigest)
 
 
 def _chunks(response: requests.Response) -> Iterator[bytes]:
@@ -256,18 +393,6 @@ def _total_size(response: requests.Response, have: int) -> int | None:
             return int(match.group(3))
     length = response.headers.get("Content-Length")
     return int(length) if length and response.status_code == 200 else None
-
-
-def _hash_into(path: Path, digest: Any) -> None:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    _hash_into(path, digest)
-    return digest.hexdigest()
 
 
 def _write_digest(partial: Path, hexdigest: str) -> None:
