@@ -77,6 +77,13 @@ def test_download_verifies_and_caches_by_digest(client, version, body_path, clie
     assert sha256_of(parquet.read_bytes()) == version.parquet_blob_id
 
 
+def test_a_body_that_arrives_with_the_headers_is_kept_whole(client, public_dataset, publish, body_path):
+    tiny = b"id,label\n1,a\n2,b\n"  # http.client reads it along with the headers
+    version = publish(public_dataset, data=tiny)
+    path = client.download(f"churn@{version.number}", format="original")
+    assert path.read_bytes() == tiny
+
+
 def test_a_second_pull_of_the_same_bytes_transfers_nothing(live_server, member, token, version):
     with FaultyProxy(live_server.url) as proxy:
         client = Client(proxy.url, token(member))
@@ -86,7 +93,7 @@ def test_a_second_pull_of_the_same_bytes_transfers_nothing(live_server, member, 
         assert len(proxy.faults.downloads()) == 1  # the second one only resolved the reference
 
 
-def test_an_interrupted_download_resumes_with_a_range_request(live_server, member, token, version):
+def test_an_interrupted_download_resumes_with_a_range_request(live_server, member, token, version, body_path):
     with FaultyProxy(live_server.url) as proxy:
         proxy.faults.cut_after = 1_000_000
         proxy.faults.cuts = 2  # two drops in a row, then the rest arrives
@@ -152,7 +159,7 @@ def test_bytes_corrupted_in_transit_are_refused_and_nothing_is_kept(
 
 
 def test_a_connection_that_keeps_dropping_gives_up_and_keeps_what_arrived(
-    live_server, member, token, version, client_home, body_path
+    live_server, member, token, version, client_home
 ):
     with FaultyProxy(live_server.url) as proxy:
         proxy.faults.cut_after = 100_000
