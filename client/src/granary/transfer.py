@@ -193,9 +193,10 @@ def _splice_body(
     on_chunk: Callable[[int], None],
 ) -> None:
     """The body from the socket into `out` with splice(2), through a pipe: the kernel moves the
-    bytes from the socket's buffers into the page cache and they never enter user space, where
-    curl (and the copy path) copy them twice. On 2 busy cores that copy is part of what pays
-    for the sha256. Chunks are whole MiB, but the last."""
+    bytes from the socket's buffers into the page cache, with no copy into a buffer of ours on
+    the way (curl and the copy path make two). Measured on 2 cores, that takes the receiving
+    thread from about 0.7 to 0.6 CPU s/GB, and the client from 1.18 to 1.39 GB/s (curl: 1.06);
+    see bench/README.md. Chunks are whole MiB, but the last."""
     read_end, write_end = os.pipe()
     try:
         if fcntl is not None:  # a 1 MiB pipe (the default maximum) rather than 64 KiB: fewer calls
