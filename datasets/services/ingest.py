@@ -353,7 +353,8 @@ def _read_all(
 
 
 def _chunks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
-    """The parser's batches, gathered into tables of about ROWS_PER_CHUNK rows (no copy)."""
+    """The parser's batches, gathered into tables of at least ROWS_PER_CHUNK rows but the last
+    (no copy)."""
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in batches:
@@ -382,6 +383,9 @@ def _repeating(chunk: pa.Table) -> list[str]:
     for field_, column in zip(chunk.schema, chunk.columns, strict=True):
         if pa.types.is_nested(field_.type):
             continue  # leaf columns go by dotted paths; nested data keeps the plain encoding
+        if pa.types.is_dictionary(field_.type):  # a Parquet upload's own dictionary columns
+            names.append(field_.name)
+            continue
         try:
             distinct = pc.count_distinct(column, mode="all").as_py()
         except pa.ArrowNotImplementedError:

@@ -109,3 +109,22 @@ def test_gzipped_json_lines_are_read_through_the_compression(public_dataset, pub
         "gzip",
         50,
     )
+
+
+def test_the_parquet_copy_is_written_in_large_row_groups_with_dictionaries_only_where_values_repeat(
+    public_dataset, publish
+):
+    rows = 300_000
+    lines = [b"id,country"] + [f"{n},{('DE', 'FR', 'JP')[n % 3]}".encode() for n in range(rows)]
+    version = publish(public_dataset, data=b"\n".join(lines) + b"\n")
+
+    copy = pq.ParquetFile(storage.blob_path(version.parquet_blob.sha256))
+    assert copy.metadata.num_rows == rows
+    # Row groups of at least 128k rows (but the last), not one per parser block.
+    sizes = [copy.metadata.row_group(i).num_rows for i in range(copy.num_row_groups)]
+    assert len(sizes) <= 3
+    assert all(size >= 128 * 1024 for size in sizes[:-1])
+    encodings = {copy.schema_arrow.names[c]: copy.metadata.row_group(0).column(c).encodings for c in range(2)}
+    assert "RLE_DICTIONARY" in encodings["country"]
+    assert "RLE_DICTIONARY" not in encodings["id"]
+    assert copy.read().column("country").to_pylist()[:4] == ["DE", "FR", "JP", "DE"]
