@@ -51,6 +51,9 @@ PREVIEW_ROWS = 100
 # are one block each (about 8k rows of a typical CSV): too small to profile without most of the
 # time going to per-batch overhead, and too small a row group for Parquet readers.
 ROWS_PER_CHUNK = 128 * 1024
+# ...or fewer when the rows are wide: CHUNKS_IN_FLIGHT + 1 chunks are held at once, so a bound in
+# rows alone lets memory grow with the row width (128k rows of 10 KB are 1.3 GB a chunk).
+CHUNK_BYTES = 64 * 1024 * 1024
 CHUNKS_IN_FLIGHT = 2  # chunks being written and profiled while the parser reads the next
 SCAN_BYTES = 4 * 1024 * 1024
 MAX_WIDENINGS = 50
@@ -353,18 +356,19 @@ def _read_all(
 
 
 def _chunks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
-    """The parser's batches, gathered into tables of at least ROWS_PER_CHUNK rows but the last
-    (no copy)."""
+    """The parser's batches, gathered into tables of ROWS_PER_CHUNK rows or CHUNK_BYTES bytes,
+    whichever comes first (no copy)."""
     pending: list[pa.RecordBatch] = []
-    rows = 0
+    rows = size = 0
     for batch in batches:
         if batch.num_rows == 0:
             continue
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= ROWS_PER_CHUNK:
+        size += batch.nbytes
+        if rows >= ROWS_PER_CHUNK or size >= CHUNK_BYTES:
             yield pa.Table.from_batches(pending)
-            pending, rows = [], 0
+            pending, rows, size = [], 0, 0
     if pending:
         yield pa.Table.from_batches(pending)
 

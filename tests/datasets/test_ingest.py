@@ -128,3 +128,20 @@ def test_the_parquet_copy_is_written_in_large_row_groups_with_dictionaries_only_
     assert "RLE_DICTIONARY" in encodings["country"]
     assert "RLE_DICTIONARY" not in encodings["id"]
     assert copy.read().column("country").to_pylist()[:4] == ["DE", "FR", "JP", "DE"]
+
+
+def test_wide_rows_are_gathered_into_chunks_bounded_in_bytes_not_only_in_rows(tmp_path, monkeypatch):
+    from datasets.services import ingest
+
+    # 2,000 rows of 5 kB: far below ROWS_PER_CHUNK, so a bound in rows alone holds the whole file.
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 2 * 1024 * 1024, raising=False)
+    path = tmp_path / "wide.csv"
+    path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (n, b"x" * 5000) for n in range(2000)))
+
+    result = ingest.ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+
+    copy = pq.ParquetFile(result.parquet_path)
+    sizes = [copy.metadata.row_group(i).num_rows for i in range(copy.num_row_groups)]
+    assert sum(sizes) == result.rows == 2000
+    # Each chunk (one row group) stops once it holds CHUNK_BYTES, give or take one parser block.
+    assert max(sizes) <= (2 + 1) * 1024 * 1024 // 5000
