@@ -511,7 +511,12 @@ class _Batches:
             for batch in self.batches:
                 self._raise_found()
                 yield batch
-        except (IngestError, _Widen):
+        except _Widen:
+            # The file is read again, with a scan of its own that finds any NUL byte behind the
+            # bad value: waiting for this scan to reach the end would cost a read per widening.
+            self._raise_found()
+            raise
+        except IngestError:
             if self.reading is not None and (found := self.reading.found()):
                 raise found from None
             raise

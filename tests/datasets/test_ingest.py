@@ -145,3 +145,27 @@ def test_wide_rows_are_gathered_into_chunks_bounded_in_bytes_not_only_in_rows(tm
     assert sum(sizes) == result.rows == 2000
     # Each chunk (one row group) stops once it holds CHUNK_BYTES, give or take one parser block.
     assert max(sizes) <= (2 + 1) * 1024 * 1024 // 5000
+
+
+def test_a_widening_re_read_does_not_wait_for_the_side_scan_to_finish(tmp_path, monkeypatch):
+    from datasets.services import ingest
+
+    finished = []
+    run = ingest._Scanner.run
+
+    def slow_run(self):  # a scan 2 s behind the parser, as on a large file
+        for _ in range(200):
+            if self.stop.wait(0.01):
+                return
+        run(self)
+        finished.append(self)
+
+    monkeypatch.setattr(ingest._Scanner, "run", slow_run)
+    path = tmp_path / "widens.csv"
+    lines = [b"n"] + [b"%d" % n for n in range(300_000)] + [b"1.5"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    result = ingest.ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+
+    assert result.schema[0]["type"] == "float"
+    assert len(finished) == 1  # the final read's scan; the abandoned read's scan was stopped
