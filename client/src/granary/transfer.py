@@ -242,7 +242,7 @@ def _splice_body(
                 continue
             except OSError as exc:  # reset by the peer: a dropped connection
                 raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
-            if not moved:  # the peer closed early: the caller sees a short file
+            if not moved:  # the peer closed early (the Content-Range may not say how long the file is)
                 break
             remaining -= moved
             pending += moved
@@ -250,6 +250,10 @@ def _splice_body(
                 moved -= to_file(moved)
         if pending:
             on_chunk(pending)
+        if remaining:  # as http.client's IncompleteRead on the copy path: resume from here
+            raise requests.exceptions.ChunkedEncodingError(
+                f"the connection closed with {remaining:,} of the body's {length:,} bytes unread"
+            )
     finally:
         os.close(read_end)
         os.close(write_end)
