@@ -56,6 +56,10 @@ ROWS_PER_CHUNK = 128 * 1024
 CHUNK_BYTES = 64 * 1024 * 1024
 CHUNKS_IN_FLIGHT = 2  # chunks being written and profiled while the parser reads the next
 SCAN_BYTES = 4 * 1024 * 1024
+# How far the side scan may run ahead of the parser: hashing is several times faster than
+# parsing, and a scan far ahead would push the pages the parser is about to read out of the page
+# cache of a file larger than memory, and have them read from disk twice.
+SCAN_AHEAD = 256 * 1024 * 1024
 MAX_WIDENINGS = 50
 Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
 
@@ -87,14 +91,17 @@ class _Reading:
     # A problem found while pyarrow reads. It is kept here, and the read ends as if the file
     # ended, because an exception raised into pyarrow's read-ahead thread aborts the process.
     error: IngestError | None = None
-    # Bytes of the stored file the parser has consumed, when pyarrow reads the file itself.
+    # Bytes of the stored file the parser has consumed, when pyarrow reads the file itself, and
+    # the last figure read from it (for the side scan, which must not call into the parser's file).
     position: Callable[[], int] | None = None
+    parsed: int = 0
     scanner: _Scanner | None = None
 
     def settle(self) -> None:
         """Wait for the side scan, so that the hash, the quote count and any problem it found
         cover the whole file."""
         if self.scanner is not None:
+            self.scanner.unleash.set()
             self.scanner.join()
 
     def found(self) -> IngestError | None:
@@ -106,6 +113,7 @@ class _Reading:
     def abandon(self) -> None:
         if self.scanner is not None:
             self.scanner.stop.set()
+            self.scanner.unleash.set()
             self.scanner.join()
 
 
@@ -121,6 +129,7 @@ class _Scanner(threading.Thread):
         self.text = quotechar is not None
         self.quote = (quotechar or "").encode()
         self.stop = threading.Event()
+        self.unleash = threading.Event()  # run to the end now, however far behind the parser is
 
     def run(self) -> None:
         reading = self.reading
@@ -128,7 +137,15 @@ class _Scanner(threading.Thread):
         view = memoryview(buffer)
         try:
             with open(self.path, "rb", buffering=0) as handle:
-                while not self.stop.is_set() and (size := handle.readinto(buffer)):
+                while not self.stop.is_set():
+                    while (
+                        reading.position is not None
+                        and reading.raw_bytes - reading.parsed > SCAN_AHEAD
+                        and not self.unleash.wait(0.01)
+                    ):
+                        pass
+                    if self.stop.is_set() or not (size := handle.readinto(buffer)):
+                        break
                     reading.hasher.update(view[:size])  # releases the GIL
                     if self.text:
                         nul = buffer.find(b"\x00", 0, size)
@@ -213,6 +230,11 @@ def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
             return _ingest_once(
                 path=path, detected=detected, overrides=overrides, workdir=workdir, progress=progress
             )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            # A case the checks here did not foresee, but one this file's bytes cause (not the
+            # machine, as memory or I/O errors would): failing the version says so, where the
+            # exception would leave it processing.
+            raise IngestError(f"Granary could not process this file: {exc}") from exc
         except _Widen as widen:
             # A later block holds a value the type inferred from the first block cannot take:
             # widen that column (integer to float, anything to string) and read again.
@@ -245,9 +267,9 @@ def _ingest_once(
                 _scan(path, reading, quotechar=None)
                 batches, schema = _parquet_batches(path)
             elif not detected.compression:
-                _scan(path, reading, quotechar=detected.quotechar if detected.format != "jsonl" else "")
                 source = stack.enter_context(pa.OSFile(str(path)))
                 reading.position = source.tell
+                _scan(path, reading, quotechar=detected.quotechar if detected.format != "jsonl" else "")
                 batches, schema = _text_batches(
                     source, path=path, detected=detected, overrides=overrides, reading=reading
                 )
@@ -298,11 +320,13 @@ def _read_all(
     preview: list[dict[str, Any]] = []
     rows = 0
     last_report = 0.0
+    # Left in reverse order: the writer thread stops before the Parquet file closes, and the
+    # profiling thread before the column threads it hands work to.
     with (
         contextlib.ExitStack() as stack,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as writing,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile") as profiling,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="column") as columns,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile") as profiling,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as writing,
     ):
         writer: pq.ParquetWriter | None = None
 
@@ -312,22 +336,30 @@ def _read_all(
             sample.add(chunk)
 
         in_flight: deque[tuple[Future[None], Future[None]]] = deque()
-        for chunk in _chunks(batches):
-            if writer is None:
-                writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
-                preview = chunk.slice(0, PREVIEW_ROWS).to_pylist()
-            while len(in_flight) >= CHUNKS_IN_FLIGHT:
-                for future in in_flight.popleft():
+        try:
+            for chunk in _chunks(batches):
+                if writer is None:
+                    writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
+                    preview = chunk.slice(0, PREVIEW_ROWS).to_pylist()
+                while len(in_flight) >= CHUNKS_IN_FLIGHT:
+                    for future in in_flight.popleft():
+                        future.result()
+                in_flight.append(
+                    (writing.submit(writer.write_table, chunk), profiling.submit(profile, chunk))
+                )
+                rows += chunk.num_rows
+                now = time.monotonic()
+                if now - last_report >= 1.0:
+                    progress(_bytes_read(detected, reading, path, rows), rows)
+                    last_report = now
+            for pair in in_flight:
+                for future in pair:
                     future.result()
-            in_flight.append((writing.submit(writer.write_table, chunk), profiling.submit(profile, chunk)))
-            rows += chunk.num_rows
-            now = time.monotonic()
-            if now - last_report >= 1.0:
-                progress(_bytes_read(detected, reading, path, rows), rows)
-                last_report = now
-        for pair in in_flight:
-            for future in pair:
-                future.result()
+        except BaseException:
+            for pair in in_flight:  # the read failed: what has not started yet is not worth doing
+                for future in pair:
+                    future.cancel()
+            raise
         if writer is None:  # no rows: the copy still carries the schema
             stack.enter_context(_parquet_writer(parquet_path, schema, None))
     reading.settle()
@@ -510,6 +542,8 @@ class _Batches:
         try:
             for batch in self.batches:
                 self._raise_found()
+                if self.reading is not None and self.reading.position is not None:
+                    self.reading.parsed = self.reading.position()
                 yield batch
         except _Widen:
             # The file is read again, with a scan of its own that finds any NUL byte behind the

@@ -136,7 +136,7 @@ class ColumnProfile:
         values = array.drop_null() if array.null_count else array
         self._min_max(values)
         if self.kind == "number":
-            self._moments(values.cast(pa.float64()))
+            self._moments(values.cast(pa.float64(), safe=False))
         if self.kind in ("number", "temporal"):
             self._bounds(values)
         if self.hll is not None:
@@ -208,7 +208,7 @@ class ColumnProfile:
         elif pa.types.is_date64(t) or pa.types.is_timestamp(t):
             bounds = pc.min_max(values.cast(pa.int64()))
         else:
-            bounds = pc.min_max(values.cast(pa.float64()))
+            bounds = pc.min_max(values.cast(pa.float64(), safe=False))
         low, high = bounds["min"].as_py(), bounds["max"].as_py()
         if low is not None and high is not None:
             self.low = min(self.low, float(low))
@@ -322,7 +322,7 @@ def _as_numbers(values: pa.Array) -> np.ndarray:
         return values.cast(pa.int32()).to_numpy().astype(np.float64)
     if pa.types.is_date64(t) or pa.types.is_timestamp(t):
         return values.cast(pa.int64()).to_numpy().astype(np.float64)
-    return values.cast(pa.float64()).to_numpy()
+    return values.cast(pa.float64(), safe=False).to_numpy()
 
 
 def _lo(a: Any, b: Any) -> Any:
@@ -351,8 +351,8 @@ class RowSample:
     a random key and the k smallest keys win, whatever the batch sizes). Seeded, so the same file
     always gets the same profile.
 
-    Rows that may still enter are buffered and cut back to k only when twice k have gathered, so
-    each row is copied about once, not once per batch."""
+    Rows that may still enter are buffered and cut back to k only when k + k/4 have gathered, so
+    a row is copied a few times at most, not once per batch, and the buffer stays near k rows."""
 
     def __init__(self, size: int = SAMPLE_SIZE) -> None:
         self.size = size
@@ -373,7 +373,7 @@ class RowSample:
         self.parts.append(table)
         self.keys.append(keys)
         self.buffered += len(keys)
-        if self.buffered >= 2 * self.size:
+        if self.buffered >= self.size + self.size // 4:
             self._cut()
 
     def _cut(self) -> None:

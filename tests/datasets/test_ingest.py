@@ -169,3 +169,36 @@ def test_a_widening_re_read_does_not_wait_for_the_side_scan_to_finish(tmp_path, 
 
     assert result.schema[0]["type"] == "float"
     assert len(finished) == 1  # the final read's scan; the abandoned read's scan was stopped
+
+
+def test_integers_beyond_float_precision_are_profiled(public_dataset, publish):
+    # 2**53 + 1 and 2**62 have no exact float64: the mean, std and histogram may round them,
+    # but the version must not fail (nor stay processing).
+    big = [2**53 + 1, 2**62, 7]
+    version = publish(public_dataset, data=b"n\n" + b"".join(f"{n}\n".encode() for n in big))
+    assert version.status == "ready", version.failure_reason
+    (column,) = version.profile["columns"]
+    assert (column["min"], column["max"]) == (7, 2**62)  # exact, from the integers themselves
+    assert column["mean"] == pytest.approx(sum(big) / 3)
+
+
+@pytest.mark.parametrize("nul_at_end", [False, True])
+def test_the_side_scan_keeps_near_the_parser_and_still_sees_the_whole_file(
+    public_dataset, publish, monkeypatch, nul_at_end
+):
+    from datasets.services import ingest
+
+    # The scan may run only 64 KiB ahead of the parser here (256 MiB in production), so it
+    # waits for the parser all through this 3 MB file, and must still hash all of it and find
+    # a NUL byte at its very end.
+    monkeypatch.setattr(ingest, "SCAN_AHEAD", 64 * 1024)
+    rows = 150_000
+    data = b"id,word\n" + b"".join(f"{n},w{n % 97}\n".encode() for n in range(rows))
+    if nul_at_end:
+        data += b"\x00"
+    version = publish(public_dataset, data=data)
+    if nul_at_end:
+        assert version.status == "failed"
+        assert f"a NUL byte at offset {len(data) - 1:,}" in version.failure_reason
+    else:
+        assert (version.status, version.row_count) == ("ready", rows)
