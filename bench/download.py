@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import http.client
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -39,6 +38,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _env
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -158,40 +160,24 @@ def write_csv(path: Path, size: int) -> None:
 
 def setup_granary(workdir: Path, size: int) -> tuple[dict[str, str], str, str, int]:
     """Migrate a fresh database and publish a ready version of `size` bytes; (env, token, sha256, size)."""
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": f"sqlite:///{workdir / 'granary.sqlite3'}",
-        "GRANARY_DATA_DIR": str(data_dir),
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "GRANARY_SENDFILE": "",
-        "GRANARY_SENDFILE_PREFIX": SENDFILE_PREFIX,
-        "GRANARY_MAX_UPLOAD_BYTES": str(max(size * 2, 10 * MIB)),
-        "PYTHONUNBUFFERED": "1",
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    started = time.monotonic()
+    env = _env.setup_granary(
+        workdir,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        GRANARY_SENDFILE="",
+        GRANARY_SENDFILE_PREFIX=SENDFILE_PREFIX,
+        GRANARY_MAX_UPLOAD_BYTES=str(max(size * 2, 10 * MIB)),
+    )
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connections
 
     from catalog.services.tokens import token_create
-    from datasets.models import Dataset, Version
+    from datasets.models import Dataset, Team, Version
     from datasets.services import storage, versions
     from datasets.services.datasets import dataset_create
-    from datasets.services.teams import team_create
 
-    started = time.monotonic()
-    call_command("migrate", verbosity=0, interactive=False)
-    user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(16))
-    team = team_create(user=user, slug="bench", name="Bench")
+    user = get_user_model().objects.get(username="bench")
+    team = Team.objects.get(slug="bench")
     for n in range(5):  # a few datasets for the small API request to list
         dataset_create(
             user=user,
@@ -214,8 +200,7 @@ def setup_granary(workdir: Path, size: int) -> tuple[dict[str, str], str, str, i
     upload = storage.tmp_dir() / "bench-upload.csv"
     write_csv(upload, size)
     sha256 = storage.file_sha256(upload)
-    # Ingest is run here, in this process: no Celery worker or Redis is needed.
-    versions._queue_ingest = lambda version_id: None
+    # Ingest is run here, in this process (_env does not queue it): no Celery worker or Redis is needed.
     try:
         version = versions.version_create(
             dataset=dataset,
