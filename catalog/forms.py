@@ -224,3 +224,16 @@ class AliasForm(ServiceErrorsMixin):
         self.fields["version"].choices = [  # type: ignore[attr-defined]
             (v.number, f"v{v.number}" + (f": {v.message}" if v.message else "")) for v in versions
         ]
+
+
+class AccessRequestForm(ServiceErrorsMixin):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What you need the data for; the team's owners read it before they decide.",
+    )
+
+
+class AccessDecisionForm(ServiceErrorsMixin):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    note = forms.CharField(max_length=2000, required=False, help_text="Optional: shown to the requester.")

@@ -11,6 +11,13 @@ urlpatterns = [
     path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<slug:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<slug:slug>/usage/", views.dataset_usage, name="dataset-usage"),
+    path("datasets/<slug:slug>/access/", views.dataset_access, name="dataset-access"),
+    path("datasets/<slug:slug>/access/request/", views.dataset_access_request, name="dataset-access-request"),
+    path(
+        "datasets/<slug:slug>/access/<int:request_id>/decide/",
+        views.dataset_access_decide,
+        name="dataset-access-decide",
+    ),
     path("datasets/<slug:slug>/aliases/", views.dataset_aliases, name="dataset-aliases"),
     path("datasets/<slug:slug>/aliases/set/", views.dataset_alias_set, name="dataset-alias-set"),
     path(

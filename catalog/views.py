@@ -18,6 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import selectors as lineage
 from catalog.forms import (
+    AccessDecisionForm,
+    AccessRequestForm,
     AliasForm,
     ColumnDocFormSet,
     DatasetEditForm,
@@ -36,8 +38,9 @@ from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
 from catalog.services.version_page import version_page_context, version_snippets
 from datasets import selectors
-from datasets.errors import GranaryError
+from datasets.errors import AccessDenied, GranaryError
 from datasets.models import Dataset, Version
+from datasets.services.access import access_request_create, access_request_decide
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.columns import column_docs_set
 from datasets.services.croissant import dataset_schema_org
@@ -97,7 +100,17 @@ def home(request: HttpRequest) -> HttpResponse:
 @portal_page
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
+    return _detail_page(request, dataset, access, access_form=None)
+
+
+def _detail_page(
+    request: HttpRequest, dataset: Dataset, access: selectors.Access, *, access_form: AccessRequestForm | None
+) -> HttpResponse:
     context: dict[str, Any] = {"dataset": dataset, "access": access}
+    if access.restricted_only and _me(request).is_authenticated:
+        mine = selectors.access_requests_by(user=_me(request), dataset=dataset)
+        context["my_request"] = mine.first()
+        context["access_form"] = access_form or AccessRequestForm()
     if access.read:
         latest = selectors.version_latest(dataset=dataset)
         context["readme_html"] = markdown_render(dataset.readme)
@@ -114,7 +127,80 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context["schema_org"] = dataset_schema_org(
             dataset=dataset, version=latest, absolute=request.build_absolute_uri
         )
-    return render(request, "catalog/dataset_detail.html", context)
+    status = 400 if access_form is not None and access_form.errors else 200
+    return render(request, "catalog/dataset_detail.html", context, status=status)
+
+
+@require_POST
+def dataset_access_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask a restricted dataset's owners for its data, with a reason."""
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
+    form = AccessRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            access_request_create(
+                user=_me(request), dataset=dataset, access=access, reason=form.cleaned_data["reason"]
+            )
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Asked the {dataset.team.slug} team's owners for access.")
+            return redirect("dataset-detail", dataset.slug)
+    return _detail_page(request, dataset, access, access_form=form)
+
+
+@portal_page
+def dataset_access(request: HttpRequest, slug: str) -> HttpResponse:
+    """The Access tab, for the team's owners: requests for the data, and every decision."""
+    dataset, access = _access_decider(request, slug)
+    return _access_page(request, dataset, access, form=None)
+
+
+@require_POST
+def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
+    dataset, access = _access_decider(request, slug)
+    asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
+    form = AccessDecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            decided = access_request_decide(
+                user=_me(request),
+                access=access,
+                request=asked,
+                approve=form.cleaned_data["decision"] == "approve",
+                note=form.cleaned_data["note"],
+            )
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"{decided.user.username}'s request is {decided.status}.")
+            return redirect("dataset-access", dataset.slug)
+    return _access_page(request, dataset, access, form=form)
+
+
+def _access_decider(request: HttpRequest, slug: str) -> tuple[Dataset, selectors.Access]:
+    dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
+    if not selectors.may_decide_access(access=access, user=_me(request)):
+        raise AccessDenied(
+            f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
+        )
+    return dataset, access
+
+
+def _access_page(
+    request: HttpRequest,
+    dataset: Dataset,
+    access: Any,
+    *,
+    form: AccessDecisionForm | None,
+) -> HttpResponse:
+    context = {
+        "dataset": dataset,
+        "access": access,
+        "requests": selectors.access_requests_of(dataset=dataset)[:200],
+        "form": form,
+    }
+    return render(request, "catalog/dataset_access.html", context, status=400 if form is not None else 200)
 
 
 @portal_page

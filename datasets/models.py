@@ -487,3 +487,42 @@ class CheckoutItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ref} → {self.version}"
+
+
+class AccessRequest(models.Model):
+    """A user's request to read a restricted dataset's data, and the team owner's decision.
+
+    Approved, it lets that user read the dataset as the team does (selectors.dataset_access).
+    Requests are never deleted: each one, with who decided what and when, is the record.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        DENIED = "denied"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="access_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(max_length=2000, blank=True, help_text="The owner's word on the decision.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "user"],
+                condition=Q(status="pending"),
+                name="access_request_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.dataset.slug}: {self.status}"

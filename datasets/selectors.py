@@ -5,7 +5,8 @@ user may discover) and `dataset_access` (what they may do with one). Visibility:
 
 - public: every signed-in user (and anonymous visitors when GRANARY_ANONYMOUS_READ is on);
 - internal: the owning team's members only; to anyone else it does not exist;
-- restricted: every signed-in user finds its title and summary, only the team sees its data.
+- restricted: every signed-in user finds its title and summary; the team sees its data, and so
+  does each user whose access request a team owner approved.
 
 Reading data and seeing a dataset differ only for restricted datasets. Writing (editing the card,
 uploading versions) needs the maintainer or owner role in the team.
@@ -37,6 +38,7 @@ from django.db.models.functions import Coalesce
 
 from datasets.errors import AccessDenied, GranaryError, InvalidInput, NotFound, NotReady, NotSignedIn
 from datasets.models import (
+    AccessRequest,
     Alias,
     AliasMove,
     Checkout,
@@ -96,12 +98,23 @@ def datasets_readable_by(user: User) -> QuerySet[Dataset]:
     visible = datasets_visible_to(user)
     if getattr(user, "is_superuser", False) or not _is_signed_in(user):
         return visible
-    return visible.filter(Q(visibility=Dataset.Visibility.PUBLIC) | Q(team_id__in=_team_ids(user)))
+    return visible.filter(
+        Q(visibility=Dataset.Visibility.PUBLIC)
+        | Q(team_id__in=_team_ids(user))
+        | Q(visibility=Dataset.Visibility.RESTRICTED, pk__in=_granted_ids(user))
+    )
 
 
 def _team_ids(user: User) -> QuerySet[Membership, Any]:
     # A subquery rather than a join, so no dataset appears twice and counts stay right.
     return Membership.objects.filter(user_id=_pk(user)).values("team_id")
+
+
+def _granted_ids(user: User) -> QuerySet[AccessRequest, Any]:
+    """The datasets whose owners approved this user's access request."""
+    return AccessRequest.objects.filter(user_id=_pk(user), status=AccessRequest.Status.APPROVED).values(
+        "dataset_id"
+    )
 
 
 def _pk(user: User) -> int:
@@ -116,13 +129,29 @@ def team_role(*, user: User, team: Team) -> str:
 
 
 def dataset_access(*, user: User, dataset: Dataset) -> Access:
-    return _access(user, dataset, team_role(user=user, team=dataset.team))
+    granted = (
+        dataset.visibility == Dataset.Visibility.RESTRICTED
+        and _is_signed_in(user)
+        and _granted_ids(user).filter(dataset_id=dataset.pk).exists()
+    )
+    return _access(user, dataset, team_role(user=user, team=dataset.team), granted=granted)
 
 
 def dataset_access_map(*, user: User, datasets: Iterable[Dataset]) -> dict[int, Access]:
-    """Access to each of many datasets, with one query for the user's roles (for lists)."""
+    """Access to each of many datasets, with one query for the user's roles and one for their
+    approved access requests (for lists)."""
+    datasets = list(datasets)
     roles = user_roles(user=user)
-    return {dataset.pk: _access(user, dataset, roles.get(dataset.team_id, "")) for dataset in datasets}
+    restricted = [d.pk for d in datasets if d.visibility == Dataset.Visibility.RESTRICTED]
+    granted: set[int] = set()
+    if restricted and _is_signed_in(user):  # the query only when a grant could matter
+        granted = set(
+            _granted_ids(user).filter(dataset_id__in=restricted).values_list("dataset_id", flat=True)
+        )
+    return {
+        dataset.pk: _access(user, dataset, roles.get(dataset.team_id, ""), granted=dataset.pk in granted)
+        for dataset in datasets
+    }
 
 
 def user_roles(*, user: User) -> dict[int, str]:
@@ -132,7 +161,7 @@ def user_roles(*, user: User) -> dict[int, str]:
     return dict(Membership.objects.filter(user_id=_pk(user)).values_list("team_id", "role"))
 
 
-def _access(user: User, dataset: Dataset, role: str) -> Access:
+def _access(user: User, dataset: Dataset, role: str, *, granted: bool = False) -> Access:
     if not _is_signed_in(user):
         public = settings.GRANARY_ANONYMOUS_READ and dataset.visibility == Dataset.Visibility.PUBLIC
         return Access(discover=public, read=public)
@@ -143,7 +172,8 @@ def _access(user: User, dataset: Dataset, role: str) -> Access:
     visibility = dataset.visibility
     return Access(
         discover=visibility != Dataset.Visibility.INTERNAL,
-        read=visibility == Dataset.Visibility.PUBLIC,
+        read=visibility == Dataset.Visibility.PUBLIC
+        or (visibility == Dataset.Visibility.RESTRICTED and granted),
     )
 
 
@@ -160,7 +190,8 @@ def dataset_get(*, user: User, slug: str, need: str = "read") -> tuple[Dataset, 
         raise NotFound(f"No dataset '{slug}'.")
     if need == "read" and not access.read:
         raise AccessDenied(
-            f"'{slug}' is restricted: its data is visible to the {dataset.team.slug} team only."
+            f"'{slug}' is restricted: its data is visible to the {dataset.team.slug} team and to "
+            "those whose access request an owner approved."
         )
     if need == "write" and not access.write:
         raise AccessDenied(
@@ -675,3 +706,25 @@ def webhooks_of(*, team: Team) -> QuerySet[Webhook]:
 
 def webhook_deliveries_of(*, team: Team, limit: int = 50) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(webhook__team=team).select_related("webhook")[:limit])
+
+
+def may_decide_access(*, access: Access, user: User) -> bool:
+    """Team owners decide access requests (and superusers, who may do anything)."""
+    return access.role == Membership.Role.OWNER or bool(getattr(user, "is_superuser", False))
+
+
+def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
+    """Every request for the dataset, newest first: what its owners see."""
+    return AccessRequest.objects.filter(dataset=dataset).select_related("user", "decided_by")
+
+
+def access_requests_by(*, user: User, dataset: Dataset) -> QuerySet[AccessRequest]:
+    """The user's own requests for the dataset, newest first."""
+    return access_requests_of(dataset=dataset).filter(user_id=_pk(user))
+
+
+def access_request_get(*, dataset: Dataset, request_id: int) -> AccessRequest:
+    found = access_requests_of(dataset=dataset).filter(pk=request_id).first()
+    if found is None:
+        raise NotFound(f"'{dataset.slug}' has no access request {request_id}.")
+    return found

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import ExternalDataset, Job, Run, RunDataset
 from catalog.services.tokens import token_create
-from datasets.models import Dataset, Membership, ValidationRun
+from datasets.models import AccessRequest, Dataset, Membership, ValidationRun
 from datasets.services.aliases import alias_set
 from datasets.services.checkouts import checkout_create
 from datasets.services.quality import suite_save
@@ -141,6 +141,32 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset-aliases", "GET"): PAGE_DATA,
     ("dataset-alias-set", "POST"): {**PAGE_WRITE, "owner": 302},
     ("dataset-alias-delete", "POST"): {**PAGE_WRITE, "owner": 302},
+    # Access requests: whoever may find a dataset may list their own requests (owners see all);
+    # asking makes sense only for a restricted dataset one cannot read yet.
+    ("api-access-request-list", "GET"): {**READ_DATA, "outsider": (200, 404, 200)},
+    ("api-access-request-list", "POST"): {
+        "anonymous": 401,
+        "anonymous_read": 401,
+        "outsider": (409, 404, 201),
+        "member": 409,
+        "owner": 409,
+    },
+    ("api-access-request-decision", "POST"): {**OWNER_ONLY_API, "outsider": (403, 404, 403), "owner": 200},
+    ("dataset-access", "GET"): {
+        "anonymous": 302,
+        "anonymous_read": (403, 404, 404),
+        "outsider": (403, 404, 403),
+        "member": 403,
+        "owner": 200,
+    },
+    ("dataset-access-request", "POST"): {
+        "anonymous": 302,
+        "anonymous_read": 302,
+        "outsider": (400, 404, 302),
+        "member": 400,
+        "owner": 400,
+    },
+    ("dataset-access-decide", "POST"): {**PAGE_WRITE, "owner": 302},
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
@@ -190,6 +216,7 @@ def world(db: None, settings: Any) -> dict[str, Any]:
         "member": UserFactory(username="mina"),
         "owner": UserFactory(username="olivia"),
         "target": UserFactory(username="tess"),
+        "requester": UserFactory(username="rita"),
     }
     MembershipFactory(team=team, user=users["member"], role=Membership.Role.MEMBER)
     MembershipFactory(team=team, user=users["owner"], role=Membership.Role.OWNER)
@@ -230,6 +257,7 @@ def call(
         "run_uuid": Run.objects.get(job__name=f"reads-{dataset.slug}").run_id,
         "name": "prod",
         "checkout_id": world["checkouts"][dataset.slug].pk,
+        "request_id": world["access_requests"][dataset.slug].pk,
     }
     if name.startswith("team-") or name.startswith("api-team-"):
         kwargs_by_arg["slug"] = world["team"].slug
@@ -263,6 +291,10 @@ def call(
         "api-alias-detail": {"version": 2},
         "api-checkout-list": {"refs": [f"{dataset.slug}@latest"], "purpose": "permissions walk"},
         "dataset-alias-set": {"name": "prod", "version": "2"},
+        "api-access-request-list": {"reason": "training the churn model"},
+        "api-access-request-decision": {"decision": "approve"},
+        "dataset-access-request": {"reason": "training the churn model"},
+        "dataset-access-decide": {"decision": "approve"},
     }
     if name == "api-version-list" and method == "POST":
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -282,6 +314,7 @@ def _publish_versions(world: dict[str, Any], publish: Any) -> None:
     alias `prod` on the first version and a checkout of it."""
     owner = world["users"]["owner"]
     world["checkouts"] = {}
+    world["access_requests"] = {}
     for dataset in world["datasets"].values():
         first = publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
         run = Run.objects.create(
@@ -306,6 +339,9 @@ def _publish_versions(world: dict[str, Any], publish: Any) -> None:
         alias_set(dataset=dataset, user=owner, name="prod", version=first)
         world["checkouts"][dataset.slug] = checkout_create(
             user=owner, refs=[f"{dataset.slug}@prod"], purpose="train"
+        )
+        world["access_requests"][dataset.slug] = AccessRequest.objects.create(
+            dataset=dataset, user=world["users"]["requester"], reason="a pending request to decide"
         )
 
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from datasets import selectors
 from datasets.models import (
+    AccessRequest,
     Alias,
     AliasMove,
     Checkout,
@@ -472,3 +473,37 @@ class CheckoutSerializer(serializers.ModelSerializer):
         path = reverse("api-checkout-detail", args=[checkout.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class AccessRequestSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug", read_only=True)
+    user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "dataset",
+            "user",
+            "reason",
+            "status",
+            "created_at",
+            "decided_by",
+            "decided_at",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+class AccessRequestWriteSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000, help_text="Why you need the data; the owners read it.")
+
+
+class AccessDecisionSerializer(serializers.Serializer[Any]):
+    decision = serializers.ChoiceField(choices=["approve", "deny"])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

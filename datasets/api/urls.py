@@ -19,6 +19,16 @@ urlpatterns = [
         views.VersionDetail.as_view(),
         name="api-version-detail",
     ),
+    path(
+        "datasets/<slug:slug>/access-requests/",
+        views.AccessRequestList.as_view(),
+        name="api-access-request-list",
+    ),
+    path(
+        "datasets/<slug:slug>/access-requests/<int:request_id>/decision/",
+        views.AccessRequestDecision.as_view(),
+        name="api-access-request-decision",
+    ),
     path("datasets/<slug:slug>/schema-diff/", views.SchemaDiff.as_view(), name="api-schema-diff"),
     path("datasets/<slug:slug>/suite/", views.Suite.as_view(), name="api-suite"),
     path("datasets/<slug:slug>/suite/suggest/", views.SuiteSuggestion.as_view(), name="api-suite-suggest"),

@@ -19,9 +19,10 @@ from rest_framework.views import APIView
 
 from datasets import selectors
 from datasets.api import serializers as s
-from datasets.errors import InvalidInput, NotFound, UploadTooLarge
+from datasets.errors import AccessDenied, InvalidInput, NotFound, UploadTooLarge
 from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Version
 from datasets.services import quality
+from datasets.services.access import access_request_create, access_request_decide
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
@@ -407,6 +408,51 @@ class AliasDetail(APIView):
         dataset, _ = selectors.dataset_get(user=_me(request), slug=slug, need="write")
         alias_delete(dataset=dataset, user=_me(request), name=name)
         return Response(status=204)
+
+
+class AccessRequestList(APIView):
+    """Access requests for a restricted dataset: its owners see them all, anyone else their own;
+    a user who may see the dataset but not its data asks (POST) with a reason."""
+
+    @extend_schema(responses=s.AccessRequestSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        me = _me(request)
+        dataset, access = selectors.dataset_get(user=me, slug=slug, need="discover")
+        if selectors.may_decide_access(access=access, user=me):
+            found = selectors.access_requests_of(dataset=dataset)
+        else:
+            found = selectors.access_requests_by(user=me, dataset=dataset)
+        return Response(s.AccessRequestSerializer(found, many=True).data)
+
+    @extend_schema(request=s.AccessRequestWriteSerializer, responses={201: s.AccessRequestSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
+        data = _valid(s.AccessRequestWriteSerializer, request)
+        made = access_request_create(user=_me(request), dataset=dataset, access=access, reason=data["reason"])
+        return Response(s.AccessRequestSerializer(made).data, status=status.HTTP_201_CREATED)
+
+
+class AccessRequestDecision(APIView):
+    """A team owner approves or denies a pending access request, with an optional note."""
+
+    @extend_schema(request=s.AccessDecisionSerializer, responses={200: s.AccessRequestSerializer})
+    def post(self, request: Request, slug: str, request_id: int) -> Response:
+        me = _me(request)
+        dataset, access = selectors.dataset_get(user=me, slug=slug, need="discover")
+        if not selectors.may_decide_access(access=access, user=me):
+            # Requests are private to their authors and the owners: a 403 says no more than that.
+            raise AccessDenied(
+                f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
+            )
+        data = _valid(s.AccessDecisionSerializer, request)
+        decided = access_request_decide(
+            user=me,
+            access=access,
+            request=selectors.access_request_get(dataset=dataset, request_id=request_id),
+            approve=data["decision"] == "approve",
+            note=data["note"],
+        )
+        return Response(s.AccessRequestSerializer(decided).data)
 
 
 def _alias_data(alias: Alias) -> dict[str, Any]:

@@ -120,7 +120,7 @@ NOAA Global Monitoring Laboratory,
 Credit: Dr. Xin Lan, NOAA/GML, and Dr. Ralph Keeling, Scripps Institution of Oceanography.
 
 *Restricted in this demo* only to show what a restricted dataset looks like to people outside its
-team: its title and summary, but no versions or data.
+team: its title and summary, but no versions or data until an owner approves their access request.
 """
 
 DEMO_DATASETS: tuple[DemoDataset, ...] = (

@@ -1,0 +1,120 @@
+"""Access requests: a user asks for a restricted dataset's data, a team owner decides, and an
+approved request opens the data to that user (and only to them) everywhere the team's is."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from datasets.models import AccessRequest
+from tests.conftest import CSV
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/datasets/patients/access-requests/"
+
+
+@pytest.fixture
+def patients(restricted_dataset, publish):
+    publish(restricted_dataset, data=CSV)
+    return restricted_dataset
+
+
+def test_an_approved_request_opens_the_data_to_its_author_only(api, outsider, owner, patients):
+    from tests.factories import UserFactory
+
+    oscar, owners = api(outsider), api(owner)
+    assert oscar.get("/api/v1/datasets/patients/versions/1/download/").status_code == 403
+
+    asked = oscar.post(URL, {"reason": "training a readmission model"}, format="json")
+    assert asked.status_code == 201, asked.json()
+    assert (asked.json()["status"], asked.json()["user"]) == ("pending", "oscar")
+    assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 403  # pending opens nothing
+
+    listed = owners.get(URL).json()
+    assert [(r["user"], r["reason"]) for r in listed] == [("oscar", "training a readmission model")]
+    decided = owners.post(
+        f"{URL}{asked.json()['id']}/decision/", {"decision": "approve", "note": "until Q2"}, format="json"
+    )
+    assert decided.status_code == 200, decided.json()
+    assert (decided.json()["status"], decided.json()["decided_by"], decided.json()["note"]) == (
+        "approved",
+        "olivia",
+        "until Q2",
+    )
+
+    download = oscar.get("/api/v1/datasets/patients/versions/1/download/")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == CSV
+    assert oscar.get("/api/v1/datasets/patients/").json().get("readme") is not None
+    assert oscar.get(URL).json()[0]["status"] == "approved"
+    # Someone else signed in still finds the title only.
+    assert api(UserFactory(username="ursula")).get("/api/v1/datasets/patients/versions/").status_code == 403
+
+
+def test_asking_needs_a_reason_and_is_done_once_until_decided(
+    api, outsider, member, public_dataset, patients
+):
+    oscar = api(outsider)
+    empty = oscar.post(URL, {"reason": "   "}, format="json")
+    assert empty.status_code == 400 and "reason" in empty.json()["detail"]
+    assert oscar.post(URL, {"reason": "research"}, format="json").status_code == 201
+    again = oscar.post(URL, {"reason": "research, really"}, format="json")
+    assert again.status_code == 409 and "not decided yet" in again.json()["detail"]
+    # Those who can read already have nothing to ask for.
+    assert api(member).post(URL, {"reason": "x"}, format="json").status_code == 409
+    assert (
+        oscar.post("/api/v1/datasets/churn/access-requests/", {"reason": "x"}, format="json").status_code
+        == 409
+    )
+    assert AccessRequest.objects.count() == 1
+
+
+def test_only_owners_decide_and_a_decision_is_final(api, outsider, maintainer, member, owner, patients):
+    oscar = api(outsider)
+    request_id = oscar.post(URL, {"reason": "audit"}, format="json").json()["id"]
+    decision = f"{URL}{request_id}/decision/"
+    for someone in (maintainer, member, outsider):
+        refused = api(someone).post(decision, {"decision": "approve"}, format="json")
+        assert refused.status_code == 403, someone.username
+    # Non-owners see only their own requests.
+    assert api(member).get(URL).json() == []
+
+    denied = api(owner).post(decision, {"decision": "deny", "note": "use the anonymised copy"}, format="json")
+    assert denied.json()["status"] == "denied"
+    again = api(owner).post(decision, {"decision": "approve"}, format="json")
+    assert again.status_code == 409 and "already denied by olivia" in again.json()["detail"]
+    assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 403
+    assert (
+        api(owner).post(f"{URL}999999/decision/", {"decision": "approve"}, format="json").status_code == 404
+    )
+    # A denied user may ask again, with a better reason; every decision stays on record.
+    assert (
+        oscar.post(URL, {"reason": "audit, approved by the ethics board"}, format="json").status_code == 201
+    )
+    assert [r.status for r in AccessRequest.objects.order_by("pk")] == ["denied", "pending"]
+
+
+def test_the_portal_flow_from_request_to_reading(outsider, owner, patients):
+    oscar, olivia = Client(), Client()
+    oscar.force_login(outsider)
+    olivia.force_login(owner)
+
+    page = oscar.get("/datasets/patients/").content.decode()
+    assert "Request access" in page and "Versions" not in page
+    missing = oscar.post("/datasets/patients/access/request/", {"reason": ""})
+    assert missing.status_code == 400 and "This field is required" in missing.content.decode()
+    asked = oscar.post("/datasets/patients/access/request/", {"reason": "training a readmission model"})
+    assert asked.status_code == 302
+    assert "is <strong>pending</strong>" in oscar.get("/datasets/patients/").content.decode()
+
+    assert oscar.get("/datasets/patients/access/").status_code == 403  # the tab is the owners'
+    tab = olivia.get("/datasets/patients/access/").content.decode()
+    assert "oscar" in tab and "training a readmission model" in tab
+    request_id = AccessRequest.objects.get().pk
+    approved = olivia.post(f"/datasets/patients/access/{request_id}/decide/", {"decision": "approve"})
+    assert approved.status_code == 302
+
+    page = oscar.get("/datasets/patients/").content.decode()
+    assert "Versions" in page and "Request access" not in page
+    assert oscar.get("/datasets/patients/versions/1/").status_code == 200
