@@ -38,7 +38,7 @@ from catalog.services.markdown import markdown_render
 from catalog.services.tokens import token_create, token_revoke, tokens_of
 from catalog.services.version_page import version_page_context, version_snippets
 from datasets import selectors
-from datasets.errors import AccessDenied, GranaryError
+from datasets.errors import GranaryError
 from datasets.models import Dataset, Version
 from datasets.services.access import access_request_create, access_request_decide
 from datasets.services.aliases import alias_delete, alias_set
@@ -152,13 +152,13 @@ def dataset_access_request(request: HttpRequest, slug: str) -> HttpResponse:
 @portal_page
 def dataset_access(request: HttpRequest, slug: str) -> HttpResponse:
     """The Access tab, for the team's owners: requests for the data, and every decision."""
-    dataset, access = _access_decider(request, slug)
+    dataset, access = selectors.dataset_get_to_decide_access(user=_me(request), slug=slug)
     return _access_page(request, dataset, access, form=None)
 
 
 @require_POST
 def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
-    dataset, access = _access_decider(request, slug)
+    dataset, access = selectors.dataset_get_to_decide_access(user=_me(request), slug=slug)
     asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
     form = AccessDecisionForm(request.POST)
     if form.is_valid():
@@ -176,15 +176,6 @@ def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> H
             messages.success(request, f"{decided.user.username}'s request is {decided.status}.")
             return redirect("dataset-access", dataset.slug)
     return _access_page(request, dataset, access, form=form)
-
-
-def _access_decider(request: HttpRequest, slug: str) -> tuple[Dataset, selectors.Access]:
-    dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
-    if not selectors.may_decide_access(access=access, user=_me(request)):
-        raise AccessDenied(
-            f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
-        )
-    return dataset, access
 
 
 def _access_page(

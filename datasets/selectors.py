@@ -713,6 +713,17 @@ def may_decide_access(*, access: Access, user: User) -> bool:
     return access.role == Membership.Role.OWNER or bool(getattr(user, "is_superuser", False))
 
 
+def dataset_get_to_decide_access(*, user: User, slug: str) -> tuple[Dataset, Access]:
+    """The dataset `slug`, for someone who may decide its access requests (403 for others)."""
+    dataset, access = dataset_get(user=user, slug=slug, need="discover")
+    if not may_decide_access(access=access, user=user):
+        # Requests are private to their authors and the owners: a 403 says no more than that.
+        raise AccessDenied(
+            f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
+        )
+    return dataset, access
+
+
 def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
     """Every request for the dataset, newest first: what its owners see."""
     return AccessRequest.objects.filter(dataset=dataset).select_related("user", "decided_by")

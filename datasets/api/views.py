@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from datasets import selectors
 from datasets.api import serializers as s
-from datasets.errors import AccessDenied, InvalidInput, NotFound, UploadTooLarge
+from datasets.errors import InvalidInput, NotFound, UploadTooLarge
 from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Version
 from datasets.services import quality
 from datasets.services.access import access_request_create, access_request_decide
@@ -438,12 +438,7 @@ class AccessRequestDecision(APIView):
     @extend_schema(request=s.AccessDecisionSerializer, responses={200: s.AccessRequestSerializer})
     def post(self, request: Request, slug: str, request_id: int) -> Response:
         me = _me(request)
-        dataset, access = selectors.dataset_get(user=me, slug=slug, need="discover")
-        if not selectors.may_decide_access(access=access, user=me):
-            # Requests are private to their authors and the owners: a 403 says no more than that.
-            raise AccessDenied(
-                f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
-            )
+        dataset, access = selectors.dataset_get_to_decide_access(user=me, slug=slug)
         data = _valid(s.AccessDecisionSerializer, request)
         decided = access_request_decide(
             user=me,
