@@ -235,5 +235,5 @@ class AccessRequestForm(ServiceErrorsMixin):
 
 
 class AccessDecisionForm(ServiceErrorsMixin):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny"), ("revoke", "Revoke")])
     note = forms.CharField(max_length=2000, required=False, help_text="Optional: shown to the requester.")

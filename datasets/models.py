@@ -492,14 +492,16 @@ class CheckoutItem(models.Model):
 class AccessRequest(models.Model):
     """A user's request to read a restricted dataset's data, and the team owner's decision.
 
-    Approved, it lets that user read the dataset as the team does (selectors.dataset_access).
-    Requests are never deleted: each one, with who decided what and when, is the record.
+    Approved, it lets that user read the dataset as the team does (selectors.dataset_access),
+    until an owner revokes it. Requests are never deleted: each one, with who decided what and
+    when, is the record.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending"
         APPROVED = "approved"
         DENIED = "denied"
+        REVOKED = "revoked"  # approved, then withdrawn by an owner
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="access_requests")
     user = models.ForeignKey(
@@ -513,6 +515,11 @@ class AccessRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(max_length=2000, blank=True, help_text="The owner's word on the decision.")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_note = models.TextField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

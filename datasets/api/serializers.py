@@ -483,6 +483,9 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
+    revoked_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = AccessRequest
@@ -496,6 +499,9 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "decided_by",
             "decided_at",
             "note",
+            "revoked_by",
+            "revoked_at",
+            "revoke_note",
         ]
         read_only_fields = fields
 
@@ -505,5 +511,8 @@ class AccessRequestWriteSerializer(serializers.Serializer[Any]):
 
 
 class AccessDecisionSerializer(serializers.Serializer[Any]):
-    decision = serializers.ChoiceField(choices=["approve", "deny"])
+    decision = serializers.ChoiceField(
+        choices=["approve", "deny", "revoke"],
+        help_text="approve or deny a pending request; revoke an approved one",
+    )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

@@ -22,7 +22,7 @@ from datasets.api import serializers as s
 from datasets.errors import InvalidInput, NotFound, UploadTooLarge
 from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Version
 from datasets.services import quality
-from datasets.services.access import access_request_create, access_request_decide
+from datasets.services.access import access_request_create, access_request_decide, access_request_revoke
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
@@ -433,20 +433,25 @@ class AccessRequestList(APIView):
 
 
 class AccessRequestDecision(APIView):
-    """A team owner approves or denies a pending access request, with an optional note."""
+    """A team owner approves or denies a pending access request, or revokes an approved one,
+    with an optional note."""
 
     @extend_schema(request=s.AccessDecisionSerializer, responses={200: s.AccessRequestSerializer})
     def post(self, request: Request, slug: str, request_id: int) -> Response:
         me = _me(request)
         dataset, access = selectors.dataset_get_to_decide_access(user=me, slug=slug)
         data = _valid(s.AccessDecisionSerializer, request)
-        decided = access_request_decide(
-            user=me,
-            access=access,
-            request=selectors.access_request_get(dataset=dataset, request_id=request_id),
-            approve=data["decision"] == "approve",
-            note=data["note"],
-        )
+        asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
+        if data["decision"] == "revoke":
+            decided = access_request_revoke(user=me, access=access, request=asked, note=data["note"])
+        else:
+            decided = access_request_decide(
+                user=me,
+                access=access,
+                request=asked,
+                approve=data["decision"] == "approve",
+                note=data["note"],
+            )
         return Response(s.AccessRequestSerializer(decided).data)
 
 

@@ -1,4 +1,5 @@
-"""Writes for access requests: asking to read a restricted dataset, and an owner's decision."""
+"""Writes for access requests: asking to read a restricted dataset, an owner's decision, and
+the withdrawal of an approval."""
 
 from __future__ import annotations
 
@@ -37,12 +38,7 @@ def access_request_decide(
     *, user: User, access: Access, request: AccessRequest, approve: bool, note: str = ""
 ) -> AccessRequest:
     """Approve or deny a pending request; the decision, who made it and when are kept."""
-    if not may_decide_access(access=access, user=user):
-        raise AccessDenied(
-            f"Access requests for '{request.dataset.slug}' are decided by the owners of the "
-            f"{request.dataset.team.slug} team."
-        )
-    locked = AccessRequest.objects.select_for_update().get(pk=request.pk)
+    locked = _locked(user=user, access=access, request=request)
     if locked.status != AccessRequest.Status.PENDING:
         who = locked.decided_by.username if locked.decided_by else "someone"
         when = f"{locked.decided_at:%Y-%m-%d %H:%M} UTC" if locked.decided_at else "earlier"
@@ -53,3 +49,29 @@ def access_request_decide(
     locked.note = note.strip()[:REASON_MAX]
     locked.save(update_fields=["status", "decided_by", "decided_at", "note"])
     return locked
+
+
+@transaction.atomic
+def access_request_revoke(
+    *, user: User, access: Access, request: AccessRequest, note: str = ""
+) -> AccessRequest:
+    """Withdraw an approved request: its author reads the data no more (and may ask again). The
+    approval stays on record beside the revocation."""
+    locked = _locked(user=user, access=access, request=request)
+    if locked.status != AccessRequest.Status.APPROVED:
+        raise Conflict(f"Only an approved request can be revoked; this one is {locked.status}.")
+    locked.status = AccessRequest.Status.REVOKED
+    locked.revoked_by = user
+    locked.revoked_at = timezone.now()
+    locked.revoke_note = note.strip()[:REASON_MAX]
+    locked.save(update_fields=["status", "revoked_by", "revoked_at", "revoke_note"])
+    return locked
+
+
+def _locked(*, user: User, access: Access, request: AccessRequest) -> AccessRequest:
+    if not may_decide_access(access=access, user=user):
+        raise AccessDenied(
+            f"Access requests for '{request.dataset.slug}' are decided by the owners of the "
+            f"{request.dataset.team.slug} team."
+        )
+    return AccessRequest.objects.select_for_update().get(pk=request.pk)

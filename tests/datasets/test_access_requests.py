@@ -118,3 +118,33 @@ def test_the_portal_flow_from_request_to_reading(outsider, owner, patients):
     page = oscar.get("/datasets/patients/").content.decode()
     assert "Versions" in page and "Request access" not in page
     assert oscar.get("/datasets/patients/versions/1/").status_code == 200
+
+    assert "Revoke" in olivia.get("/datasets/patients/access/").content.decode()
+    revoked = olivia.post(f"/datasets/patients/access/{request_id}/decide/", {"decision": "revoke"})
+    assert revoked.status_code == 302
+    page = oscar.get("/datasets/patients/").content.decode()
+    assert "is <strong>revoked</strong>" in page and "Request access" in page
+    assert oscar.get("/datasets/patients/versions/1/").status_code == 403
+
+
+def test_an_owner_revokes_an_approval_and_the_data_closes_again(api, outsider, owner, member, patients):
+    oscar, owners = api(outsider), api(owner)
+    request_id = oscar.post(URL, {"reason": "a three-month study"}, format="json").json()["id"]
+    decision = f"{URL}{request_id}/decision/"
+    early = owners.post(decision, {"decision": "revoke"}, format="json")
+    assert early.status_code == 409 and "this one is pending" in early.json()["detail"]
+    owners.post(decision, {"decision": "approve"}, format="json")
+    assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 200
+    assert api(member).post(decision, {"decision": "revoke"}, format="json").status_code == 403
+
+    revoked = owners.post(decision, {"decision": "revoke", "note": "the study ended"}, format="json").json()
+    assert (revoked["status"], revoked["decided_by"], revoked["revoked_by"], revoked["revoke_note"]) == (
+        "revoked",
+        "olivia",
+        "olivia",
+        "the study ended",
+    )
+    assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 403
+    assert oscar.get("/api/v1/datasets/patients/versions/1/download/").status_code == 403
+    # Revoked, one may ask again.
+    assert oscar.post(URL, {"reason": "a follow-up study"}, format="json").status_code == 201
