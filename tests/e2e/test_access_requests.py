@@ -1,0 +1,50 @@
+"""Someone outside a team asks for a restricted dataset's data in the browser, an owner approves
+it in the Access tab, and the dataset's versions open to them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import CSV
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def sign_in(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_ask_approve_and_read_a_restricted_dataset(
+    browser, live_server, celery_worker, restricted_dataset, publish, outsider, owner
+):
+    publish(restricted_dataset, data=CSV)
+    oscar = browser.new_context().new_page()
+    sign_in(oscar, live_server.url, outsider.username)
+    oscar.goto(f"{live_server.url}/datasets/patients/")
+    expect(oscar.locator("table.versions")).to_have_count(0)
+    oscar.fill("textarea[name=reason]", "Training a readmission model for the Q3 review")
+    oscar.click("button:text('Ask the owners')")
+    expect(oscar.locator(".access-status")).to_contain_text("pending")
+
+    olivia = browser.new_context().new_page()
+    sign_in(olivia, live_server.url, owner.username)
+    olivia.goto(f"{live_server.url}/datasets/patients/")
+    olivia.get_by_role("link", name="Access").click()
+    expect(olivia).to_have_url(re.compile(r"/datasets/patients/access/$"))
+    row = olivia.locator("table.access-requests tr", has_text="oscar")
+    expect(row).to_contain_text("Training a readmission model")
+    row.locator("input[name=note]").fill("until the end of Q3")
+    row.get_by_role("button", name="Approve").click()
+    expect(olivia.locator("table.access-requests")).to_contain_text("Approved by olivia")
+
+    oscar.reload()
+    expect(oscar.locator("table.versions")).to_contain_text("v1")
+    expect(oscar.locator("textarea[name=reason]")).to_have_count(0)
