@@ -165,10 +165,10 @@ def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> H
         decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
         try:
             if decision == "revoke":
-                decided = access_request_revoke(user=_me(request), access=access, request=asked, note=note)
+                decided = access_request_revoke(user=_me(request), request=asked, note=note)
             else:
                 decided = access_request_decide(
-                    user=_me(request), access=access, request=asked, approve=decision == "approve", note=note
+                    user=_me(request), request=asked, approve=decision == "approve", note=note
                 )
         except GranaryError as exc:
             form.add_service_error(exc)

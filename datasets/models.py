@@ -524,10 +524,12 @@ class AccessRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
+            # One open request (pending, or approved and not revoked) per user and dataset: a
+            # second approval would outlive the revocation of the first.
             models.UniqueConstraint(
                 fields=["dataset", "user"],
-                condition=Q(status="pending"),
-                name="access_request_one_pending",
+                condition=Q(status__in=["pending", "approved"]),
+                name="access_request_one_open",
             ),
         ]
 

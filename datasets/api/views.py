@@ -439,15 +439,14 @@ class AccessRequestDecision(APIView):
     @extend_schema(request=s.AccessDecisionSerializer, responses={200: s.AccessRequestSerializer})
     def post(self, request: Request, slug: str, request_id: int) -> Response:
         me = _me(request)
-        dataset, access = selectors.dataset_get_to_decide_access(user=me, slug=slug)
+        dataset, _ = selectors.dataset_get_to_decide_access(user=me, slug=slug)
         data = _valid(s.AccessDecisionSerializer, request)
         asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
         if data["decision"] == "revoke":
-            decided = access_request_revoke(user=me, access=access, request=asked, note=data["note"])
+            decided = access_request_revoke(user=me, request=asked, note=data["note"])
         else:
             decided = access_request_decide(
                 user=me,
-                access=access,
                 request=asked,
                 approve=data["decision"] == "approve",
                 note=data["note"],

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from datasets.errors import AccessDenied, Conflict, InvalidInput
 from datasets.models import AccessRequest, Dataset
-from datasets.selectors import Access, may_decide_access
+from datasets.selectors import Access, dataset_access, may_decide_access
 
 REASON_MAX = 2000
 
@@ -27,7 +27,12 @@ def access_request_create(*, user: User, dataset: Dataset, access: Access, reaso
     try:
         with transaction.atomic():
             return AccessRequest.objects.create(dataset=dataset, user=user, reason=reason)
-    except IntegrityError:  # the unique pending request per user and dataset
+    except IntegrityError:  # the one open (pending or approved) request per user and dataset
+        approved = AccessRequest.objects.filter(
+            dataset=dataset, user=user, status=AccessRequest.Status.APPROVED
+        ).exists()
+        if approved:
+            raise Conflict(f"Your request for '{dataset.slug}' was approved already.") from None
         raise Conflict(
             f"You already asked for access to '{dataset.slug}'; its owners have not decided yet."
         ) from None
@@ -35,14 +40,23 @@ def access_request_create(*, user: User, dataset: Dataset, access: Access, reaso
 
 @transaction.atomic
 def access_request_decide(
-    *, user: User, access: Access, request: AccessRequest, approve: bool, note: str = ""
+    *, user: User, request: AccessRequest, approve: bool, note: str = ""
 ) -> AccessRequest:
     """Approve or deny a pending request; the decision, who made it and when are kept."""
-    locked = _locked(user=user, access=access, request=request)
+    locked = _locked(user=user, request=request)
     if locked.status != AccessRequest.Status.PENDING:
-        who = locked.decided_by.username if locked.decided_by else "someone"
-        when = f"{locked.decided_at:%Y-%m-%d %H:%M} UTC" if locked.decided_at else "earlier"
+        revoked = locked.status == AccessRequest.Status.REVOKED
+        by = locked.revoked_by if revoked else locked.decided_by
+        at = locked.revoked_at if revoked else locked.decided_at
+        who = by.username if by else "someone"
+        when = f"{at:%Y-%m-%d %H:%M} UTC" if at else "earlier"
         raise Conflict(f"This request was already {locked.status} by {who} on {when}.")
+    if approve and locked.dataset.visibility != Dataset.Visibility.RESTRICTED:
+        # An approval now would lie dormant and open the data if the dataset became restricted.
+        raise Conflict(
+            f"'{locked.dataset.slug}' is {locked.dataset.visibility}, not restricted: there is no access "
+            "to grant. Deny the request, or make the dataset restricted first."
+        )
     locked.status = AccessRequest.Status.APPROVED if approve else AccessRequest.Status.DENIED
     locked.decided_by = user
     locked.decided_at = timezone.now()
@@ -52,12 +66,10 @@ def access_request_decide(
 
 
 @transaction.atomic
-def access_request_revoke(
-    *, user: User, access: Access, request: AccessRequest, note: str = ""
-) -> AccessRequest:
+def access_request_revoke(*, user: User, request: AccessRequest, note: str = "") -> AccessRequest:
     """Withdraw an approved request: its author reads the data no more (and may ask again). The
     approval stays on record beside the revocation."""
-    locked = _locked(user=user, access=access, request=request)
+    locked = _locked(user=user, request=request)
     if locked.status != AccessRequest.Status.APPROVED:
         raise Conflict(f"Only an approved request can be revoked; this one is {locked.status}.")
     locked.status = AccessRequest.Status.REVOKED
@@ -68,10 +80,15 @@ def access_request_revoke(
     return locked
 
 
-def _locked(*, user: User, access: Access, request: AccessRequest) -> AccessRequest:
-    if not may_decide_access(access=access, user=user):
+def _locked(*, user: User, request: AccessRequest) -> AccessRequest:
+    """The request, locked, for a user who may decide it: an owner of the team of the request's
+    own dataset (worked out here, not taken from the caller), and not its author."""
+    locked = AccessRequest.objects.select_for_update().select_related("dataset__team").get(pk=request.pk)
+    dataset = locked.dataset
+    if not may_decide_access(access=dataset_access(user=user, dataset=dataset), user=user):
         raise AccessDenied(
-            f"Access requests for '{request.dataset.slug}' are decided by the owners of the "
-            f"{request.dataset.team.slug} team."
+            f"Access requests for '{dataset.slug}' are decided by the owners of the {dataset.team.slug} team."
         )
-    return AccessRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.user_id == user.pk:
+        raise AccessDenied("Another owner decides your own request.")
+    return locked

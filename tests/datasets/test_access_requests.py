@@ -148,3 +148,100 @@ def test_an_owner_revokes_an_approval_and_the_data_closes_again(api, outsider, o
     assert oscar.get("/api/v1/datasets/patients/versions/1/download/").status_code == 403
     # Revoked, one may ask again.
     assert oscar.post(URL, {"reason": "a follow-up study"}, format="json").status_code == 201
+
+
+def _ask(user, dataset, reason="a study"):
+    from datasets import selectors
+    from datasets.services.access import access_request_create
+
+    return access_request_create(
+        user=user, dataset=dataset, access=selectors.dataset_access(user=user, dataset=dataset), reason=reason
+    )
+
+
+def test_a_second_request_sent_as_the_first_is_approved_cannot_outlive_its_revocation(
+    api, outsider, owner, patients
+):
+    from datasets import selectors
+    from datasets.errors import Conflict
+    from datasets.services.access import access_request_create, access_request_decide, access_request_revoke
+
+    # The user's second request was checked (access.read False) before the first one's approval landed.
+    stale = selectors.dataset_access(user=outsider, dataset=patients)
+    first = access_request_create(user=outsider, dataset=patients, access=stale, reason="a")
+    access_request_decide(user=owner, request=first, approve=True)
+    with pytest.raises(Conflict, match="approved already"):
+        access_request_create(user=outsider, dataset=patients, access=stale, reason="b")
+    access_request_revoke(user=owner, request=first)
+    assert api(outsider).get("/api/v1/datasets/patients/versions/").status_code == 403
+
+
+def test_an_owner_decides_only_the_requests_of_their_teams_datasets(outsider, owner, patients):
+    from datasets.errors import AccessDenied
+    from datasets.services.access import access_request_decide
+    from tests.factories import DatasetFactory
+
+    elsewhere = DatasetFactory(slug="genomes", visibility="restricted")  # another team's
+    asked = _ask(outsider, elsewhere)
+    with pytest.raises(AccessDenied):
+        access_request_decide(user=owner, request=asked, approve=True)
+    assert AccessRequest.objects.get(pk=asked.pk).status == "pending"
+
+
+def test_no_one_approves_their_own_request(api, outsider, owner, team, patients):
+    from datasets.models import Membership
+    from datasets.services.teams import membership_remove
+
+    asked = _ask(outsider, patients)
+    Membership.objects.create(team=team, user=outsider, role=Membership.Role.OWNER)
+    refused = api(outsider).post(f"{URL}{asked.pk}/decision/", {"decision": "approve"}, format="json")
+    assert refused.status_code == 403
+    membership_remove(actor=owner, team=team, username="oscar")
+    assert api(outsider).get("/api/v1/datasets/patients/versions/").status_code == 403
+
+
+def test_only_a_restricted_dataset_grants_so_no_approval_lies_dormant(api, outsider, owner, patients):
+    asked = _ask(outsider, patients)
+    patients.visibility = "public"
+    patients.save()
+    decision = f"{URL}{asked.pk}/decision/"
+    refused = api(owner).post(decision, {"decision": "approve"}, format="json")
+    assert refused.status_code == 409 and "not restricted" in refused.json()["detail"]
+    patients.visibility = "restricted"
+    patients.save()
+    assert api(outsider).get("/api/v1/datasets/patients/versions/").status_code == 403
+    assert api(owner).post(decision, {"decision": "approve"}, format="json").status_code == 200
+
+
+def test_a_grant_reaches_lists_checkouts_and_lineage_and_never_an_internal_dataset(
+    api, outsider, owner, patients, public_dataset, publish
+):
+    from datasets.models import Version
+    from datasets.services.access import access_request_decide
+
+    publish(public_dataset, derived_from=[Version.objects.get(dataset=patients)])
+    oscar = api(outsider)
+    page = Client()
+    page.force_login(outsider)
+
+    def seen() -> tuple[object, ...]:
+        listed = {d["slug"]: d for d in oscar.get("/api/v1/datasets/").json()["results"]}
+        upstreams = oscar.get("/api/v1/datasets/churn/versions/1/").json()["derived_from"]
+        checkout = oscar.post("/api/v1/checkouts/", {"refs": ["patients"], "purpose": "p"}, format="json")
+        lineage = page.get("/datasets/churn/lineage/").content.decode()
+        return (
+            "patients" in listed and not listed["patients"].get("restricted"),
+            upstreams,
+            checkout.status_code,
+            'href="/datasets/patients/' in lineage,
+        )
+
+    assert seen() == (False, ["restricted"], 403, False)
+    access_request_decide(user=owner, request=_ask(outsider, patients), approve=True)
+    assert seen() == (True, ["patients@1"], 201, True)
+    assert "badge-locked" not in page.get("/").content.decode()
+    # Made internal, the dataset is gone for the grantee, in every list too.
+    patients.visibility = "internal"
+    patients.save()
+    assert seen() == (False, ["restricted"], 404, False)
+    assert oscar.get(URL).status_code == 404
