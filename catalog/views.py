@@ -135,6 +135,9 @@ def _detail_page(
 def dataset_access_request(request: HttpRequest, slug: str) -> HttpResponse:
     """Ask a restricted dataset's owners for its data, with a reason."""
     dataset, access = selectors.dataset_get(user=_me(request), slug=slug, need="discover")
+    if access.read:  # the page shows no form to those who read already: say so there
+        messages.info(request, f"You can already read '{dataset.slug}': there is nothing to ask for.")
+        return redirect("dataset-detail", dataset.slug)
     form = AccessRequestForm(request.POST)
     if form.is_valid():
         try:

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from datasets.errors import AccessDenied, Conflict, InvalidInput
-from datasets.models import Dataset, Membership, Tag, Team, slug_validator
+from datasets.models import AccessRequest, Dataset, Membership, Tag, Team, slug_validator
 from datasets.services.validation import validate
 
 EDITABLE = ("title", "summary", "readme", "license", "visibility", "status", "tags")
@@ -59,10 +60,20 @@ def dataset_update(*, dataset: Dataset, changes: dict[str, Any]) -> Dataset:
     if unknown:
         raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     tags = changes.pop("tags", None)
-    _apply(dataset, changes)
-    dataset.save()
-    if tags is not None:
-        dataset.tags.set(_tags(tags))
+    was = dataset.visibility
+    with transaction.atomic():
+        _apply(dataset, changes)
+        dataset.save()
+        if tags is not None:
+            dataset.tags.set(_tags(tags))
+        if was == Dataset.Visibility.RESTRICTED and dataset.visibility != was:
+            # Approved access requests were grants on a restricted dataset: they end here, so
+            # that making it restricted again does not wake them up.
+            AccessRequest.objects.filter(dataset=dataset, status=AccessRequest.Status.APPROVED).update(
+                status=AccessRequest.Status.REVOKED,
+                revoked_at=timezone.now(),
+                revoke_note=f"The dataset became {dataset.visibility}.",
+            )
     return dataset
 
 

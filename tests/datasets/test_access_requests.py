@@ -120,10 +120,13 @@ def test_the_portal_flow_from_request_to_reading(outsider, owner, patients):
     assert oscar.get("/datasets/patients/versions/1/").status_code == 200
 
     assert "Revoke" in olivia.get("/datasets/patients/access/").content.decode()
-    revoked = olivia.post(f"/datasets/patients/access/{request_id}/decide/", {"decision": "revoke"})
+    revoked = olivia.post(
+        f"/datasets/patients/access/{request_id}/decide/", {"decision": "revoke", "note": "the study ended"}
+    )
     assert revoked.status_code == 302
     page = oscar.get("/datasets/patients/").content.decode()
-    assert "is <strong>revoked</strong>" in page and "Request access" in page
+    assert "is <strong>revoked</strong> (olivia" in page and "the study ended" in page
+    assert "Request access" in page
     assert oscar.get("/datasets/patients/versions/1/").status_code == 403
 
 
@@ -245,3 +248,19 @@ def test_a_grant_reaches_lists_checkouts_and_lineage_and_never_an_internal_datas
     patients.save()
     assert seen() == (False, ["restricted"], 404, False)
     assert oscar.get(URL).status_code == 404
+
+
+def test_grants_end_when_the_dataset_stops_being_restricted(api, outsider, owner, patients):
+    oscar, owners = api(outsider), api(owner)
+    request_id = oscar.post(URL, {"reason": "study"}, format="json").json()["id"]
+    owners.post(f"{URL}{request_id}/decision/", {"decision": "approve"}, format="json")
+    assert (
+        owners.patch("/api/v1/datasets/patients/", {"visibility": "internal"}, format="json").status_code
+        == 200
+    )
+    assert oscar.get("/api/v1/datasets/patients/").status_code == 404  # internal: not even its title
+
+    owners.patch("/api/v1/datasets/patients/", {"visibility": "restricted"}, format="json")
+    assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 403  # the old grant stays ended
+    (mine,) = oscar.get(URL).json()
+    assert (mine["status"], mine["revoke_note"]) == ("revoked", "The dataset became internal.")
