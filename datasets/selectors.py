@@ -63,6 +63,7 @@ class Access:
     read: bool = False  # card, versions, data
     write: bool = False  # edit, upload
     role: str = ""  # the user's role in the owning team, if any
+    decide: bool = False  # approve, deny and revoke access requests: the team's owners
 
     @property
     def restricted_only(self) -> bool:
@@ -166,9 +167,15 @@ def _access(user: User, dataset: Dataset, role: str, *, granted: bool = False) -
         public = settings.GRANARY_ANONYMOUS_READ and dataset.visibility == Dataset.Visibility.PUBLIC
         return Access(discover=public, read=public)
     if getattr(user, "is_superuser", False):
-        return Access(discover=True, read=True, write=True, role=role)
+        return Access(discover=True, read=True, write=True, role=role, decide=True)
     if role:
-        return Access(discover=True, read=True, write=role != Membership.Role.MEMBER, role=role)
+        return Access(
+            discover=True,
+            read=True,
+            write=role != Membership.Role.MEMBER,
+            role=role,
+            decide=role == Membership.Role.OWNER,
+        )
     visibility = dataset.visibility
     return Access(
         discover=visibility != Dataset.Visibility.INTERNAL,
@@ -708,15 +715,10 @@ def webhook_deliveries_of(*, team: Team, limit: int = 50) -> list[WebhookDeliver
     return list(WebhookDelivery.objects.filter(webhook__team=team).select_related("webhook")[:limit])
 
 
-def may_decide_access(*, access: Access, user: User) -> bool:
-    """Team owners decide access requests (and superusers, who may do anything)."""
-    return access.role == Membership.Role.OWNER or bool(getattr(user, "is_superuser", False))
-
-
 def dataset_get_to_decide_access(*, user: User, slug: str) -> tuple[Dataset, Access]:
     """The dataset `slug`, for someone who may decide its access requests (403 for others)."""
     dataset, access = dataset_get(user=user, slug=slug, need="discover")
-    if not may_decide_access(access=access, user=user):
+    if not access.decide:
         # Requests are private to their authors and the owners: a 403 says no more than that.
         raise AccessDenied(
             f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."

@@ -418,7 +418,7 @@ class AccessRequestList(APIView):
     def get(self, request: Request, slug: str) -> Response:
         me = _me(request)
         dataset, access = selectors.dataset_get(user=me, slug=slug, need="discover")
-        if selectors.may_decide_access(access=access, user=me):
+        if access.decide:
             found = selectors.access_requests_of(dataset=dataset)
         else:
             found = selectors.access_requests_by(user=me, dataset=dataset)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from datasets.errors import AccessDenied, Conflict, InvalidInput
 from datasets.models import AccessRequest, Dataset
-from datasets.selectors import Access, dataset_access, may_decide_access
+from datasets.selectors import Access, dataset_access
 
 REASON_MAX = 2000
 
@@ -85,7 +85,7 @@ def _locked(*, user: User, request: AccessRequest) -> AccessRequest:
     own dataset (worked out here, not taken from the caller), and not its author."""
     locked = AccessRequest.objects.select_for_update().select_related("dataset__team").get(pk=request.pk)
     dataset = locked.dataset
-    if not may_decide_access(access=dataset_access(user=user, dataset=dataset), user=user):
+    if not dataset_access(user=user, dataset=dataset).decide:
         raise AccessDenied(
             f"Access requests for '{dataset.slug}' are decided by the owners of the {dataset.team.slug} team."
         )
