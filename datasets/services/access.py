@@ -10,6 +10,7 @@ from django.utils import timezone
 from datasets.errors import AccessDenied, Conflict, InvalidInput
 from datasets.models import AccessRequest, Dataset
 from datasets.selectors import Access, dataset_access
+from datasets.services.webhooks import webhooks_announce_access_request
 
 REASON_MAX = 2000
 
@@ -26,7 +27,9 @@ def access_request_create(*, user: User, dataset: Dataset, access: Access, reaso
         raise InvalidInput(f"Keep the reason under {REASON_MAX:,} characters.", field="reason")
     try:
         with transaction.atomic():
-            return AccessRequest.objects.create(dataset=dataset, user=user, reason=reason)
+            made = AccessRequest.objects.create(dataset=dataset, user=user, reason=reason)
+            webhooks_announce_access_request(request=made)
+            return made
     except IntegrityError:  # the one open (pending or approved) request per user and dataset
         approved = AccessRequest.objects.filter(
             dataset=dataset, user=user, status=AccessRequest.Status.APPROVED

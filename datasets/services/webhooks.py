@@ -1,5 +1,6 @@
-"""Webhooks: signed JSON events to a team's endpoints when a validation fails or a version
-becomes certified, delivered by workers with retries, every attempt recorded."""
+"""Webhooks: signed JSON events to a team's endpoints when a validation fails, a version
+becomes certified or someone asks for a restricted dataset's data, delivered by workers with
+retries, every attempt recorded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from datasets.errors import InvalidInput
-from datasets.models import Team, ValidationRun, Webhook, WebhookDelivery
+from datasets.models import AccessRequest, Team, ValidationRun, Webhook, WebhookDelivery
 
 
 class WebhookFailed(Exception):
@@ -67,9 +68,29 @@ def webhooks_announce_run(*, run_id: int) -> list[WebhookDelivery]:
         "report_url": _absolute(reverse("validation-report", args=[dataset.slug, version.number, run.pk])),
         "sent_at": timezone.now().isoformat(),
     }
+    return _queue(team=dataset.team, event=event, payload=payload)
+
+
+def webhooks_announce_access_request(*, request: AccessRequest) -> list[WebhookDelivery]:
+    """Queue `access.requested` for the dataset's team, so its owners hear of a new request
+    without watching the Access tab."""
+    dataset = request.dataset
+    payload = {
+        "event": "access.requested",
+        "dataset": dataset.slug,
+        "request": request.pk,
+        "user": request.user.get_username(),
+        "reason": request.reason,
+        "decide_url": _absolute(reverse("dataset-access", args=[dataset.slug])),
+        "sent_at": timezone.now().isoformat(),
+    }
+    return _queue(team=dataset.team, event="access.requested", payload=payload)
+
+
+def _queue(*, team: Team, event: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
     deliveries = [
         WebhookDelivery.objects.create(webhook=hook, event=event, payload=payload)
-        for hook in Webhook.objects.filter(team=dataset.team, active=True)
+        for hook in Webhook.objects.filter(team=team, active=True)
     ]
     for delivery in deliveries:
         transaction.on_commit(partial(_send, delivery.pk))

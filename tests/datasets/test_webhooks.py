@@ -138,3 +138,22 @@ def quality_announce(run_id: int) -> list[WebhookDelivery]:
     from datasets.services.webhooks import webhooks_announce_run
 
     return webhooks_announce_run(run_id=run_id)
+
+
+def test_a_request_for_restricted_data_is_announced_to_the_team(
+    restricted_dataset, outsider, receiver, team, api
+):
+    url, received = receiver
+    webhook_create(team=team, url=url, secret=SECRET)
+    asked = api(outsider).post(
+        "/api/v1/datasets/patients/access-requests/", {"reason": "a readmission study"}, format="json"
+    )
+    assert asked.status_code == 201
+    [delivery] = WebhookDelivery.objects.filter(event="access.requested")
+    assert webhook_deliver(delivery_id=delivery.pk, final=False).status == "delivered"
+    [request] = received
+    event = json.loads(request["body"])
+    assert (event["dataset"], event["user"], event["reason"]) == ("patients", "oscar", "a readmission study")
+    assert event["request"] == asked.json()["id"]
+    assert event["decide_url"].endswith("/datasets/patients/access/")
+    assert request["headers"]["X-Granary-Event"] == "access.requested"
