@@ -9,6 +9,7 @@ from django import forms
 from datasets.errors import GranaryError
 from datasets.models import Dataset, Membership, Team
 from datasets.selectors import version_refs_split
+from datasets.services.access import DECISIONS
 
 
 class ServiceErrorsMixin(forms.Form):
@@ -235,5 +236,5 @@ class AccessRequestForm(ServiceErrorsMixin):
 
 
 class AccessDecisionForm(ServiceErrorsMixin):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny"), ("revoke", "Revoke")])
+    decision = forms.ChoiceField(choices=[(d, d.capitalize()) for d in DECISIONS])
     note = forms.CharField(max_length=2000, required=False, help_text="Optional: shown to the requester.")

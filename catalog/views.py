@@ -40,7 +40,7 @@ from catalog.services.version_page import version_page_context, version_snippets
 from datasets import selectors
 from datasets.errors import GranaryError
 from datasets.models import Dataset, Version
-from datasets.services.access import access_request_create, access_request_decide, access_request_revoke
+from datasets.services.access import access_request_create, access_request_settle
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.columns import column_docs_set
 from datasets.services.croissant import dataset_schema_org
@@ -165,14 +165,13 @@ def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> H
     asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
     form = AccessDecisionForm(request.POST)
     if form.is_valid():
-        decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
         try:
-            if decision == "revoke":
-                decided = access_request_revoke(user=_me(request), request=asked, note=note)
-            else:
-                decided = access_request_decide(
-                    user=_me(request), request=asked, approve=decision == "approve", note=note
-                )
+            decided = access_request_settle(
+                user=_me(request),
+                request=asked,
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+            )
         except GranaryError as exc:
             form.add_service_error(exc)
         else:

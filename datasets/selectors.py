@@ -731,6 +731,16 @@ def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
     return AccessRequest.objects.filter(dataset=dataset).select_related("user", "decided_by")
 
 
+def access_requests_visible_to(*, user: User, dataset: Dataset, access: Access) -> QuerySet[AccessRequest]:
+    """The requests for a dataset that the user may see: all of them for those who decide them,
+    their own for anyone else (a request's reason is between its author and the owners)."""
+    return (
+        access_requests_of(dataset=dataset)
+        if access.decide
+        else access_requests_by(user=user, dataset=dataset)
+    )
+
+
 def access_requests_by(*, user: User, dataset: Dataset) -> QuerySet[AccessRequest]:
     """The user's own requests for the dataset, newest first."""
     return access_requests_of(dataset=dataset).filter(user_id=_pk(user))

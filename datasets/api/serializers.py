@@ -21,6 +21,7 @@ from datasets.models import (
     ValidationRun,
     Version,
 )
+from datasets.services.access import DECISIONS
 from datasets.services.download import download_filename
 
 
@@ -512,7 +513,7 @@ class AccessRequestWriteSerializer(serializers.Serializer[Any]):
 
 class AccessDecisionSerializer(serializers.Serializer[Any]):
     decision = serializers.ChoiceField(
-        choices=["approve", "deny", "revoke"],
+        choices=list(DECISIONS),
         help_text="approve or deny a pending request; revoke an approved one",
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

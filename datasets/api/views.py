@@ -22,7 +22,7 @@ from datasets.api import serializers as s
 from datasets.errors import InvalidInput, NotFound, UploadTooLarge
 from datasets.models import COMPUTED_ALIASES, Alias, Dataset, Version
 from datasets.services import quality
-from datasets.services.access import access_request_create, access_request_decide, access_request_revoke
+from datasets.services.access import access_request_create, access_request_settle
 from datasets.services.aliases import alias_delete, alias_set
 from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
@@ -418,10 +418,7 @@ class AccessRequestList(APIView):
     def get(self, request: Request, slug: str) -> Response:
         me = _me(request)
         dataset, access = selectors.dataset_get(user=me, slug=slug, need="discover")
-        if access.decide:
-            found = selectors.access_requests_of(dataset=dataset)
-        else:
-            found = selectors.access_requests_by(user=me, dataset=dataset)
+        found = selectors.access_requests_visible_to(user=me, dataset=dataset, access=access)
         return Response(s.AccessRequestSerializer(found, many=True).data)
 
     @extend_schema(request=s.AccessRequestWriteSerializer, responses={201: s.AccessRequestSerializer})
@@ -442,15 +439,7 @@ class AccessRequestDecision(APIView):
         dataset, _ = selectors.dataset_get_to_decide_access(user=me, slug=slug)
         data = _valid(s.AccessDecisionSerializer, request)
         asked = selectors.access_request_get(dataset=dataset, request_id=request_id)
-        if data["decision"] == "revoke":
-            decided = access_request_revoke(user=me, request=asked, note=data["note"])
-        else:
-            decided = access_request_decide(
-                user=me,
-                request=asked,
-                approve=data["decision"] == "approve",
-                note=data["note"],
-            )
+        decided = access_request_settle(user=me, request=asked, decision=data["decision"], note=data["note"])
         return Response(s.AccessRequestSerializer(decided).data)
 
 

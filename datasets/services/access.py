@@ -95,3 +95,17 @@ def _locked(*, user: User, request: AccessRequest) -> AccessRequest:
     if locked.user_id == user.pk:
         raise AccessDenied("Another owner decides your own request.")
     return locked
+
+
+DECISIONS = ("approve", "deny", "revoke")
+
+
+def access_request_settle(
+    *, user: User, request: AccessRequest, decision: str, note: str = ""
+) -> AccessRequest:
+    """Apply an owner's `decision` (one of DECISIONS), as the API and the Access tab send it."""
+    if decision == "revoke":
+        return access_request_revoke(user=user, request=request, note=note)
+    if decision not in DECISIONS:
+        raise InvalidInput(f"'{decision}' is not a decision: use approve, deny or revoke.", field="decision")
+    return access_request_decide(user=user, request=request, approve=decision == "approve", note=note)

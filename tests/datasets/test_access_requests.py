@@ -264,3 +264,14 @@ def test_grants_end_when_the_dataset_stops_being_restricted(api, outsider, owner
     assert oscar.get("/api/v1/datasets/patients/versions/").status_code == 403  # the old grant stays ended
     (mine,) = oscar.get(URL).json()
     assert (mine["status"], mine["revoke_note"]) == ("revoked", "The dataset became internal.")
+
+
+def test_an_unknown_decision_is_refused_and_changes_nothing(outsider, owner, patients):
+    from datasets.errors import InvalidInput
+    from datasets.services.access import access_request_settle
+
+    asked = AccessRequest.objects.create(dataset=patients, user=outsider, reason="study")
+    with pytest.raises(InvalidInput, match="not a decision"):
+        access_request_settle(user=owner, request=asked, decision="maybe")
+    asked.refresh_from_db()
+    assert asked.status == "pending"

@@ -33,11 +33,16 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-@pytest.fixture
-def signed_in_page(page: Any, live_server: Any, maintainer: Any) -> Any:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", maintainer.username)
+def sign_in(page: Any, url: str, username: str) -> Any:
+    """Sign `username` in through the login form (tests.factories gives every user this password)."""
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-for-tests-1")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{url}/")
     return page
+
+
+@pytest.fixture
+def signed_in_page(page: Any, live_server: Any, maintainer: Any) -> Any:
+    return sign_in(page, live_server.url, maintainer.username)

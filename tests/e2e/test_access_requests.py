@@ -4,22 +4,14 @@ it in the Access tab, and the dataset's versions open to them."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import CSV
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-def sign_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
 
 
 def test_ask_approve_and_read_a_restricted_dataset(
