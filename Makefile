@@ -48,7 +48,7 @@ test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTE
 lint: install ## ruff, ruff format --check, mypy (server and client) and a missing-migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy config datasets catalog client
+	$(BIN)/mypy config core accounts webhooks datasets quality lineage catalog api client
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \
 		$(BIN)/python manage.py check --deploy --fail-level ERROR

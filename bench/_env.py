@@ -85,8 +85,8 @@ def setup_granary(workdir: Path, **extra: str) -> dict[str, str]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from accounts.services import team_create
     from datasets.services import versions
-    from datasets.services.teams import team_create
 
     call_command("migrate", verbosity=0, interactive=False)
     user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(16))

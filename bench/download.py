@@ -171,9 +171,11 @@ def setup_granary(workdir: Path, size: int) -> tuple[dict[str, str], str, str, i
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from catalog.services.tokens import token_create
-    from datasets.models import Dataset, Team, Version
-    from datasets.services import storage, versions
+    from accounts.models import Team
+    from accounts.services import token_create
+    from datasets import storage
+    from datasets.models import Dataset, Version
+    from datasets.services import versions
     from datasets.services.datasets import dataset_create
 
     user = get_user_model().objects.get(username="bench")

@@ -162,7 +162,8 @@ def child_ingest(version_id: str) -> dict:
 
     django.setup()
     # Import everything the worker has imported before its first task.
-    import datasets.services.ingest
+    import datasets.ingest.reader
+
     import datasets.tasks  # noqa: F401
     from datasets.services import versions
 
@@ -204,7 +205,8 @@ def publish(generated: Generated, slug: str, sha256: str) -> int:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from datasets.models import Dataset, Team
+    from accounts.models import Team
+    from datasets.models import Dataset
     from datasets.services import versions
     from datasets.services.datasets import dataset_create
 
@@ -233,8 +235,8 @@ def check_version(version_id: int, generated: Generated) -> tuple[int, list[str]
     """(Parquet copy size, problems) for an ingested version."""
     import pyarrow.parquet as pq
 
+    from datasets import storage
     from datasets.models import Version
-    from datasets.services import storage
 
     version = Version.objects.select_related("parquet_blob").get(pk=version_id)
     problems = []
@@ -292,7 +294,7 @@ class Result:
 def bench_size(
     label: str, size: int, workdir: Path, env: dict[str, str], runs: int, ingest_runs: int
 ) -> Result:
-    from datasets.services import storage
+    from datasets import storage
 
     path = storage.tmp_dir() / f"bench-{size // MIB}mib.csv"  # same filesystem: version_create links it
     generated = generate_csv(path, size)

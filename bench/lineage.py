@@ -73,8 +73,9 @@ def build(nodes: int, edges: int, rng: random.Random) -> dict[str, object]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from catalog.models import ExternalDataset, Job, Run, RunDataset
-    from datasets.models import Blob, Dataset, Membership, Team, Version
+    from accounts.models import Membership, Team
+    from datasets.models import Blob, Dataset, Version
+    from lineage.models import ExternalDataset, Job, Run, RunDataset
 
     started = time.perf_counter()
     n_versions, n_externals = nodes * 6 // 10, nodes // 10
@@ -190,7 +191,7 @@ def measure(facts: dict[str, object], args: argparse.Namespace) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from catalog.selectors import lineage_graph, lineage_impact
+    from lineage.selectors import lineage_graph, lineage_impact
 
     member, dataset, version = facts["member"], facts["dataset"], facts["version"]
     client = Client()

@@ -293,9 +293,11 @@ def child_granary(spec_path: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from great_expectations.datasource.fluent.interfaces import Batch
 
-    import datasets.tasks  # noqa: F401  (what a worker has imported)
-    from datasets.models import ValidationRun, Version
-    from datasets.services import quality
+    import quality.tasks
+    from datasets.models import Version
+    from quality import runner
+    from quality import services as quality
+    from quality.models import ValidationRun
 
     quality._send = lambda run_id: None  # no broker: this process is the worker
     t = _Timings()
@@ -309,11 +311,11 @@ def child_granary(spec_path: str) -> dict[str, Any]:
             return t.wrap("to_pandas", self._table.to_pandas)(*args, **kwargs)
 
     real_read_table = pq.read_table
-    quality.pq = SimpleNamespace(
+    runner.pq = SimpleNamespace(
         read_table=lambda *a, **k: _Table(t.wrap("read_parquet", real_read_table)(*a, **k)),
         ParquetFile=pq.ParquetFile,
     )
-    real_copy = quality._sqlite_copy
+    real_copy = runner._sqlite_copy
 
     @contextmanager
     def timed_copy(*args, **kwargs):
@@ -326,12 +328,12 @@ def child_granary(spec_path: str) -> dict[str, Any]:
             reset_peak()
             yield database
 
-    quality._sqlite_copy = timed_copy
+    runner._sqlite_copy = timed_copy
     if os.environ.get("BENCH_NO_PRE_BUFFER"):  # an experiment: the copy without pyarrow's pre-buffering
-        quality.pq.ParquetFile = lambda *a, **k: pq.ParquetFile(*a, **k, pre_buffer=False)
-    quality._run_gx = t.wrap("gx_pass", quality._run_gx)
+        runner.pq.ParquetFile = lambda *a, **k: pq.ParquetFile(*a, **k, pre_buffer=False)
+    runner._run_gx = t.wrap("gx_pass", runner._run_gx)
     quality._finish = t.wrap("db_finish", quality._finish)
-    quality._announce = t.wrap("announce", quality._announce)
+    quality.webhooks_announce_run = t.wrap("announce", quality.webhooks_announce_run)
     gx.get_context = t.wrap("gx_context", gx.get_context)
     Batch.validate = t.wrap("gx_validate", Batch.validate)
 
@@ -391,7 +393,7 @@ def setup_granary(workdir: Path) -> dict[str, str]:
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines, here only
-    from datasets.services import quality
+    from quality import services as quality
 
     quality._send = lambda run_id: None  # runs are made by the children
     return env
@@ -402,9 +404,12 @@ def publish(table, slug: str, suite: list[dict[str, Any]]) -> int:
     import pyarrow.parquet as pq
     from django.contrib.auth import get_user_model
 
-    from datasets.models import Dataset, Team, Version
-    from datasets.services import quality, storage, versions
+    from accounts.models import Team
+    from datasets import storage
+    from datasets.models import Dataset, Version
+    from datasets.services import versions
     from datasets.services.datasets import dataset_create
+    from quality import services as quality
 
     user = get_user_model().objects.get(username="bench")
     path = storage.tmp_dir() / f"{slug}.parquet"
@@ -487,8 +492,8 @@ def bench(args: argparse.Namespace, workdir: Path, started: float) -> int:
     from django.conf import settings
     from django.db import connections
 
+    from datasets import storage
     from datasets.models import Version
-    from datasets.services import storage
 
     rows = args.rows
     suite = make_suite(rows)
@@ -685,7 +690,7 @@ def bench(args: argparse.Namespace, workdir: Path, started: float) -> int:
 
 
 def _referenced(expectation: dict[str, Any]) -> list[str]:
-    from datasets.services.expectations import referenced_columns
+    from quality.expectations import referenced_columns
 
     return referenced_columns(expectation)
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from django import forms
 
-from datasets.errors import GranaryError
-from datasets.models import Dataset, Membership, Team
-from datasets.selectors import version_refs_split
-from datasets.services.access import DECISIONS
+from accounts.models import Membership, Team
+from core.errors import GranaryError
+from datasets.models import Dataset
+from datasets.references import version_refs_split
+from datasets.services.access_requests import DECISIONS
 
 
 class ServiceErrorsMixin(forms.Form):
@@ -134,7 +135,7 @@ class ExpectationForm(forms.Form):
 
     def __init__(self, *args: Any, schema: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from datasets.services.expectations import CATALOG
+        from quality.expectations import CATALOG
 
         self.schema = {c["name"]: c["type"] for c in schema}
         names = [(name, name) for name in self.schema]
@@ -145,7 +146,7 @@ class ExpectationForm(forms.Form):
 
     def expectation(self) -> dict[str, Any]:
         """The GX expectation configuration the form describes (the service checks it)."""
-        from datasets.services.expectations import CATALOG, COLUMN, COLUMNS
+        from quality.expectations import CATALOG, COLUMN, COLUMNS
 
         data = self.cleaned_data
         spec = CATALOG[data["type"]]

@@ -8,7 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from datasets.errors import GranaryError, NotSignedIn
+from core.errors import GranaryError, NotSignedIn
 
 
 class DomainErrorMiddleware:

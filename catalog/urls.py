@@ -1,79 +1,86 @@
+"""The portal's pages. Some names are owned by the apps that link to them (datasets.models,
+quality.models, lineage.models, accounts.models): those apps reverse them without importing this."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from catalog import views, views_quality
+from accounts.models import TEAM_PAGE
+from catalog.views import access, accounts, aliases, datasets, lineage, quality, versions
+from datasets.models import ACCESS_PAGE, DATASET_PAGE, VERSION_PAGE
+from lineage.models import RUN_PAGE
+from quality.models import VALIDATION_REPORT_PAGE
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", datasets.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("datasets/new/", views.dataset_new, name="dataset-new"),
-    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
-    path("datasets/<slug:slug>/edit/", views.dataset_edit, name="dataset-edit"),
-    path("datasets/<slug:slug>/usage/", views.dataset_usage, name="dataset-usage"),
-    path("datasets/<slug:slug>/access/", views.dataset_access, name="dataset-access"),
-    path("datasets/<slug:slug>/access/request/", views.dataset_access_request, name="dataset-access-request"),
+    path("datasets/new/", datasets.dataset_new, name="dataset-new"),
+    path("datasets/<slug:slug>/", datasets.dataset_detail, name=DATASET_PAGE),
+    path("datasets/<slug:slug>/edit/", datasets.dataset_edit, name="dataset-edit"),
+    path("datasets/<slug:slug>/usage/", datasets.dataset_usage, name="dataset-usage"),
+    path("datasets/<slug:slug>/access/", access.dataset_access, name=ACCESS_PAGE),
+    path(
+        "datasets/<slug:slug>/access/request/", access.dataset_access_request, name="dataset-access-request"
+    ),
     path(
         "datasets/<slug:slug>/access/<int:request_id>/decide/",
-        views.dataset_access_decide,
+        access.dataset_access_decide,
         name="dataset-access-decide",
     ),
-    path("datasets/<slug:slug>/aliases/", views.dataset_aliases, name="dataset-aliases"),
-    path("datasets/<slug:slug>/aliases/set/", views.dataset_alias_set, name="dataset-alias-set"),
+    path("datasets/<slug:slug>/aliases/", aliases.dataset_aliases, name="dataset-aliases"),
+    path("datasets/<slug:slug>/aliases/set/", aliases.dataset_alias_set, name="dataset-alias-set"),
     path(
         "datasets/<slug:slug>/aliases/<str:name>/delete/",
-        views.dataset_alias_delete,
+        aliases.dataset_alias_delete,
         name="dataset-alias-delete",
     ),
-    path("datasets/<slug:slug>/columns/", views.column_docs_edit, name="column-docs"),
-    path("datasets/<slug:slug>/upload/", views.version_upload_form, name="version-upload"),
-    path("datasets/<slug:slug>/lineage/", views.dataset_lineage, name="dataset-lineage"),
+    path("datasets/<slug:slug>/columns/", datasets.column_docs_edit, name="column-docs"),
+    path("datasets/<slug:slug>/upload/", versions.version_upload_form, name="version-upload"),
+    path("datasets/<slug:slug>/lineage/", lineage.dataset_lineage, name="dataset-lineage"),
     path(
         "datasets/<slug:slug>/lineage/external-names/",
-        views.external_name_add,
+        lineage.external_name_add,
         name="external-name-add",
     ),
     path(
         "datasets/<slug:slug>/lineage/external-names/<int:external_id>/remove/",
-        views.external_name_remove,
+        lineage.external_name_remove,
         name="external-name-remove",
     ),
-    path("datasets/<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
+    path("datasets/<slug:slug>/versions/<int:number>/", versions.version_detail, name=VERSION_PAGE),
     path(
         "datasets/<slug:slug>/versions/<int:number>/status/",
-        views.version_status,
+        versions.version_status,
         name="version-status",
     ),
-    path("datasets/<slug:slug>/suite/", views_quality.suite_page, name="suite"),
-    path(
-        "datasets/<slug:slug>/suite/remove/<int:position>/", views_quality.suite_remove, name="suite-remove"
-    ),
-    path("datasets/<slug:slug>/suite/suggest/", views_quality.suite_suggest, name="suite-suggest"),
-    path("datasets/<slug:slug>/suite/import/", views_quality.suite_import, name="suite-import"),
+    path("datasets/<slug:slug>/suite/", quality.suite_page, name="suite"),
+    path("datasets/<slug:slug>/suite/remove/<int:position>/", quality.suite_remove, name="suite-remove"),
+    path("datasets/<slug:slug>/suite/suggest/", quality.suite_suggest, name="suite-suggest"),
+    path("datasets/<slug:slug>/suite/import/", quality.suite_import, name="suite-import"),
     path(
         "datasets/<slug:slug>/versions/<int:number>/validate/",
-        views_quality.version_validate,
+        quality.version_validate,
         name="version-validate",
     ),
     path(
         "datasets/<slug:slug>/versions/<int:number>/validations/<int:run_id>/",
-        views_quality.validation_report,
-        name="validation-report",
+        quality.validation_report,
+        name=VALIDATION_REPORT_PAGE,
     ),
-    path("teams/<slug:slug>/webhooks/", views_quality.team_webhooks, name="team-webhooks"),
+    path("teams/<slug:slug>/webhooks/", accounts.team_webhooks, name="team-webhooks"),
     path(
         "datasets/<slug:slug>/versions/<int:number>/impact/",
-        views.version_impact,
+        lineage.version_impact,
         name="version-impact",
     ),
-    path("lineage/runs/<uuid:run_uuid>/", views.run_detail, name="run-detail"),
-    path("teams/", views.team_list, name="team-list"),
-    path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
+    path("lineage/runs/<uuid:run_uuid>/", lineage.run_detail, name=RUN_PAGE),
+    path("teams/", accounts.team_list, name="team-list"),
+    path("teams/<slug:slug>/", accounts.team_detail, name=TEAM_PAGE),
     path(
         "teams/<slug:slug>/members/<str:username>/remove/",
-        views.team_member_remove,
+        accounts.team_member_remove,
         name="team-member-remove",
     ),
-    path("tokens/", views.token_list, name="token-list"),
-    path("tokens/<int:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
+    path("tokens/", accounts.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", accounts.token_revoke_view, name="token-revoke"),
 ]

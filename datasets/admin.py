@@ -3,18 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from datasets.models import Blob, Dataset, Membership, Tag, Team, Version
-
-
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 1
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at"]
-    inlines = [MembershipInline]
+from datasets.models import Blob, Dataset, Tag, Version
 
 
 @admin.register(Dataset)

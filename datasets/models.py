@@ -1,10 +1,10 @@
-"""The data plane: teams that own datasets, datasets, their immutable versions and stored blobs."""
+"""The data plane: datasets, their immutable versions and the blobs that hold their bytes, column
+documentation, aliases, checkouts and access requests."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -13,60 +13,15 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
-slug_validator = RegexValidator(
-    SLUG_PATTERN,
-    "Use 1 to 64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit.",
-    code="invalid_slug",
-)
-SHA256_HEX = r"^[0-9a-f]{64}$"
+from accounts.models import Team
+from core.validators import SHA256_HEX, slug_validator
 
-
-class Team(models.Model):
-    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
-    )
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
-
-    def get_absolute_url(self) -> str:
-        return reverse("team-detail", args=[self.slug])
-
-
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        MAINTAINER = "maintainer"
-        MEMBER = "member"
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["team", "user__username"]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "user"], name="membership_unique_user_per_team"),
-            models.CheckConstraint(
-                condition=Q(role__in=["owner", "maintainer", "member"]),
-                name="membership_role_valid",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} in {self.team} as {self.role}"
-
-    @property
-    def can_write(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.MAINTAINER)
+# The portal pages and API addresses this app links to (models' get_absolute_url, Croissant, the
+# lineage graph). catalog/urls.py and api/urls.py register their views under these names.
+DATASET_PAGE = "dataset-detail"
+VERSION_PAGE = "version-detail"
+ACCESS_PAGE = "dataset-access"
+VERSION_DOWNLOAD_API = "api-version-download"
 
 
 class Tag(models.Model):
@@ -120,7 +75,7 @@ class Dataset(models.Model):
         return self.slug
 
     def get_absolute_url(self) -> str:
-        return reverse("dataset-detail", args=[self.slug])
+        return reverse(DATASET_PAGE, args=[self.slug])
 
 
 class Blob(models.Model):
@@ -188,6 +143,10 @@ class Version(models.Model):
         blank=True,
         help_text="The code that produced it: repository URL and commit, or any URL",
     )
+    # Written by the quality app alone: the status of this version's latest validation run against
+    # its dataset's current suite ("unchecked" before any; null while the dataset has no suite).
+    # Kept on the version so `@certified` and lists need nothing from quality's tables.
+    quality_status = models.CharField(max_length=16, null=True, blank=True, default=None, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["dataset", "-number"]
@@ -211,7 +170,7 @@ class Version(models.Model):
         return f"{self.dataset_id and self.dataset.slug}@{self.number}"
 
     def get_absolute_url(self) -> str:
-        return reverse("version-detail", args=[self.dataset.slug, self.number])
+        return reverse(VERSION_PAGE, args=[self.dataset.slug, self.number])
 
     @property
     def sha256(self) -> str:
@@ -228,6 +187,11 @@ class Version(models.Model):
     @property
     def ref(self) -> str:
         return f"{self.dataset.slug}@{self.number}"
+
+    @property
+    def is_certified(self) -> bool:
+        """Ready, and its latest run against the current suite passed."""
+        return self.status == self.Status.READY and self.quality_status == "passed"
 
 
 class ColumnDoc(models.Model):
@@ -248,121 +212,6 @@ class ColumnDoc(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.slug}.{self.name}"
-
-
-class SuiteRevision(models.Model):
-    """One revision of a dataset's expectation suite: GX expectation configurations, kept forever.
-
-    The dataset's current suite is its newest revision; every edit adds one.
-    """
-
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="suite_revisions")
-    number = models.PositiveIntegerField()
-    expectations = models.JSONField(default=list, help_text="[{type, kwargs, meta}] as in GX suite JSON")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["dataset", "-number"]
-        constraints = [
-            models.UniqueConstraint(fields=["dataset", "number"], name="suite_revision_unique_number")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.dataset.slug} suite r{self.number}"
-
-
-class ValidationRun(models.Model):
-    """One run of a suite revision against a version, by a worker."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        PASSED = "passed"
-        FAILED = "failed"
-        ERROR = "error"
-
-    TERMINAL = (Status.PASSED, Status.FAILED, Status.ERROR)
-
-    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="validation_runs")
-    revision = models.ForeignKey(SuiteRevision, on_delete=models.PROTECT, related_name="runs")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(max_length=32, blank=True, help_text="ingest, suite change, on demand")
-    error = models.TextField(blank=True)
-    results = models.JSONField(default=list, blank=True)
-    evaluated = models.PositiveIntegerField(default=0)
-    successful = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    queued_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-queued_at", "-pk"]
-        indexes = [models.Index(fields=["version", "revision", "-queued_at"], name="run_latest_idx")]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "passed", "failed", "error"]),
-                name="run_status_valid",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"run {self.pk} of {self.version} ({self.status})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("validation-report", args=[self.version.dataset.slug, self.version.number, self.pk])
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
-
-
-class Webhook(models.Model):
-    """A team's endpoint for quality events, signed with HMAC-SHA256 of the body with `secret`."""
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=200)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["team", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.team.slug} -> {self.url}"
-
-
-class WebhookDelivery(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=64)
-    payload = models.JSONField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    response_status = models.PositiveIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.event} to {self.webhook.url} ({self.status})"
 
 
 # Alias names: lowercase, URL-safe, at most 64 characters, not a bare number (that is a version

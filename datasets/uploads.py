@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse
 
-from datasets.services.storage import tmp_dir
+from datasets.storage import tmp_dir
 
 # Room for the multipart boundaries and small fields around the file.
 MULTIPART_OVERHEAD = 1024 * 1024

@@ -12,8 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from catalog.services.tokens import token_create
-from datasets.models import Dataset, Membership, Team, Version
+from accounts.models import Membership, Team
+from accounts.services import token_create
+from datasets.models import Dataset, Version
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
@@ -106,7 +107,7 @@ def upload(name: str = "scores.csv", data: bytes = CSV, content_type: str = "tex
 @pytest.fixture
 def publish(data_dir: Path) -> Callable[..., Version]:
     """Publish bytes as a new version through the real service, then ingest it inline."""
-    from datasets.services import storage
+    from datasets import storage
     from datasets.services.versions import version_create, version_ingest
 
     def make(
@@ -137,8 +138,10 @@ def _no_broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if request.node.get_closest_marker("integration"):
         yield
         return
+    from datasets.tasks import ingest_version
+
     queued: list[int] = []
-    monkeypatch.setattr("datasets.services.versions._queue_ingest", queued.append)
+    monkeypatch.setattr(ingest_version, "delay", queued.append)
     request.node.queued_ingests = queued
     yield
 

@@ -9,7 +9,8 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
-from datasets.models import Dataset, Membership, Team
+from accounts.models import Membership, Team
+from datasets.models import Dataset
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -17,12 +17,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import ExternalDataset, Job, Run, RunDataset
-from catalog.services.tokens import token_create
-from datasets.models import AccessRequest, Dataset, Membership, ValidationRun
+from accounts.models import Membership
+from accounts.services import token_create
+from datasets.models import AccessRequest, Dataset
 from datasets.services.aliases import alias_set
 from datasets.services.checkouts import checkout_create
-from datasets.services.quality import suite_save
+from lineage.models import ExternalDataset, Job, Run, RunDataset
+from quality.models import ValidationRun
+from quality.services import suite_save
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

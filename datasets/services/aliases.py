@@ -6,9 +6,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from datasets.errors import InvalidInput, NotFound, NotReady
+from core.errors import InvalidInput, NotFound, NotReady
+from core.validation import validate
 from datasets.models import COMPUTED_ALIASES, Alias, AliasMove, Dataset, Version, alias_validator
-from datasets.services.validation import validate
 
 
 def _check_name(name: str) -> str:

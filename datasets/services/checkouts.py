@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from datasets import selectors
-from datasets.errors import GranaryError, InvalidInput, NotReady
+from core.errors import GranaryError, InvalidInput, NotReady
 from datasets.models import Checkout, CheckoutItem, Version
+from datasets.references import version_get
 
 MAX_REFS = 100
 
@@ -71,7 +71,7 @@ def _clean_refs(refs: Sequence[str]) -> list[str]:
 
 def _resolve(user: User, ref: str) -> Version:
     try:
-        version = selectors.version_get(user=user, ref=ref)
+        version = version_get(user=user, ref=ref)
     except GranaryError as exc:
         raise type(exc)(f"{ref}: {exc.detail}", field="refs") from None
     if version.status != Version.Status.READY:

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from datasets.errors import InvalidInput
+from core.errors import InvalidInput
 from datasets.models import ColumnDoc, Dataset
 
 

@@ -9,9 +9,11 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from datasets.errors import AccessDenied, Conflict, InvalidInput
-from datasets.models import AccessRequest, Dataset, Membership, Tag, Team, slug_validator
-from datasets.services.validation import validate
+from accounts.models import Membership, Team
+from core.errors import AccessDenied, Conflict, InvalidInput
+from core.validation import validate
+from core.validators import slug_validator
+from datasets.models import AccessRequest, Dataset, Tag
 
 EDITABLE = ("title", "summary", "readme", "license", "visibility", "status", "tags")
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from datasets.models import Dataset, Team, Version
-from datasets.services import storage
+from accounts.models import Team
+from accounts.services import team_create
+from datasets import storage
+from datasets.models import Dataset, Version
 from datasets.services.datasets import dataset_create
-from datasets.services.teams import team_create
 from datasets.services.versions import version_create, version_ingest
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from datasets import storage
 from datasets.models import Blob
-from datasets.services import storage
 
 
 @dataclass(frozen=True)

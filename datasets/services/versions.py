@@ -17,13 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from datasets.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
+from core.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
+from core.validation import validate
+from datasets import storage
+from datasets.ingest import formats
 from datasets.models import Blob, Dataset, Version
-from datasets.selectors import versions_resolve
-from datasets.services import formats, storage
-from datasets.services.ingest import ingest_file
-from datasets.services.quality import validation_queue_after_ingest
-from datasets.services.validation import validate
+from datasets.references import versions_resolve
+from datasets.signals import version_status_changed
+from datasets.tasks import ingest_version
 from datasets.uploads import IncomingFile
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def version_create(
                 code_url=code_url,
             )
             version.derived_from.set(derived_from)
-            transaction.on_commit(lambda: _queue_ingest(version.pk))
+            version_status_changed.send(sender=Version, version=version)
+            transaction.on_commit(partial(ingest_version.delay, version.pk))
     except IntegrityError:
         _discard_if_orphan(sha256, created_blob)
         raise Conflict("Another upload to this dataset finished at the same moment: try again.") from None
@@ -157,12 +159,6 @@ def _discard_if_orphan(sha256: str, created: bool) -> None:
         storage.blob_discard(sha256)
 
 
-def _queue_ingest(version_id: int) -> None:
-    from datasets.tasks import ingest_version
-
-    ingest_version.delay(version_id)
-
-
 def version_ingest(*, version_id: int) -> Version | None:
     """Read a `processing` version once: verify its sha256, infer its schema, profile its
     columns, keep a preview and a normalized Parquet copy, then finish it `ready` or `failed`.
@@ -171,6 +167,9 @@ def version_ingest(*, version_id: int) -> Version | None:
     in `processing` is touched, and the final state change is conditional on that. Whatever
     happens, the working directory goes; a Parquet copy is published only for a ready version.
     """
+    # pyarrow loads with the reader: in workers, never at web start-up.
+    from datasets.ingest.reader import ingest_file
+
     version = Version.objects.select_related("blob").filter(pk=version_id).first()
     if version is None or version.status != Version.Status.PROCESSING:
         return version
@@ -207,8 +206,9 @@ def version_ingest(*, version_id: int) -> Version | None:
         # A read that stopped early leaves pyarrow readers in reference cycles (through the
         # traceback); freed later, at interpreter exit, their threads abort the process.
         gc.collect()
-    validation_queue_after_ingest(version_id=version_id)
-    return Version.objects.get(pk=version_id)
+    version = Version.objects.select_related("dataset").get(pk=version_id)
+    version_status_changed.send(sender=Version, version=version)
+    return version
 
 
 def _progress(version_id: int, bytes_read: int, rows: int) -> None:
@@ -240,5 +240,5 @@ def versions_requeue(*, older_than_minutes: int) -> list[int]:
         .values_list("pk", flat=True)
     )
     for version_id in stuck:
-        _queue_ingest(version_id)
+        ingest_version.delay(version_id)
     return stuck

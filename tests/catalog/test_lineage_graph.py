@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from catalog.models import Run
-from catalog.services.lineage import run_event_record
-from datasets.models import Dataset, Membership, Version
+from accounts.models import Membership
+from datasets.models import Dataset, Version
+from lineage.models import Run
+from lineage.services import run_event_record
 from tests.conftest import upload
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory, run_event
 
@@ -356,8 +357,8 @@ def test_only_members_see_a_new_team_members_graph(api, team, chain):
 
 
 def test_version_nodes_carry_their_quality_badge(api, client, member, chain):
-    from datasets.models import ValidationRun
-    from datasets.services.quality import suite_save
+    from quality.models import ValidationRun
+    from quality.services import suite_save, versions_quality_refresh
 
     revision = suite_save(
         dataset=chain[0].dataset,
@@ -365,6 +366,7 @@ def test_version_nodes_carry_their_quality_badge(api, client, member, chain):
         expectations=[{"type": "expect_column_to_exist", "kwargs": {"column": "x"}}],
     )
     ValidationRun.objects.create(version=chain[0], revision=revision, trigger="test", status="passed")
+    versions_quality_refresh(dataset_id=chain[0].dataset_id)  # as a run's end records it
     suite_save(
         dataset=chain[2].dataset,
         user=None,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from catalog.models import ExternalDataset, Job, Run, RunDataset, RunEvent
 from datasets.models import Dataset, Version
+from lineage.models import ExternalDataset, Job, Run, RunDataset, RunEvent
 from tests.factories import DatasetFactory, run_event
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from catalog.services.tokens import token_create
+from accounts.services import token_create
 
 
 @pytest.fixture(autouse=True)

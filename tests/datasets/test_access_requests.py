@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from datasets.access import dataset_access
 from datasets.models import AccessRequest
 from tests.conftest import CSV
 
@@ -154,23 +155,25 @@ def test_an_owner_revokes_an_approval_and_the_data_closes_again(api, outsider, o
 
 
 def _ask(user, dataset, reason="a study"):
-    from datasets import selectors
-    from datasets.services.access import access_request_create
+    from datasets.services.access_requests import access_request_create
 
     return access_request_create(
-        user=user, dataset=dataset, access=selectors.dataset_access(user=user, dataset=dataset), reason=reason
+        user=user, dataset=dataset, access=dataset_access(user=user, dataset=dataset), reason=reason
     )
 
 
 def test_a_second_request_sent_as_the_first_is_approved_cannot_outlive_its_revocation(
     api, outsider, owner, patients
 ):
-    from datasets import selectors
-    from datasets.errors import Conflict
-    from datasets.services.access import access_request_create, access_request_decide, access_request_revoke
+    from core.errors import Conflict
+    from datasets.services.access_requests import (
+        access_request_create,
+        access_request_decide,
+        access_request_revoke,
+    )
 
     # The user's second request was checked (access.read False) before the first one's approval landed.
-    stale = selectors.dataset_access(user=outsider, dataset=patients)
+    stale = dataset_access(user=outsider, dataset=patients)
     first = access_request_create(user=outsider, dataset=patients, access=stale, reason="a")
     access_request_decide(user=owner, request=first, approve=True)
     with pytest.raises(Conflict, match="approved already"):
@@ -180,8 +183,8 @@ def test_a_second_request_sent_as_the_first_is_approved_cannot_outlive_its_revoc
 
 
 def test_an_owner_decides_only_the_requests_of_their_teams_datasets(outsider, owner, patients):
-    from datasets.errors import AccessDenied
-    from datasets.services.access import access_request_decide
+    from core.errors import AccessDenied
+    from datasets.services.access_requests import access_request_decide
     from tests.factories import DatasetFactory
 
     elsewhere = DatasetFactory(slug="genomes", visibility="restricted")  # another team's
@@ -192,8 +195,8 @@ def test_an_owner_decides_only_the_requests_of_their_teams_datasets(outsider, ow
 
 
 def test_no_one_approves_their_own_request(api, outsider, owner, team, patients):
-    from datasets.models import Membership
-    from datasets.services.teams import membership_remove
+    from accounts.models import Membership
+    from accounts.services import membership_remove
 
     asked = _ask(outsider, patients)
     Membership.objects.create(team=team, user=outsider, role=Membership.Role.OWNER)
@@ -220,7 +223,7 @@ def test_a_grant_reaches_lists_checkouts_and_lineage_and_never_an_internal_datas
     api, outsider, owner, patients, public_dataset, publish
 ):
     from datasets.models import Version
-    from datasets.services.access import access_request_decide
+    from datasets.services.access_requests import access_request_decide
 
     publish(public_dataset, derived_from=[Version.objects.get(dataset=patients)])
     oscar = api(outsider)
@@ -267,8 +270,8 @@ def test_grants_end_when_the_dataset_stops_being_restricted(api, outsider, owner
 
 
 def test_an_unknown_decision_is_refused_and_changes_nothing(outsider, owner, patients):
-    from datasets.errors import InvalidInput
-    from datasets.services.access import access_request_settle
+    from core.errors import InvalidInput
+    from datasets.services.access_requests import access_request_settle
 
     asked = AccessRequest.objects.create(dataset=patients, user=outsider, reason="study")
     with pytest.raises(InvalidInput, match="not a decision"):

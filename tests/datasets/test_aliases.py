@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.errors import InvalidInput, NotReady
+from core.errors import InvalidInput, NotReady
 from datasets.models import Alias, AliasMove
 from datasets.services.aliases import alias_delete, alias_set
 from tests.conftest import CSV

@@ -10,6 +10,7 @@ import pytest
 from datasets.models import Checkout
 from datasets.services.aliases import alias_set
 from datasets.services.checkouts import checkout_create
+from quality.services import suite_save, validation_queue, validation_run
 from tests.conftest import CSV, sha256_of
 
 pytestmark = pytest.mark.django_db
@@ -142,7 +143,7 @@ def test_checkouts_count_towards_a_datasets_popularity(api, member, data, team, 
 
 
 def test_an_api_token_also_works_as_the_basic_auth_password(client, member, data):
-    from catalog.services.tokens import token_create
+    from accounts.services import token_create
 
     secret = token_create(user=member, name="basic").secret
     basic = base64.b64encode(f"anyone:{secret}".encode()).decode()
@@ -156,22 +157,21 @@ def test_an_api_token_also_works_as_the_basic_auth_password(client, member, data
 def test_certified_is_resolved_once_and_stays_pinned_when_certification_moves(
     api, member, maintainer, public_dataset, publish
 ):
-    from datasets.services import quality
 
     good = b"id,age\n1,34\n2,51\n"
     first = publish(public_dataset, data=good)
-    quality.suite_save(
+    suite_save(
         dataset=public_dataset,
         user=maintainer,
         expectations=[{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}}],
     )
-    quality.validation_run(run_id=quality.validation_queue(version=first, trigger="test").pk)
+    validation_run(run_id=validation_queue(version=first, trigger="test").pk)
     client = api(member)
     manifest = post(client, ["churn@certified"]).json()
     assert (manifest["items"][0]["version"], manifest["items"][0]["sha256"]) == (1, first.sha256)
     assert client.get("/api/v1/datasets/churn/versions/1/").json()["aliases"] == ["latest", "certified"]
 
     second = publish(public_dataset, data=good + b"3,29\n")
-    quality.validation_run(run_id=quality.validation_queue(version=second, trigger="test").pk)
+    validation_run(run_id=validation_queue(version=second, trigger="test").pk)
     assert client.get("/api/v1/datasets/churn/versions/certified/").json()["number"] == 2
     assert client.get(f"/api/v1/checkouts/{manifest['id']}/").json() == manifest

@@ -106,7 +106,7 @@ def test_mlcroissant_reads_the_records_from_the_live_server(
     import requests
     from mlcroissant._src.core import constants
 
-    from catalog.services.tokens import token_create
+    from accounts.services import token_create
 
     token = token_create(user=member, name="croissant").secret
     monkeypatch.setattr(constants, "DOWNLOAD_PATH", constants.epath.Path(tmp_path / "download"))

@@ -11,8 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
+from datasets import storage
+from datasets.ingest import reader
+from datasets.ingest.reader import _Scanner, ingest_file
 from datasets.models import Version
-from datasets.services import storage
 from datasets.services.versions import version_ingest
 
 pytestmark = pytest.mark.django_db
@@ -131,14 +133,13 @@ def test_the_parquet_copy_is_written_in_large_row_groups_with_dictionaries_only_
 
 
 def test_wide_rows_are_gathered_into_chunks_bounded_in_bytes_not_only_in_rows(tmp_path, monkeypatch):
-    from datasets.services import ingest
 
     # 2,000 rows of 5 kB: far below ROWS_PER_CHUNK, so a bound in rows alone holds the whole file.
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 2 * 1024 * 1024, raising=False)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 2 * 1024 * 1024, raising=False)
     path = tmp_path / "wide.csv"
     path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (n, b"x" * 5000) for n in range(2000)))
 
-    result = ingest.ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+    result = ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
 
     copy = pq.ParquetFile(result.parquet_path)
     sizes = [copy.metadata.row_group(i).num_rows for i in range(copy.num_row_groups)]
@@ -148,10 +149,9 @@ def test_wide_rows_are_gathered_into_chunks_bounded_in_bytes_not_only_in_rows(tm
 
 
 def test_a_widening_re_read_does_not_wait_for_the_side_scan_to_finish(tmp_path, monkeypatch):
-    from datasets.services import ingest
 
     finished = []
-    run = ingest._Scanner.run
+    run = _Scanner.run
 
     def slow_run(self):  # a scan 2 s behind the parser, as on a large file
         for _ in range(200):
@@ -160,12 +160,12 @@ def test_a_widening_re_read_does_not_wait_for_the_side_scan_to_finish(tmp_path, 
         run(self)
         finished.append(self)
 
-    monkeypatch.setattr(ingest._Scanner, "run", slow_run)
+    monkeypatch.setattr(_Scanner, "run", slow_run)
     path = tmp_path / "widens.csv"
     lines = [b"n"] + [b"%d" % n for n in range(300_000)] + [b"1.5"]
     path.write_bytes(b"\n".join(lines) + b"\n")
 
-    result = ingest.ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+    result = ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
 
     assert result.schema[0]["type"] == "float"
     assert len(finished) == 1  # the final read's scan; the abandoned read's scan was stopped
@@ -186,12 +186,11 @@ def test_integers_beyond_float_precision_are_profiled(public_dataset, publish):
 def test_the_side_scan_keeps_near_the_parser_and_still_sees_the_whole_file(
     public_dataset, publish, monkeypatch, nul_at_end
 ):
-    from datasets.services import ingest
 
     # The scan may run only 64 KiB ahead of the parser here (256 MiB in production), so it
     # waits for the parser all through this 3 MB file, and must still hash all of it and find
     # a NUL byte at its very end.
-    monkeypatch.setattr(ingest, "SCAN_AHEAD", 64 * 1024)
+    monkeypatch.setattr(reader, "SCAN_AHEAD", 64 * 1024)
     rows = 150_000
     data = b"id,word\n" + b"".join(f"{n},w{n % 97}\n".encode() for n in range(rows))
     if nul_at_end:

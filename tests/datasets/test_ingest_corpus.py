@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets.errors import GranaryError
+from core.errors import GranaryError
 from datasets.models import Blob, Version
 from tests.conftest import files_under, sha256_of
 from tests.datasets.corpus import DECOMPRESSED_LIMIT, HEAVY, corpus
@@ -62,8 +62,8 @@ django.setup()
 from pathlib import Path
 from django.conf import settings
 settings.GRANARY_MAX_DECOMPRESSED_BYTES = {DECOMPRESSED_LIMIT}
-from datasets.errors import GranaryError
-from datasets.services.ingest import ingest_file
+from core.errors import GranaryError
+from datasets.ingest.reader import ingest_file
 def peak_mb():
     # VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the parent's peak across fork and exec.
     with open("/proc/self/status") as status:

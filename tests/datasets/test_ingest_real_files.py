@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from datasets.ingest.profiling import SAMPLE_SIZE
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_gzipped_json_lines_with_a_nested_object(public_dataset, publish):
 
 
 def test_every_format_gets_a_parquet_copy_with_the_same_rows(public_dataset, publish, data_dir):
-    from datasets.services import storage
+    from datasets import storage
 
     for name in ("stations_quoted.csv", "penguins_sample.tsv", "orders_nested.parquet", "events.jsonl.gz"):
         dataset_version = publish(public_dataset, data=(DATA / name).read_bytes())
@@ -156,7 +157,6 @@ def _counts(values) -> dict:
 
 
 def test_large_columns_switch_to_marked_estimates(public_dataset, publish, settings):
-    from datasets.services import profiling
 
     n = 150_000
     lines = ["id,label,group"] + [f"{i},item-{i},{'ab'[i % 2]}" for i in range(n)]
@@ -164,7 +164,7 @@ def test_large_columns_switch_to_marked_estimates(public_dataset, publish, setti
     ids = column(version, "id")
     assert ids["distinct"]["approximate"] is True
     assert ids["distinct"]["value"] == pytest.approx(n, rel=0.03)
-    assert ids["histogram"]["approximate"] is True and ids["sample_size"] == profiling.SAMPLE_SIZE
+    assert ids["histogram"]["approximate"] is True and ids["sample_size"] == SAMPLE_SIZE
     assert sum(ids["histogram"]["counts"]) == pytest.approx(n, rel=0.001)
     assert ids["quantiles"]["p50"] == pytest.approx(n / 2, rel=0.02)
     assert (ids["min"], ids["max"], ids["mean"]) == (0, n - 1, pytest.approx((n - 1) / 2))

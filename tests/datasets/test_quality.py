@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from datasets import selectors
-from datasets.errors import InvalidInput
-from datasets.models import SuiteRevision, ValidationRun
-from datasets.services import quality
+from core.errors import InvalidInput
+from datasets.references import version_certified, version_resolve
+from quality import runner
+from quality import services as quality_services
+from quality.models import SuiteRevision, ValidationRun
+from quality.services import (
+    suite_extend,
+    suite_import,
+    suite_save,
+    suite_suggest,
+    validation_queue,
+    validation_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +42,14 @@ SUITE = [
 
 
 def run_now(version) -> ValidationRun:
-    run = quality.validation_queue(version=version, trigger="test")
-    return quality.validation_run(run_id=run.pk)
+    run = validation_queue(version=version, trigger="test")
+    return validation_run(run_id=run.pk)
 
 
 @pytest.fixture
 def suited(public_dataset, publish, maintainer):
     version = publish(public_dataset, data=GOOD)
-    quality.suite_save(dataset=public_dataset, user=maintainer, expectations=SUITE)
+    suite_save(dataset=public_dataset, user=maintainer, expectations=SUITE)
     return version
 
 
@@ -48,8 +57,8 @@ def test_a_passing_version_becomes_certified(suited, public_dataset):
     run = run_now(suited)
     assert run.status == "passed", run.results
     assert (run.evaluated, run.successful) == (5, 5)
-    assert selectors.version_certified(dataset=public_dataset) == suited
-    assert selectors.version_resolve(dataset=public_dataset, ref="certified") == suited
+    assert version_certified(dataset=public_dataset) == suited
+    assert version_resolve(dataset=public_dataset, ref="certified") == suited
 
 
 def test_a_failing_version_does_not_move_certified_and_says_what_failed(suited, public_dataset, publish):
@@ -66,30 +75,30 @@ def test_a_failing_version_does_not_move_certified_and_says_what_failed(suited, 
     assert by_type["expect_column_values_to_not_be_null"]["unexpected_count"] == 1
     assert by_type["expect_column_values_to_be_in_set"]["unexpected_examples"] == ["XX"]
     assert by_type["expect_table_row_count_to_be_between"]["observed_value"] == 4
-    assert selectors.version_certified(dataset=public_dataset) == suited
+    assert version_certified(dataset=public_dataset) == suited
 
 
 def test_a_suite_change_decertifies_until_the_version_passes_the_new_revision(
     suited, public_dataset, maintainer
 ):
     run_now(suited)
-    quality.suite_extend(
+    suite_extend(
         dataset=public_dataset,
         user=maintainer,
         expectations=[
             {"type": "expect_column_max_to_be_between", "kwargs": {"column": "age", "max_value": 45}}
         ],
     )
-    assert selectors.version_certified(dataset=public_dataset) is None  # not yet run against r2
+    assert version_certified(dataset=public_dataset) is None  # not yet run against r2
     run = ValidationRun.objects.filter(version=suited).order_by("-pk").first()
     assert run.trigger == "suite change" and run.revision.number == 2
-    assert quality.validation_run(run_id=run.pk).status == "failed"
-    assert selectors.version_certified(dataset=public_dataset) is None
+    assert validation_run(run_id=run.pk).status == "failed"
+    assert version_certified(dataset=public_dataset) is None
 
 
 def test_mostly_lets_a_share_of_rows_fail(public_dataset, publish, maintainer):
     version = publish(public_dataset, data=BAD)
-    quality.suite_save(
+    suite_save(
         dataset=public_dataset,
         user=maintainer,
         expectations=[
@@ -103,9 +112,9 @@ def test_mostly_lets_a_share_of_rows_fail(public_dataset, publish, maintainer):
 
 def test_a_dataset_without_a_suite_has_no_certified_version(public_dataset, publish):
     publish(public_dataset, data=GOOD)
-    assert selectors.version_certified(dataset=public_dataset) is None
+    assert version_certified(dataset=public_dataset) is None
     with pytest.raises(Exception, match="has no certified version yet"):
-        selectors.version_resolve(dataset=public_dataset, ref="certified")
+        version_resolve(dataset=public_dataset, ref="certified")
 
 
 @pytest.mark.parametrize(
@@ -164,7 +173,7 @@ def test_a_bad_expectation_is_refused_with_a_plain_message(
 ):
     publish(public_dataset, data=GOOD)
     with pytest.raises(InvalidInput) as refused:
-        quality.suite_save(dataset=public_dataset, user=maintainer, expectations=[expectation])
+        suite_save(dataset=public_dataset, user=maintainer, expectations=[expectation])
     assert message in refused.value.detail
     assert refused.value.detail.startswith("Expectation 1")
     assert not SuiteRevision.objects.exists()
@@ -172,13 +181,13 @@ def test_a_bad_expectation_is_refused_with_a_plain_message(
 
 def test_suite_json_from_another_tool_is_refused_naming_its_fields(public_dataset, maintainer):
     with pytest.raises(InvalidInput, match="Unknown suite field 'checks', 'version'"):
-        quality.suite_import(dataset=public_dataset, user=maintainer, data={"version": 2, "checks": []})
+        suite_import(dataset=public_dataset, user=maintainer, data={"version": 2, "checks": []})
 
 
 def test_a_column_missing_at_run_time_ends_the_run_in_error_naming_the_expectation(
     public_dataset, publish, maintainer
 ):
-    quality.suite_save(
+    suite_save(
         dataset=public_dataset,
         user=maintainer,
         expectations=[{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "height"}}],
@@ -194,17 +203,17 @@ def test_a_column_missing_at_run_time_ends_the_run_in_error_naming_the_expectati
 
 
 def test_a_run_left_running_by_a_dead_worker_finishes_when_redelivered(suited):
-    run = quality.validation_queue(version=suited, trigger="test")
+    run = validation_queue(version=suited, trigger="test")
     ValidationRun.objects.filter(pk=run.pk).update(status="running")  # the worker died here
-    assert quality.validation_run(run_id=run.pk).status == "passed"
-    assert quality.validation_run(run_id=run.pk).status == "passed"  # a second delivery changes nothing
+    assert validation_run(run_id=run.pk).status == "passed"
+    assert validation_run(run_id=run.pk).status == "passed"  # a second delivery changes nothing
 
 
 def test_a_run_is_not_left_running_when_gx_blows_up(suited, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(quality, "_run_gx", explode)
+    monkeypatch.setattr(runner, "_run_gx", explode)
     run = run_now(suited)
     assert (run.status, run.error) == ("error", "Great Expectations failed: boom")
 
@@ -213,7 +222,7 @@ def test_a_version_beyond_the_memory_budget_gets_the_same_results_from_the_sql_e
     public_dataset, publish, maintainer, settings, data_dir
 ):
     bad = publish(public_dataset, data=BAD)
-    quality.suite_save(dataset=public_dataset, user=maintainer, expectations=SUITE)
+    suite_save(dataset=public_dataset, user=maintainer, expectations=SUITE)
     in_memory = run_now(bad)
     settings.GRANARY_VALIDATION_MEMORY_BYTES = 100  # far too little for pandas: use SQLite
     on_disk = run_now(bad)
@@ -228,7 +237,7 @@ def test_a_version_beyond_the_memory_budget_gets_the_same_results_from_the_sql_e
 
 def test_suggestions_from_the_profile_make_a_suite_the_version_passes(public_dataset, publish, maintainer):
     version = publish(public_dataset, data=GOOD)
-    draft = quality.suite_suggest(version=version)
+    draft = suite_suggest(version=version)
     types = [e["type"] for e in draft]
     assert types.count("expect_column_values_to_not_be_null") == 3
     assert "expect_table_row_count_to_be_between" in types
@@ -240,12 +249,12 @@ def test_suggestions_from_the_profile_make_a_suite_the_version_passes(public_dat
     assert between["kwargs"]["min_value"] < 29 and between["kwargs"]["max_value"] > 51
     in_set = next(e for e in draft if e["type"] == "expect_column_values_to_be_in_set")
     assert sorted(in_set["kwargs"]["value_set"]) == ["IN", "NO", "PE"]
-    quality.suite_save(dataset=public_dataset, user=maintainer, expectations=draft)
+    suite_save(dataset=public_dataset, user=maintainer, expectations=draft)
     assert run_now(version).status == "passed"
 
 
 def test_every_expectation_of_the_form_runs_in_gx(public_dataset, publish, maintainer):
-    from datasets.services.expectations import CATALOG
+    from quality.expectations import CATALOG
 
     version = publish(public_dataset, data=GOOD)
     samples = {
@@ -272,7 +281,7 @@ def test_every_expectation_of_the_form_runs_in_gx(public_dataset, publish, maint
             kwargs["regex"] = "^[A-Z]{2}$"
         expectations.append({"type": spec.type, "kwargs": kwargs})
     assert len(expectations) >= 20
-    quality.suite_save(dataset=public_dataset, user=maintainer, expectations=expectations)
+    suite_save(dataset=public_dataset, user=maintainer, expectations=expectations)
     run = run_now(version)
     assert run.status in ("passed", "failed"), run.error
     assert all(not r["error"] for r in run.results), [r for r in run.results if r["error"]]
@@ -285,8 +294,8 @@ def test_requeue_stuck_sends_lost_runs_again(suited, monkeypatch):
     from django.core.management import call_command
 
     sent: list[int] = []
-    monkeypatch.setattr(quality, "_send", sent.append)
-    run = quality.validation_queue(version=suited, trigger="test")
+    monkeypatch.setattr(quality_services, "_send", sent.append)
+    run = validation_queue(version=suited, trigger="test")
     ValidationRun.objects.filter(pk=run.pk).update(queued_at=run.queued_at.replace(year=2020))
     out = io.StringIO()
     call_command("requeue_stuck", stdout=out)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.models import ValidationRun
-from datasets.services import quality
+from quality.models import ValidationRun
+from quality.services import suite_import, validation_run
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +50,12 @@ def test_a_bad_suite_is_a_400_naming_the_expectation(api, maintainer, public_dat
 
 def test_validations_are_queued_on_demand_and_listed(api, maintainer, public_dataset, publish):
     version = publish(public_dataset, data=DATA)
-    quality.suite_import(dataset=public_dataset, user=maintainer, data=SUITE)
+    suite_import(dataset=public_dataset, user=maintainer, data=SUITE)
     client = api(maintainer)
     queued = client.post("/api/v1/datasets/churn/versions/1/validations/")
     assert queued.status_code == 202
     run_id = queued.json()["id"]
-    quality.validation_run(run_id=run_id)
+    validation_run(run_id=run_id)
     runs = client.get("/api/v1/datasets/churn/versions/1/validations/").json()
     assert next(r["id"] for r in runs) == run_id
     detail = client.get(f"/api/v1/datasets/churn/versions/1/validations/{run_id}/").json()
@@ -87,8 +87,8 @@ def test_the_list_filters_by_certified(
 ):
     publish(public_dataset, data=DATA)
     publish(internal_dataset, data=DATA)
-    quality.suite_import(dataset=public_dataset, user=maintainer, data=SUITE)
-    quality.validation_run(run_id=ValidationRun.objects.get().pk)
+    suite_import(dataset=public_dataset, user=maintainer, data=SUITE)
+    validation_run(run_id=ValidationRun.objects.get().pk)
     client = api(member)
     certified = client.get("/api/v1/datasets/", {"certified": "true"}).json()["results"]
     assert [(d["slug"], d["certified_version"]) for d in certified] == [("churn", 1)]

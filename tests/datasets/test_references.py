@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.errors import AccessDenied, NotFound
-from datasets.selectors import ref_split, version_get
+from core.errors import AccessDenied, NotFound
+from datasets.references import ref_split, version_get
 from datasets.services.aliases import alias_set
 from tests.conftest import CSV, sha256_of
 

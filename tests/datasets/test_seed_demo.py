@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from datasets import storage
 from datasets.models import Dataset, Version
-from datasets.services import storage
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.core.management import CommandError, call_command
 
-from datasets.services import storage
+from datasets import storage
 from tests.conftest import CSV, sha256_of
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.models import Membership
+from accounts.models import Membership
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

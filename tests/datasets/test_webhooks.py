@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from datasets.models import WebhookDelivery
-from datasets.services import quality
-from datasets.services.webhooks import WebhookFailed, webhook_create, webhook_deliver
+from quality.services import suite_save, validation_queue, validation_run
 from tests.services import free_port
+from webhooks.models import WebhookDelivery
+from webhooks.services import WebhookFailed, webhook_create, webhook_deliver
 
 pytestmark = pytest.mark.django_db
 SECRET = "a-long-shared-secret-0123"
@@ -47,15 +47,15 @@ def test_a_failed_validation_is_posted_signed_to_the_team(
     url, received = receiver
     webhook_create(team=team, url=url, secret=SECRET)
     version = publish(public_dataset, data=b"age\n-1\n")
-    quality.suite_save(
+    suite_save(
         dataset=public_dataset,
         user=maintainer,
         expectations=[
             {"type": "expect_column_values_to_be_between", "kwargs": {"column": "age", "min_value": 0}}
         ],
     )
-    run = quality.validation_queue(version=version, trigger="test")
-    quality.validation_run(run_id=run.pk)
+    run = validation_queue(version=version, trigger="test")
+    validation_run(run_id=run.pk)
     [delivery] = quality_announce(run.pk)
     delivery = webhook_deliver(delivery_id=delivery.pk, final=False)
 
@@ -78,13 +78,13 @@ def test_a_version_that_becomes_certified_is_announced(public_dataset, publish, 
     url, _received = receiver
     webhook_create(team=team, url=url, secret=SECRET)
     version = publish(public_dataset, data=b"age\n3\n")
-    quality.suite_save(
+    suite_save(
         dataset=public_dataset,
         user=maintainer,
         expectations=[{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}}],
     )
-    run = quality.validation_queue(version=version, trigger="test")
-    quality.validation_run(run_id=run.pk)
+    run = validation_queue(version=version, trigger="test")
+    validation_run(run_id=run.pk)
     [delivery] = quality_announce(run.pk)
     assert delivery.event == "version.certified"
 
@@ -108,7 +108,7 @@ def test_a_refused_connection_is_retried_then_recorded_as_failed(public_dataset,
     [("ftp://x", SECRET, "http:// or https://"), ("http://x", "short", "at least 16")],
 )
 def test_a_bad_webhook_is_refused(team, url, secret, message):
-    from datasets.errors import InvalidInput
+    from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match=message):
         webhook_create(team=team, url=url, secret=secret)
@@ -135,7 +135,7 @@ def test_the_webhooks_page_is_for_owners_and_lists_deliveries(client, owner, mem
 
 
 def quality_announce(run_id: int) -> list[WebhookDelivery]:
-    from datasets.services.webhooks import webhooks_announce_run
+    from quality.services import webhooks_announce_run
 
     return webhooks_announce_run(run_id=run_id)
 

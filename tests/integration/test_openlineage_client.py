@@ -14,8 +14,8 @@ from openlineage.client.facet_v2 import column_lineage_dataset, schema_dataset, 
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage.client.uuid import generate_new_uuid
 
-from catalog.models import RunEvent as StoredEvent
-from catalog.services.tokens import token_create
+from accounts.services import token_create
+from lineage.models import RunEvent as StoredEvent
 from tests.factories import DatasetFactory
 
 PRODUCER = "https://github.com/acme/pipelines"

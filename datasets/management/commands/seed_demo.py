@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasets.errors import GranaryError
+from core.errors import GranaryError
 from datasets.models import Version
 from datasets.services.demo import DEMO_TEAM, demo_admin_ensure, demo_seed
 

@@ -1,0 +1,141 @@
+"""Writes for teams, their memberships, and API tokens (random, stored only as their sha256)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken, Membership, Team
+from core.errors import AccessDenied, Conflict, InvalidInput, NotFound, NotSignedIn
+from core.validation import validate
+from core.validators import slug_validator
+
+
+@transaction.atomic
+def team_create(*, user: User, slug: str, name: str) -> Team:
+    validate(slug_validator, slug, field="slug")
+    if Team.objects.filter(slug=slug).exists():
+        raise Conflict(f"A team '{slug}' already exists.", field="slug")
+    try:
+        team = Team.objects.create(slug=slug, name=name.strip() or slug)
+    except IntegrityError:
+        raise Conflict(f"A team '{slug}' already exists.", field="slug") from None
+    Membership.objects.create(team=team, user=user, role=Membership.Role.OWNER)
+    return team
+
+
+@transaction.atomic
+def membership_set(*, actor: User, team: Team, username: str, role: str) -> Membership:
+    """Add a member or change their role; only the team's owners may."""
+    _require_owner(actor=actor, team=team)
+    if role not in Membership.Role.values:
+        raise InvalidInput(f"'{role}' is not a role: use owner, maintainer or member.", field="role")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"No user '{username}'.", field="username")
+    current = Membership.objects.select_for_update().filter(team=team, user=user).first()
+    if current and current.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        _keep_an_owner(team=team, leaving=current)
+    membership, _ = Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: User, team: Team, username: str) -> None:
+    _require_owner(actor=actor, team=team)
+    membership = Membership.objects.select_for_update().filter(team=team, user__username=username).first()
+    if membership is None:
+        raise NotFound(f"'{username}' is not a member of {team.slug}.")
+    if membership.role == Membership.Role.OWNER:
+        _keep_an_owner(team=team, leaving=membership)
+    membership.delete()
+
+
+def _require_owner(*, actor: User, team: Team) -> None:
+    if getattr(actor, "is_superuser", False):
+        return
+    if not Membership.objects.filter(team=team, user_id=actor.pk, role=Membership.Role.OWNER).exists():
+        raise AccessDenied(f"Only owners of {team.slug} may change its members.")
+
+
+def _keep_an_owner(*, team: Team, leaving: Membership) -> None:
+    others = Membership.objects.filter(team=team, role=Membership.Role.OWNER).exclude(pk=leaving.pk)
+    if not others.exists():
+        raise Conflict(f"{team.slug} must keep at least one owner.")
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+PREFIX = "gra_"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once to the user, never stored
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, user: User, name: str, days: int | None = None) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name, e.g. the laptop or job that will use it.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("The name is longer than 100 characters.", field="name")
+    days = settings.GRANARY_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= 3650:
+        raise InvalidInput("A token lives between 1 and 3650 days.", field="days")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        key_hash=_hash(secret),
+        prefix=secret[:10],
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+def token_exchange(*, username: str, password: str, name: str = "") -> IssuedToken:
+    """A new token for a username and password (what `granary login` uses)."""
+    user = authenticate(username=username, password=password)
+    if user is None or not user.is_active:
+        raise NotSignedIn("The username or password is wrong.")
+    return token_create(user=user, name=name or f"login {timezone.now():%Y-%m-%d %H:%M}")
+
+
+def token_authenticate(*, secret: str) -> User | None:
+    """The active user behind a valid, unexpired, unrevoked token, or None."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_hash(secret), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Recording every use would make each API call a write; a minute's precision is plenty.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def token_revoke(*, user: User, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(pk=token_id, user_id=user.pk).first()
+    if token is None:
+        raise NotFound(f"You have no token {token_id}.")
+    if token.revoked_at is None:
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        token.refresh_from_db()
+    return token

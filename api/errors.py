@@ -1,0 +1,52 @@
+"""One place that turns errors into the API's JSON: `{"code": ..., "detail": ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import GranaryError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, GranaryError):
+        body: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
+        if exc.field:
+            body["field"] = exc.field
+        answer = Response(body, status=exc.status)
+        if exc.status == status.HTTP_401_UNAUTHORIZED:
+            answer["WWW-Authenticate"] = "Bearer"
+        return answer
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"code": "invalid", "detail": _summarise(exc.detail), "errors": exc.detail}
+    else:
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else "error",
+            "detail": str(exc.detail),
+        }
+    return response
+
+
+def _summarise(detail: Any, prefix: str = "") -> str:
+    """A one-line message naming every field that is wrong, e.g. "slug: This field is required."."""
+    if isinstance(detail, dict):
+        return " ".join(
+            _summarise(value, f"{key}: " if key != "non_field_errors" else "")
+            for key, value in detail.items()
+        )
+    if isinstance(detail, list):
+        return " ".join(_summarise(item, prefix) for item in detail)
+    return f"{prefix}{detail}"

@@ -1,0 +1,302 @@
+"""Versions: list, upload, read one, download its data, its schema, profile, preview and Croissant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.common import me
+from api.downloads import version_download_response
+from core.errors import UploadTooLarge
+from datasets.access import dataset_get
+from datasets.models import (
+    Dataset,
+    Version,
+)
+from datasets.references import version_certified, version_latest, version_refs_split, version_resolve
+from datasets.selectors import (
+    schema_documented,
+    version_alias_names,
+    version_ready,
+    version_upstream_refs,
+    versions_of,
+)
+from datasets.services.croissant import version_croissant
+from datasets.services.versions import version_upload
+from datasets.uploads import too_large_message, upload_was_too_large
+from quality.selectors import suite_revision_current
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug", read_only=True)
+    sha256 = serializers.CharField(read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    derived_from = serializers.SerializerMethodField(
+        help_text='Declared upstream versions as references ("raw@12"); "restricted" for one you may not read'
+    )
+    quality_status = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField()
+    stuck = serializers.BooleanField(source="is_stuck", read_only=True)
+    parquet_sha256 = serializers.CharField(source="parquet_blob_id", read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField(help_text="bytes read of the file, 0 to 1, while processing")
+    url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Version
+        fields = [
+            "dataset",
+            "number",
+            "status",
+            "failure_reason",
+            "sha256",
+            "size",
+            "format",
+            "row_count",
+            "compression",
+            "schema",
+            "parquet_sha256",
+            "bytes_read",
+            "rows_processed",
+            "progress",
+            "message",
+            "original_filename",
+            "created_by",
+            "created_at",
+            "status_changed_at",
+            "stuck",
+            "derived_from",
+            "code_url",
+            "quality_status",
+            "aliases",
+            "url",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, version: Version) -> float:
+        if version.status == Version.Status.READY:
+            return 1.0
+        return min(1.0, version.bytes_read / version.size) if version.size else 0.0
+
+    def get_derived_from(self, version: Version) -> list[str]:
+        upstreams: dict[int, list[str]] = self.context.get("upstreams", {})
+        return upstreams.get(version.pk, [])
+
+    def get_quality_status(self, version: Version) -> str | None:
+        """passed, failed, error, queued, running, unchecked, or null when there is no suite."""
+        if hasattr(version, "quality_status"):
+            return version.quality_status or (None if self.context.get("no_suite") else "unchecked")
+        return version.quality_status
+
+    def get_aliases(self, version: Version) -> list[str]:
+        named: dict[int, list[str]] | None = self.context.get("alias_names")
+        if named is not None:  # from version_alias_names: computed and named
+            return named.get(version.pk, [])
+        aliases = []
+        if self.context.get("latest_number") == version.number:
+            aliases.append("latest")
+        if self.context.get("certified_number") == version.number:
+            aliases.append("certified")
+        return aliases
+
+    def get_url(self, version: Version) -> str:
+        return self._absolute(reverse("api-version-detail", args=[version.dataset.slug, version.number]))
+
+    def get_download_url(self, version: Version) -> str | None:
+        if version.status != Version.Status.READY:
+            return None
+        return self._absolute(reverse("api-version-download", args=[version.dataset.slug, version.number]))
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class VersionUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="CSV, TSV, Parquet or JSON Lines")
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    derived_from = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        default=list,
+        help_text="Upstream versions: raw@12, users@latest, x@sha256:<12+ hex>; repeated or comma-separated",
+    )
+    code_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The code that produced it: repository URL and commit, or any URL",
+    )
+
+    def validate_derived_from(self, values: list[str]) -> list[str]:
+        return version_refs_split(values)
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(
+        help_text="integer, float, boolean, string, date, timestamp, decimal, list<…>, struct<…>"
+    )
+    nullable = serializers.BooleanField()
+    arrow_type = serializers.CharField()
+    description = serializers.CharField()
+    pii = serializers.BooleanField()
+    documented = serializers.BooleanField()
+
+
+class SchemaSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    columns = ColumnSerializer(many=True)
+
+
+def _version_context(dataset: Dataset) -> dict[str, Any]:
+    """What version rows need to name their aliases and quality, computed once per request."""
+    latest = version_latest(dataset=dataset)
+    certified = version_certified(dataset=dataset)
+    return {
+        "latest_number": latest.number if latest else None,
+        "certified_number": certified.number if certified else None,
+        "alias_names": version_alias_names(
+            dataset=dataset, computed={"latest": latest, "certified": certified}
+        ),
+        "no_suite": suite_revision_current(dataset=dataset) is None,
+    }
+
+
+class VersionList(generics.ListAPIView):
+    """A dataset's versions, newest first; POST uploads a new one (multipart) and answers 202."""
+
+    serializer_class = VersionSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view
+            return Version.objects.none()
+        self.dataset, _ = dataset_get(user=self.request.user, slug=self.kwargs["slug"])
+        return versions_of(dataset=self.dataset)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_version_context(self.dataset)}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        context = {
+            **self.get_serializer_context(),
+            "upstreams": version_upstream_refs(user=request.user, versions=page),
+        }
+        return self.get_paginated_response(VersionSerializer(page, many=True, context=context).data)
+
+    @extend_schema(request=VersionUploadSerializer, responses={202: VersionSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+        serializer = VersionUploadSerializer(data=request.data)
+        if upload_was_too_large(request):
+            raise UploadTooLarge(too_large_message(), field="file")
+        serializer.is_valid(raise_exception=True)
+        upload_data = dict(serializer.validated_data)
+        version = version_upload(
+            dataset=dataset, user=me(request), upload=upload_data.pop("file"), **upload_data
+        )
+        context = {
+            "request": request,
+            "upstreams": version_upstream_refs(user=request.user, versions=[version]),
+        }
+        data = VersionSerializer(version, context=context).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class VersionDetail(APIView):
+    @extend_schema(responses=VersionSerializer)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        dataset, _ = dataset_get(user=me(request), slug=slug)
+        version = version_resolve(dataset=dataset, ref=ref)
+        context = {
+            "request": request,
+            **_version_context(dataset),
+            "upstreams": version_upstream_refs(user=request.user, versions=[version]),
+        }
+        return Response(VersionSerializer(version, context=context).data)
+
+
+class VersionDownload(APIView):
+    """The version's data: `format=original` (the default) is the uploaded file as is, `parquet`
+    the normalized copy; `columns=` picks columns; csv and jsonl are exported from the copy."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["original", "parquet", "csv", "jsonl"], default="original"),
+            OpenApiParameter("columns", str, description="comma-separated column names (not with original)"),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            206: OpenApiResponse(description="the requested Range"),
+            409: OpenApiResponse(description="the version is not ready"),
+        },
+    )
+    def get(self, request: Request, slug: str, ref: str) -> HttpResponseBase:
+        dataset, _ = dataset_get(user=me(request), slug=slug)
+        version = version_resolve(dataset=dataset, ref=ref)
+        columns = [c.strip() for c in request.query_params.get("columns", "").split(",") if c.strip()]
+        return version_download_response(
+            request=request,
+            version=version,
+            format=request.query_params.get("format", "original"),
+            columns=columns,
+        )
+
+
+class VersionSchema(APIView):
+    """The version's columns (name, type, nullable) with the dataset's documentation."""
+
+    @extend_schema(responses=SchemaSerializer)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, "columns": schema_documented(version=version)})
+
+
+class VersionProfile(APIView):
+    """Per-column statistics: nulls, distinct, min/max/mean/std, quantiles, histogram, top values."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, **version.profile})
+
+
+class VersionPreview(APIView):
+    """The version's first rows."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        return Response({"version": version.ref, **version.preview})
+
+
+class VersionCroissant(APIView):
+    """Croissant 1.0 (ML Commons) JSON-LD metadata for exactly this version: its files with their
+    sha256, and a RecordSet whose fields are its columns."""
+
+    @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, ref: str) -> Response:
+        version = _ready_version(request, slug, ref)
+        document = version_croissant(version=version, absolute=request.build_absolute_uri)
+        return Response(document, content_type="application/ld+json")
+
+
+def _ready_version(request: Request, slug: str, ref: str) -> Version:
+    dataset, _ = dataset_get(user=me(request), slug=slug)
+    return version_ready(version=version_resolve(dataset=dataset, ref=ref))

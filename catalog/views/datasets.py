@@ -1,0 +1,186 @@
+"""Pages of datasets: the home page's list, a dataset's page, registering and editing one, its column docs and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.selectors import (
+    teams_writable_by,
+)
+from catalog.forms import (
+    AccessRequestForm,
+    ColumnDocFormSet,
+    DatasetEditForm,
+    DatasetForm,
+)
+from catalog.presentation.charts import quality_bars
+from catalog.presentation.markdown import markdown_render
+from catalog.views.common import me, portal_page
+from core.errors import GranaryError
+from datasets.access import Access, dataset_access_map, dataset_get
+from datasets.models import Dataset
+from datasets.references import version_certified, version_latest
+from datasets.selectors import (
+    access_requests_by,
+    checkout_count,
+    checkouts_of,
+    column_docs,
+    dataset_search,
+    version_alias_names,
+    versions_of,
+)
+from datasets.services.columns import column_docs_set
+from datasets.services.croissant import dataset_schema_org
+from datasets.services.datasets import dataset_create, dataset_update
+from lineage.selectors import (
+    lineage_graph,
+)
+from quality.selectors import quality_history, suite_revision_current
+
+
+@portal_page
+def home(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    datasets = dataset_search(
+        user=me(request),
+        q=params.get("q", "").strip(),
+        tag=params.get("tag", ""),
+        team=params.get("team", ""),
+        ordering=params.get("ordering", "slug"),
+    )
+    page = Paginator(datasets, 25).get_page(params.get("page"))
+    access = dataset_access_map(user=me(request), datasets=page)
+    readable = {pk for pk, rights in access.items() if rights.read}
+    context = {
+        "page": page,
+        "readable": readable,
+        "q": params.get("q", ""),
+        "tag": params.get("tag", ""),
+        "ordering": params.get("ordering", "slug"),
+    }
+    return render(request, "catalog/home.html", context)
+
+
+@portal_page
+def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, access = dataset_get(user=me(request), slug=slug, need="discover")
+    return detail_page(request, dataset, access, access_form=None)
+
+
+def detail_page(
+    request: HttpRequest, dataset: Dataset, access: Access, *, access_form: AccessRequestForm | None
+) -> HttpResponse:
+    context: dict[str, Any] = {"dataset": dataset, "access": access}
+    if access.restricted_only and me(request).is_authenticated:
+        mine = access_requests_by(user=me(request), dataset=dataset)
+        context["my_request"] = mine.first()
+        context["access_form"] = access_form or AccessRequestForm()
+    if access.read:
+        latest = version_latest(dataset=dataset)
+        context["readme_html"] = markdown_render(dataset.readme)
+        context["versions"] = versions_of(dataset=dataset)
+        context["latest"] = latest
+        context["certified"] = version_certified(dataset=dataset)
+        context["suite"] = suite_revision_current(dataset=dataset)
+        context["quality_bars"] = quality_bars(quality_history(dataset=dataset))
+        context["lineage"] = lineage_graph(user=me(request), dataset=dataset, depth=1)
+        context["alias_names"] = version_alias_names(
+            dataset=dataset, computed={"latest": latest, "certified": context["certified"]}
+        )
+        context["checkout_count"] = checkout_count(dataset=dataset)
+        context["schema_org"] = dataset_schema_org(
+            dataset=dataset, version=latest, absolute=request.build_absolute_uri
+        )
+    status = 400 if access_form is not None and access_form.errors else 200
+    return render(request, "catalog/dataset_detail.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_new(request: HttpRequest) -> HttpResponse:
+    teams = teams_writable_by(user=request.user)
+    form = DatasetForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_create(user=me(request), **form.cleaned_data)
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Registered {dataset.slug}. Upload its first version.")
+            return redirect("version-upload", dataset.slug)
+    status = 400 if form.errors else 200
+    return render(request, "catalog/dataset_form.html", {"form": form, "teams": teams}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+    initial = {
+        "title": dataset.title,
+        "summary": dataset.summary,
+        "readme": dataset.readme,
+        "tags": ", ".join(tag.name for tag in dataset.tags.all()),
+        "license": dataset.license,
+        "visibility": dataset.visibility,
+        "status": dataset.status,
+    }
+    form = DatasetEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset_update(dataset=dataset, changes=form.cleaned_data)
+        except GranaryError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect(dataset)
+    status = 400 if form.errors else 200
+    return render(request, "catalog/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def column_docs_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Maintainers describe the latest version's columns; descriptions follow columns by name."""
+    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+    latest = version_latest(dataset=dataset)
+    docs = column_docs(dataset=dataset)
+    names = [c["name"] for c in latest.schema] if latest else []
+    names += [name for name in docs if name not in names]  # documented, but not in the latest
+    initial = [
+        {"name": n, "description": docs[n].description if n in docs else "", "pii": n in docs and docs[n].pii}
+        for n in names
+    ]
+    formset = ColumnDocFormSet(request.POST or None, initial=initial)
+    if request.method == "POST" and formset.is_valid():
+        column_docs_set(dataset=dataset, user=me(request), docs=[f.cleaned_data for f in formset.forms])
+        messages.success(request, "Column documentation saved.")
+        return redirect(dataset)
+    types = {c["name"]: c["type"] for c in latest.schema} if latest else {}
+    rows = [
+        (form, types.get(form.initial.get("name", ""), "not in the latest version")) for form in formset.forms
+    ]
+    context = {"dataset": dataset, "formset": formset, "rows": rows, "latest": latest}
+    return render(
+        request,
+        "catalog/column_docs.html",
+        context,
+        status=400 if formset.errors and any(formset.errors) else 200,
+    )
+
+
+@portal_page
+def dataset_usage(request: HttpRequest, slug: str) -> HttpResponse:
+    """The Usage tab: who checked out which version of the dataset, for what and which model."""
+    dataset, access = dataset_get(user=me(request), slug=slug)
+    page = Paginator(checkouts_of(dataset=dataset), 50).get_page(request.GET.get("page"))
+    context = {
+        "dataset": dataset,
+        "access": access,
+        "page": page,
+        "checkout_count": checkout_count(dataset=dataset),
+    }
+    return render(request, "catalog/dataset_usage.html", context)

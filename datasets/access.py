@@ -1,0 +1,157 @@
+"""The one place that decides who may see, read, change and decide on which dataset.
+
+Every list, page, endpoint and download reaches datasets through `datasets_visible_to` (what a
+user may discover), `datasets_readable_by` (whose data they may read) and `dataset_get` /
+`dataset_access` (what they may do with one). Visibility:
+
+- public: every signed-in user (and anonymous visitors when GRANARY_ANONYMOUS_READ is on);
+- internal: the owning team's members only; to anyone else it does not exist;
+- restricted: every signed-in user finds its title and summary; the team sees its data, and so
+  does each user whose access request a team owner approved.
+
+Reading data and seeing a dataset differ only for restricted datasets. Writing (editing the card,
+uploading versions, suites, aliases) needs the maintainer or owner role in the team; deciding
+access requests needs the owner role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from accounts.models import Membership, role_may_write
+from accounts.selectors import is_signed_in, team_ids_of, team_role, user_may_browse, user_pk, user_roles
+from core.errors import AccessDenied, NotFound, NotSignedIn
+from core.types import AnyUser
+from datasets.models import AccessRequest, Dataset
+
+# What a caller needs to do with a dataset: know it exists, read its data, change it, or decide
+# who else may read it.
+Need = Literal["discover", "read", "write", "decide"]
+
+
+@dataclass(frozen=True)
+class Access:
+    discover: bool = False  # knows it exists: title, summary, team
+    read: bool = False  # card, versions, data
+    write: bool = False  # edit, upload
+    role: str = ""  # the user's role in the owning team, if any
+    decide: bool = False  # approve, deny and revoke access requests: the team's owners
+
+    @property
+    def restricted_only(self) -> bool:
+        return self.discover and not self.read
+
+
+def datasets_visible_to(user: AnyUser) -> QuerySet[Dataset]:
+    """Every dataset the user may discover (restricted ones included, by title and summary)."""
+    datasets = Dataset.objects.all()
+    if not is_signed_in(user):
+        if settings.GRANARY_ANONYMOUS_READ:
+            return datasets.filter(visibility=Dataset.Visibility.PUBLIC)
+        return datasets.none()
+    if getattr(user, "is_superuser", False):
+        return datasets
+    return datasets.filter(
+        Q(visibility__in=[Dataset.Visibility.PUBLIC, Dataset.Visibility.RESTRICTED])
+        | Q(team_id__in=team_ids_of(user))
+    )
+
+
+def datasets_readable_by(user: AnyUser) -> QuerySet[Dataset]:
+    """The datasets whose versions and data the user may read."""
+    visible = datasets_visible_to(user)
+    if getattr(user, "is_superuser", False) or not is_signed_in(user):
+        return visible
+    return visible.filter(
+        Q(visibility=Dataset.Visibility.PUBLIC)
+        | Q(team_id__in=team_ids_of(user))
+        | Q(visibility=Dataset.Visibility.RESTRICTED, pk__in=_granted_ids(user))
+    )
+
+
+def _granted_ids(user: AnyUser) -> QuerySet[AccessRequest, Any]:
+    """The datasets whose owners approved this user's access request."""
+    return AccessRequest.objects.filter(user_id=user_pk(user), status=AccessRequest.Status.APPROVED).values(
+        "dataset_id"
+    )
+
+
+def dataset_access(*, user: AnyUser, dataset: Dataset) -> Access:
+    granted = (
+        dataset.visibility == Dataset.Visibility.RESTRICTED
+        and is_signed_in(user)
+        and _granted_ids(user).filter(dataset_id=dataset.pk).exists()
+    )
+    return _access(user, dataset, team_role(user=user, team=dataset.team), granted=granted)
+
+
+def dataset_access_map(*, user: AnyUser, datasets: Iterable[Dataset]) -> dict[int, Access]:
+    """Access to each of many datasets, with one query for the user's roles and one for their
+    approved access requests (for lists)."""
+    datasets = list(datasets)
+    roles = user_roles(user=user)
+    restricted = [d.pk for d in datasets if d.visibility == Dataset.Visibility.RESTRICTED]
+    granted: set[int] = set()
+    if restricted and is_signed_in(user):  # the query only when a grant could matter
+        granted = set(
+            _granted_ids(user).filter(dataset_id__in=restricted).values_list("dataset_id", flat=True)
+        )
+    return {
+        dataset.pk: _access(user, dataset, roles.get(dataset.team_id, ""), granted=dataset.pk in granted)
+        for dataset in datasets
+    }
+
+
+def _access(user: AnyUser, dataset: Dataset, role: str, *, granted: bool = False) -> Access:
+    if not is_signed_in(user):
+        public = settings.GRANARY_ANONYMOUS_READ and dataset.visibility == Dataset.Visibility.PUBLIC
+        return Access(discover=public, read=public)
+    if getattr(user, "is_superuser", False):
+        return Access(discover=True, read=True, write=True, role=role, decide=True)
+    if role:
+        return Access(
+            discover=True,
+            read=True,
+            write=role_may_write(role),
+            role=role,
+            decide=role == Membership.Role.OWNER,
+        )
+    visibility = dataset.visibility
+    return Access(
+        discover=visibility != Dataset.Visibility.INTERNAL,
+        read=visibility == Dataset.Visibility.PUBLIC
+        or (visibility == Dataset.Visibility.RESTRICTED and granted),
+    )
+
+
+def dataset_get(*, user: AnyUser, slug: str, need: Need = "read") -> tuple[Dataset, Access]:
+    """The dataset `slug` if the user may `need` it.
+
+    A dataset the user may not even discover is reported as missing, so its name leaks nothing.
+    """
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    dataset = Dataset.objects.select_related("team").filter(slug=slug).first()
+    access = dataset_access(user=user, dataset=dataset) if dataset else Access()
+    if dataset is None or not access.discover:
+        raise NotFound(f"No dataset '{slug}'.")
+    if need == "read" and not access.read:
+        raise AccessDenied(
+            f"'{slug}' is restricted: its data is visible to the {dataset.team.slug} team and to "
+            "those whose access request an owner approved."
+        )
+    if need == "write" and not access.write:
+        raise AccessDenied(
+            f"Changing '{slug}' needs the maintainer or owner role in the {dataset.team.slug} team."
+        )
+    if need == "decide" and not access.decide:
+        # Requests are private to their authors and the owners: a 403 says no more than that.
+        raise AccessDenied(
+            f"Access requests for '{slug}' are decided by the {dataset.team.slug} team's owners."
+        )
+    return dataset, access

@@ -1,0 +1,815 @@
+"""The ingest pass: one streaming read of a version's file that yields its schema, profile,
+preview and a normalized Parquet copy, in memory bounded by the block size, not the file.
+
+Plain CSV, TSV and JSON Lines are read by pyarrow straight from the file while a side thread
+reads it too (from the page cache), hashing it and checking for NUL bytes and unbalanced quotes.
+Gzip files stream through a wrapper that decompresses, checks and counts on the way. Parquet is
+read by row group. The parsed rows go through in chunks of ROWS_PER_CHUNK: one thread writes
+each chunk as a row group of the Parquet copy while another profiles it, and the parser goes on.
+Anything wrong ends in IngestError, whose message says where (line, column, byte offset) and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from core.errors import InvalidInput
+from datasets.ingest.formats import Detected, sniff
+from datasets.ingest.profiling import ColumnProfile, RowSample, logical_type
+
+BLOCK_SIZE = 1024 * 1024  # pyarrow's default; also the longest row Granary takes
+PREVIEW_ROWS = 100
+# Rows profiled, sampled and written (as one Parquet row group) at a time. The parser's batches
+# are one block each (about 8k rows of a typical CSV): too small to profile without most of the
+# time going to per-batch overhead, and too small a row group for Parquet readers.
+ROWS_PER_CHUNK = 128 * 1024
+# ...or fewer when the rows are wide: CHUNKS_IN_FLIGHT + 1 chunks are held at once, so a bound in
+# rows alone lets memory grow with the row width (128k rows of 10 KB are 1.3 GB a chunk).
+CHUNK_BYTES = 64 * 1024 * 1024
+CHUNKS_IN_FLIGHT = 2  # chunks being written and profiled while the parser reads the next
+SCAN_BYTES = 4 * 1024 * 1024
+# How far the side scan may run ahead of the parser: hashing is several times faster than
+# parsing, and a scan far ahead would push the pages the parser is about to read out of the page
+# cache of a file larger than memory, and have them read from disk twice.
+SCAN_AHEAD = 256 * 1024 * 1024
+MAX_WIDENINGS = 50
+Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
+
+
+class IngestError(InvalidInput):
+    code = "ingest_failed"
+
+
+@dataclass
+class Ingested:
+    detected: Detected
+    sha256: str  # of the stored bytes, as read by this pass
+    rows: int
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+    preview: dict[str, Any]
+    parquet_path: Path
+
+
+@dataclass
+class _Reading:
+    """What the wrapper around the stored file learned while pyarrow read through it."""
+
+    hasher: Any = field(default_factory=hashlib.sha256)
+    raw_bytes: int = 0
+    text_bytes: int = 0
+    text_crc32: int = 0
+    quotes: int = 0
+    # A problem found while pyarrow reads. It is kept here, and the read ends as if the file
+    # ended, because an exception raised into pyarrow's read-ahead thread aborts the process.
+    error: IngestError | None = None
+    # Bytes of the stored file the parser has consumed, when pyarrow reads the file itself, and
+    # the last figure read from it (for the side scan, which must not call into the parser's file).
+    position: Callable[[], int] | None = None
+    parsed: int = 0
+    scanner: _Scanner | None = None
+
+    def settle(self) -> None:
+        """Wait for the side scan, so that the hash, the quote count and any problem it found
+        cover the whole file."""
+        if self.scanner is not None:
+            self.scanner.unleash.set()
+            self.scanner.join()
+
+    def found(self) -> IngestError | None:
+        """The problem the side scan found in the whole file, if any: it explains the parser's
+        failure better than the parser can (a NUL byte, say, read as a broken row)."""
+        self.settle()
+        return self.error
+
+    def abandon(self) -> None:
+        if self.scanner is not None:
+            self.scanner.stop.set()
+            self.scanner.unleash.set()
+            self.scanner.join()
+
+
+class _Scanner(threading.Thread):
+    """Reads the stored file beside the parser: hashes it and, for text, refuses NUL bytes and
+    counts quote characters. On its own thread this costs the parser nothing, and pyarrow reads
+    the file itself, with no Python between it and the bytes."""
+
+    def __init__(self, path: Path, reading: _Reading, *, quotechar: str | None) -> None:
+        super().__init__(name="ingest-scan", daemon=True)
+        self.path = path
+        self.reading = reading
+        self.text = quotechar is not None
+        self.quote = (quotechar or "").encode()
+        self.stop = threading.Event()
+        self.unleash = threading.Event()  # run to the end now, however far behind the parser is
+
+    def run(self) -> None:
+        reading = self.reading
+        buffer = bytearray(SCAN_BYTES)
+        view = memoryview(buffer)
+        try:
+            with open(self.path, "rb", buffering=0) as handle:
+                while not self.stop.is_set():
+                    while (
+                        reading.position is not None
+                        and reading.raw_bytes - reading.parsed > SCAN_AHEAD
+                        and not self.unleash.wait(0.01)
+                    ):
+                        pass
+                    if self.stop.is_set() or not (size := handle.readinto(buffer)):
+                        break
+                    reading.hasher.update(view[:size])  # releases the GIL
+                    if self.text:
+                        nul = buffer.find(b"\x00", 0, size)
+                        if nul >= 0:
+                            reading.error = IngestError(
+                                f"Found binary data: a NUL byte at offset {reading.raw_bytes + nul:,}."
+                            )
+                            return
+                        if self.quote:
+                            reading.quotes += buffer.count(self.quote, 0, size)
+                    reading.raw_bytes += size
+                    reading.text_bytes += size
+        except OSError as exc:
+            reading.error = _read_error(exc)
+
+
+class _RawReader(io.RawIOBase):
+    """Hashes and counts the stored bytes as they are read."""
+
+    def __init__(self, handle: IO[bytes], reading: _Reading) -> None:
+        self.handle = handle
+        self.reading = reading
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(len(buffer))
+        buffer[: len(data)] = data
+        self.reading.hasher.update(data)
+        self.reading.raw_bytes += len(data)
+        return len(data)
+
+
+class _TextReader(io.RawIOBase):
+    """Checks the (decompressed) text on its way to the parser: counts it and its quote
+    characters, refuses NUL bytes, and stops a decompression bomb."""
+
+    def __init__(self, source: Any, reading: _Reading, quotechar: str, *, compressed: bool) -> None:
+        self.source = source
+        self.reading = reading
+        self.quote = quotechar.encode()
+        self.compressed = compressed
+        self.limit = settings.GRANARY_MAX_DECOMPRESSED_BYTES
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.reading.error:
+            return 0
+        data = self.source.read(len(buffer))
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            self.reading.error = IngestError(
+                f"Found binary data: a NUL byte at offset {self.reading.text_bytes + nul:,}"
+                + (" of the decompressed text." if self.compressed else ".")
+            )
+            return 0
+        buffer[: len(data)] = data
+        self.reading.text_bytes += len(data)
+        if self.quote:
+            self.reading.quotes += data.count(self.quote)
+        if self.compressed:
+            self.reading.text_crc32 = zlib.crc32(data, self.reading.text_crc32)
+            if self.reading.text_bytes > self.limit:
+                self.reading.error = IngestError(
+                    f"The file decompresses to more than {self.limit:,} bytes "
+                    "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
+                )
+                return 0
+        return len(data)
+
+
+def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
+    """Read the file at `path` once and write its Parquet copy under `workdir`."""
+    _return_freed_memory()
+    detected = sniff(path)
+    overrides: dict[str, pa.DataType] = {}
+    for _ in range(MAX_WIDENINGS):
+        try:
+            return _ingest_once(
+                path=path, detected=detected, overrides=overrides, workdir=workdir, progress=progress
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            # A case the checks here did not foresee, but one this file's bytes cause (not the
+            # machine, as memory or I/O errors would): failing the version says so, where the
+            # exception would leave it processing.
+            raise IngestError(f"Granary could not process this file: {exc}") from exc
+        except _Widen as widen:
+            # A later block holds a value the type inferred from the first block cannot take:
+            # widen that column (integer to float, anything to string) and read again.
+            overrides[widen.column] = widen.to
+    raise IngestError(f"The column types kept changing after {MAX_WIDENINGS} re-reads; giving up.")
+
+
+def _return_freed_memory() -> None:
+    """Have Arrow's jemalloc hand freed memory back to the system at once (config/__init__.py
+    makes it Arrow's allocator). By default it keeps freed pages for a while, and a worker's
+    memory then grows with the blocks it has read: on a 1 GiB CSV this peaks at 420 MB instead
+    of 550, for about 3 s more CPU (pages given back and faulted in again)."""
+    if pa.default_memory_pool().backend_name == "jemalloc":
+        pa.jemalloc_set_decay_ms(0)
+
+
+class _Widen(Exception):
+    def __init__(self, column: str, to: pa.DataType) -> None:
+        self.column = column
+        self.to = to
+
+
+def _ingest_once(
+    *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], workdir: Path, progress: Progress
+) -> Ingested:
+    reading = _Reading()
+    try:
+        with contextlib.ExitStack() as stack:
+            if detected.format == "parquet":
+                _scan(path, reading, quotechar=None)
+                batches, schema = _parquet_batches(path)
+            elif not detected.compression:
+                source = stack.enter_context(pa.OSFile(str(path)))
+                reading.position = source.tell
+                _scan(path, reading, quotechar=detected.quotechar if detected.format != "jsonl" else "")
+                batches, schema = _text_batches(
+                    source, path=path, detected=detected, overrides=overrides, reading=reading
+                )
+            else:
+                # Compressed: the stored bytes are hashed and the text checked as they stream by.
+                handle = stack.enter_context(open(path, "rb"))
+                raw = _RawReader(handle, reading)
+                stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
+                stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
+                quotechar = detected.quotechar if detected.format != "jsonl" else ""
+                text = io.BufferedReader(_TextReader(stream, reading, quotechar, compressed=True))
+                batches, schema = _text_batches(
+                    text, path=path, detected=detected, overrides=overrides, reading=reading
+                )
+            with closing(batches):
+                return _read_all(
+                    batches,
+                    schema,
+                    path=path,
+                    detected=detected,
+                    reading=reading,
+                    workdir=workdir,
+                    progress=progress,
+                )
+    finally:
+        reading.abandon()
+
+
+def _scan(path: Path, reading: _Reading, *, quotechar: str | None) -> None:
+    reading.scanner = _Scanner(path, reading, quotechar=quotechar)
+    reading.scanner.start()
+
+
+def _read_all(
+    batches: _Batches,
+    schema: pa.Schema,
+    *,
+    path: Path,
+    detected: Detected,
+    reading: _Reading,
+    workdir: Path,
+    progress: Progress,
+) -> Ingested:
+    _check_columns(schema)
+    parquet_path = workdir / "normalized.parquet"
+    profiles = [ColumnProfile(f.name, f.type) for f in schema]
+    sample = RowSample()
+    preview: list[dict[str, Any]] = []
+    rows = 0
+    last_report = 0.0
+    # Left in reverse order: the writer thread stops before the Parquet file closes, and the
+    # profiling thread before the column threads it hands work to.
+    with (
+        contextlib.ExitStack() as stack,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="column") as columns,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile") as profiling,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as writing,
+    ):
+        writer: pq.ParquetWriter | None = None
+
+        def profile(chunk: pa.Table) -> None:
+            # pyarrow and numpy release the GIL, so columns profile side by side.
+            list(columns.map(ColumnProfile.add, profiles, chunk.columns))
+            sample.add(chunk)
+
+        in_flight: deque[tuple[Future[None], Future[None]]] = deque()
+        try:
+            for chunk in _chunks(batches):
+                if writer is None:
+                    writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
+                    preview = chunk.slice(0, PREVIEW_ROWS).to_pylist()
+                while len(in_flight) >= CHUNKS_IN_FLIGHT:
+                    for future in in_flight.popleft():
+                        future.result()
+                in_flight.append(
+                    (writing.submit(writer.write_table, chunk), profiling.submit(profile, chunk))
+                )
+                rows += chunk.num_rows
+                now = time.monotonic()
+                if now - last_report >= 1.0:
+                    progress(_bytes_read(detected, reading, path, rows), rows)
+                    last_report = now
+            for pair in in_flight:
+                for future in pair:
+                    future.result()
+        except BaseException:
+            for pair in in_flight:  # the read failed: what has not started yet is not worth doing
+                for future in pair:
+                    future.cancel()
+            raise
+        if writer is None:  # no rows: the copy still carries the schema
+            stack.enter_context(_parquet_writer(parquet_path, schema, None))
+    reading.settle()
+    if reading.error:
+        raise reading.error
+    if detected.format != "parquet":
+        _finish_text(path=path, detected=detected, reading=reading)
+    sha256 = reading.hasher.hexdigest()
+    progress(path.stat().st_size, rows)
+    columns_out = [
+        {"name": f.name, "type": logical_type(f.type), "nullable": p.nulls > 0, "arrow_type": str(f.type)}
+        for f, p in zip(schema, profiles, strict=True)
+    ]
+    return Ingested(
+        detected=detected,
+        sha256=sha256,
+        rows=rows,
+        schema=columns_out,
+        profile={"rows": rows, "columns": [p.result(sample.column(i)) for i, p in enumerate(profiles)]},
+        preview={
+            "columns": schema.names,
+            "rows": [[json_safe(row[name]) for name in schema.names] for row in preview],
+        },
+        parquet_path=parquet_path,
+    )
+
+
+def _chunks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """The parser's batches, gathered into tables of ROWS_PER_CHUNK rows or CHUNK_BYTES bytes,
+    whichever comes first (no copy)."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+        if rows >= ROWS_PER_CHUNK or size >= CHUNK_BYTES:
+            yield pa.Table.from_batches(pending)
+            pending, rows, size = [], 0, 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def _parquet_writer(path: Path, schema: pa.Schema, first: pa.Table | None) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        path, schema, compression="zstd", use_dictionary=_repeating(first) if first is not None else True
+    )
+
+
+def _repeating(chunk: pa.Table) -> list[str]:
+    """The columns worth dictionary-encoding in the Parquet copy: those whose values repeat (at
+    most one distinct value in ten, judged on the first chunk). For a column of mostly unique
+    values the dictionary is CPU spent on a bigger file (here 2.5 s of CPU and 60 MiB per GiB)."""
+    names = []
+    for field_, column in zip(chunk.schema, chunk.columns, strict=True):
+        if pa.types.is_nested(field_.type):
+            continue  # leaf columns go by dotted paths; nested data keeps the plain encoding
+        if pa.types.is_dictionary(field_.type):  # a Parquet upload's own dictionary columns
+            names.append(field_.name)
+            continue
+        try:
+            distinct = pc.count_distinct(column, mode="all").as_py()
+        except pa.ArrowNotImplementedError:
+            continue
+        if distinct <= max(1, len(column) // 10):
+            names.append(field_.name)
+    return names
+
+
+def _bytes_read(detected: Detected, reading: _Reading, path: Path, rows: int) -> int:
+    if reading.position is not None:
+        return reading.position()
+    if detected.format == "parquet":
+        total_rows = pq.ParquetFile(path).metadata.num_rows or 1
+        return int(path.stat().st_size * rows / total_rows)
+    return reading.raw_bytes
+
+
+def _check_columns(schema: pa.Schema) -> None:
+    limit = settings.GRANARY_MAX_COLUMNS
+    if len(schema) > limit:
+        raise IngestError(
+            f"The file has {len(schema):,} columns; Granary takes at most {limit:,} (GRANARY_MAX_COLUMNS)."
+        )
+    seen: dict[str, int] = {}
+    for number, name in enumerate(schema.names, start=1):
+        if not name.strip():
+            raise IngestError(f"Column {number} has no name: every column needs a unique, non-empty name.")
+        if name in seen:
+            raise IngestError(f"The column name '{name}' appears twice (columns {seen[name]} and {number}).")
+        seen[name] = number
+
+
+# --- Parquet -------------------------------------------------------------------------------------
+
+
+def _parquet_batches(path: Path) -> tuple[_Batches, pa.Schema]:
+    try:
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"The Parquet file cannot be read: {exc}") from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from parquet.iter_batches(batch_size=ROWS_PER_CHUNK)
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestError(f"The Parquet file is damaged: {exc}") from None
+
+    return _Batches(batches(), parquet), schema
+
+
+# --- CSV, TSV and JSON Lines ---------------------------------------------------------------------
+
+
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+)
+
+
+def _text_batches(
+    text: Any, *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
+) -> tuple[_Batches, pa.Schema]:
+    if detected.format == "jsonl":
+        return _json_batches(text, path=path, detected=detected, reading=reading)
+    # No read-ahead thread: it measured no faster here (the parser is the slow part, whoever
+    # reads), and on the gzip path a thread blocked in our Python file wrapper when the read ends
+    # early aborts the process at exit.
+    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
+    if not detected.header:
+        read_options.column_names = [f"column_{n}" for n in range(1, _field_count(path, detected) + 1)]
+    parse_options = pacsv.ParseOptions(
+        delimiter=detected.delimiter, quote_char=detected.quotechar, newlines_in_values=True
+    )
+    convert_options = pacsv.ConvertOptions(column_types=overrides, strings_can_be_null=True)
+    try:
+        reader = pacsv.open_csv(
+            text, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
+    except pa.ArrowInvalid as exc:
+        raise reading.found() or _csv_error(exc, path=path, detected=detected, schema=None) from None
+    except OSError as exc:
+        raise reading.found() or _read_error(exc) from None
+    schema = reader.schema
+    try:
+        if reading.error:
+            raise reading.error
+        _check_columns(schema)
+        if any(pa.types.is_binary(f.type) for f in schema):  # pyarrow reads non-UTF-8 text as bytes
+            raise _not_utf8(path, detected)
+    except IngestError as exc:
+        reader.close()
+        raise reading.found() or exc from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise _csv_error(exc, path=path, detected=detected, schema=schema) from None
+        except OSError as exc:
+            raise _read_error(exc) from None
+
+    return _Batches(batches(), reader, reading), schema
+
+
+class _Batches:
+    """Batches from a pyarrow reader, which must be closed however reading ends (an abandoned
+    reader keeps its threads). A problem the side scan or the text wrapper found wins over what
+    pyarrow made of the bytes around it."""
+
+    def __init__(
+        self, batches: Iterator[pa.RecordBatch], reader: Any, reading: _Reading | None = None
+    ) -> None:
+        self.batches = batches
+        self.reader = reader
+        self.reading = reading
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.batches:
+                self._raise_found()
+                if self.reading is not None and self.reading.position is not None:
+                    self.reading.parsed = self.reading.position()
+                yield batch
+        except _Widen:
+            # The file is read again, with a scan of its own that finds any NUL byte behind the
+            # bad value: waiting for this scan to reach the end would cost a read per widening.
+            self._raise_found()
+            raise
+        except IngestError:
+            if self.reading is not None and (found := self.reading.found()):
+                raise found from None
+            raise
+        self._raise_found()
+
+    def _raise_found(self) -> None:
+        if self.reading is not None and self.reading.error is not None:
+            raise self.reading.error
+
+    def close(self) -> None:
+        close = getattr(self.batches, "close", None)
+        if close:
+            close()
+        self.reader.close()
+
+
+def _read_error(exc: OSError) -> IngestError:
+    return IngestError(f"The file cannot be read to its end (truncated or corrupt compressed data?): {exc}")
+
+
+def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Schema | None) -> Exception:
+    message = str(exc)
+    conversion = _CONVERSION.search(message)
+    if conversion and schema is not None:
+        column = schema.field(int(conversion.group(1)))
+        if conversion.group(2) == "string" or "UTF8" in message:
+            return _not_utf8(path, detected)
+        current = column.type
+        try:
+            float(conversion.group(3))
+            widened = pa.float64() if pa.types.is_integer(current) else pa.string()
+        except ValueError:
+            widened = pa.string()
+        return _Widen(column.name, widened)
+    if "invalid UTF8" in message:
+        return _not_utf8(path, detected)
+    if "straddling" in message:
+        return IngestError(
+            f"A single row is larger than the {BLOCK_SIZE // 2**20} MiB that Granary reads at a time: "
+            "is a quote left open, or a field enormous?"
+        )
+    located = _locate_csv_problem(path, detected)
+    return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
+
+
+def _field_count(path: Path, detected: Detected) -> int:
+    with _open_text(path, detected) as lines:
+        first = next(csv.reader(lines, delimiter=detected.delimiter, quotechar=detected.quotechar), [])
+    return len(first)
+
+
+def _open_text(path: Path, detected: Detected) -> IO[str]:
+    raw = _open_bytes(path, detected)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _open_bytes(path: Path, detected: Detected) -> IO[bytes]:
+    """The file's (decompressed) bytes, for the slow Python scans that locate a problem."""
+    if detected.compression == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _locate_csv_problem(path: Path, detected: Detected) -> str | None:
+    """Find the first malformed record with Python's csv module: slow, so only after a failure."""
+    width: int | None = None
+    try:
+        with _open_text(path, detected) as lines:
+            reader = csv.reader(
+                lines, delimiter=detected.delimiter, quotechar=detected.quotechar, strict=True
+            )
+            started = 1
+            for row in reader:
+                if row and width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return (
+                        f"Line {started} has {len(row)} fields, but the header has {width}: "
+                        f"{detected.delimiter.join(row)[:120]!r}."
+                    )
+                started = reader.line_num + 1
+    except csv.Error as exc:
+        return f"Line {started}: malformed {detected.format.upper()} ({exc}); is a quote left open?"
+    except (UnicodeDecodeError, EOFError, OSError):
+        return None
+    return None
+
+
+def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
+    if detected.compression == "gzip":
+        _check_gzip_trailer(path, reading)
+    if detected.format != "jsonl" and reading.quotes % 2:
+        located = _locate_csv_problem(path, detected)
+        raise IngestError(
+            located
+            or f"A quoted field is never closed: the file has an odd number of {detected.quotechar} characters."
+        )
+
+
+def _check_gzip_trailer(path: Path, reading: _Reading) -> None:
+    """A gzip stream ends with the CRC-32 and size of its data; pyarrow does not check them, so a
+    truncated upload would otherwise pass with its rows cut short."""
+    with open(path, "rb") as handle:
+        handle.seek(-8, 2)
+        trailer = handle.read(8)
+    crc, size = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
+    if (crc, size) == (reading.text_crc32, reading.text_bytes % 2**32):
+        return
+    # A file of several gzip members only carries the last one's trailer: let Python check it.
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1024 * 1024):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        raise IngestError(f"The gzip data is truncated or corrupt: {exc}.") from None
+
+
+def _not_utf8(path: Path, detected: Detected) -> IngestError:
+    """Name the first byte that is not UTF-8, with its offset in the (decompressed) text."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    line = 1
+    with _open_bytes(path, detected) as handle:
+        while chunk := handle.read(1024 * 1024):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is the decoder's held-back bytes (at most 3) followed by this chunk.
+                held = len(exc.object) - len(chunk)
+                bad = offset - held + exc.start
+                line += exc.object[: exc.start].count(b"\n")
+                return IngestError(
+                    f"The file is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {bad:,} (line {line}) "
+                    "is invalid. Save it as UTF-8."
+                )
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    return IngestError("The file is not UTF-8 text. Save it as UTF-8.")
+
+
+def _json_batches(
+    text: Any, *, path: Path, detected: Detected, reading: _Reading
+) -> tuple[_Batches, pa.Schema]:
+    read_options = pajson.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
+    try:
+        reader = pajson.open_json(text, read_options=read_options)
+    except pa.ArrowInvalid as exc:
+        raise reading.found() or _json_error(exc, path=path, detected=detected) from None
+    except OSError as exc:
+        raise reading.found() or _read_error(exc) from None
+    if reading.error:
+        reader.close()
+        raise reading.error
+    schema = _json_zones(reader.schema, path=path, detected=detected)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                yield batch.cast(schema) if batch.schema != schema else batch
+        except pa.ArrowInvalid as exc:
+            raise _json_error(exc, path=path, detected=detected) from None
+        except OSError as exc:
+            raise _read_error(exc) from None
+
+    return _Batches(batches(), reader, reading), schema
+
+
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Schema:
+    """pyarrow reads ISO timestamps in JSON as UTC but forgets that they had a zone ("...Z"):
+    give those columns their zone back, judged from the first lines of the file."""
+    naive = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
+    if not naive:
+        return schema
+    zoned: set[str] = set()
+    with _open_bytes(path, detected) as handle:
+        for _, raw in zip(range(100), handle, strict=False):
+            try:
+                row = json.loads(raw)
+            except (ValueError, RecursionError):
+                break
+            for name in naive:
+                value = row.get(name) if isinstance(row, dict) else None
+                if isinstance(value, str) and _ZONE.search(value):
+                    zoned.add(name)
+    return pa.schema(
+        [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC")) if f.name in zoned else f for f in schema]
+    )
+
+
+def _json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError:
+    """Find the first bad line with Python's json module: slow, so only after a failure."""
+    kinds: dict[str, tuple[str, int]] = {}
+    with _open_bytes(path, detected) as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line:
+                continue
+            try:
+                value = json.loads(line)
+            except UnicodeDecodeError:
+                return _not_utf8(path, detected)
+            except RecursionError:
+                return IngestError(f"Line {number} is nested too deeply to read.")
+            except json.JSONDecodeError as error:
+                return IngestError(f"Line {number} is not valid JSON: {error.msg} at column {error.colno}.")
+            if not isinstance(value, dict):
+                return IngestError(f"Line {number} is not a JSON object but {_json_kind(value)}.")
+            for key, item in value.items():
+                kind = _json_kind(item)
+                if kind == "null":
+                    continue
+                seen = kinds.setdefault(key, (kind, number))
+                if seen[0] != kind and {seen[0], kind} != {"an integer", "a number"}:
+                    return IngestError(
+                        f"Line {number}, field '{key}': expected {seen[0]} (as on line {seen[1]}), found {kind}."
+                    )
+    return IngestError(f"The JSON Lines file cannot be read: {exc}")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+# --- JSON-safe values for previews -----------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (date, dtime)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, timedelta)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return str(value)

@@ -1,0 +1,30 @@
+"""`manage.py requeue_stuck`: queue ingest again for versions stuck in `processing`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from datasets.services.versions import versions_requeue
+from quality.services import runs_requeue
+
+
+class Command(BaseCommand):
+    help = "Queue ingest again for versions, and validation again for runs, that have been waiting too long."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=settings.GRANARY_STUCK_AFTER_MINUTES,
+            metavar="MINUTES",
+            help="requeue versions processing for at least this long (default: %(default)s; 0 for all)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        requeued = versions_requeue(older_than_minutes=options["older_than"])
+        self.stdout.write(f"Requeued {len(requeued)} stuck versions" + (f": {requeued}" if requeued else "."))
+        runs = runs_requeue(older_than_minutes=options["older_than"])
+        self.stdout.write(f"Requeued {len(runs)} stuck validation runs" + (f": {runs}" if runs else "."))

@@ -1,0 +1,18 @@
+"""Celery tasks of webhooks: deliveries, with their retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6)
+def deliver_webhook(self: Any, delivery_id: int) -> None:
+    from webhooks.services import WebhookFailed, webhook_deliver
+
+    try:
+        webhook_deliver(delivery_id=delivery_id, final=self.request.retries >= self.max_retries)
+    except WebhookFailed as exc:
+        # Back off 2, 4, 8, ... seconds, up to about two minutes in all.
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
