@@ -45,9 +45,10 @@ test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTE
 	@scripts/ensure-chromium.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff, ruff format --check, mypy (server and client) and a missing-migrations check
+lint: install ## ruff, ruff format --check, import contracts, mypy (server and client) and a missing-migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy config core accounts webhooks datasets quality lineage catalog api client
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import me, valid
-from api.downloads import download_filename
 from datasets.models import (
     Checkout,
     CheckoutItem,
@@ -70,7 +69,7 @@ class CheckoutItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_filename(self, item: CheckoutItem) -> str:
-        return download_filename(item.version)
+        return item.version.download_filename()
 
     def get_parquet_size(self, item: CheckoutItem) -> int | None:
         blob = item.version.parquet_blob

@@ -12,11 +12,9 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBas
 
 from core.errors import InvalidInput, NotReady
 from datasets import storage
-from datasets.ingest.export import export_stream
 from datasets.models import Version
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_EXTENSIONS = {"csv": "csv", "tsv": "tsv", "parquet": "parquet", "jsonl": "jsonl"}
 FORMATS = ("original", "parquet", "csv", "jsonl")
 _CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -54,14 +52,6 @@ class _Slice:
 
     def close(self) -> None:
         self._handle.close()
-
-
-def download_filename(version: Version, format: str = "original") -> str:
-    if format != "original":
-        return f"{version.dataset.slug}-v{version.number}.{format}"
-    extension = _EXTENSIONS.get(version.format, "bin")
-    suffix = ".gz" if version.compression == "gzip" else ""
-    return f"{version.dataset.slug}-v{version.number}.{extension}{suffix}"
 
 
 def parse_range(header: str, size: int) -> ByteRange | None:
@@ -109,7 +99,7 @@ def version_download_response(
             request=request,
             sha256=version.sha256,
             size=version.size,
-            filename=download_filename(version),
+            filename=version.download_filename(),
             content_type=content_type or "application/octet-stream",
         )
     if version.parquet_blob is None:
@@ -119,16 +109,18 @@ def version_download_response(
             request=request,
             sha256=version.parquet_blob.sha256,
             size=version.parquet_blob.size,
-            filename=download_filename(version, "parquet"),
+            filename=version.download_filename("parquet"),
             content_type=_CONTENT_TYPES["parquet"],
         )
+    from datasets.ingest.export import export_stream  # pyarrow: loaded on the first export
+
     chunks = export_stream(
-        path=storage.blob_path(version.parquet_blob.sha256),
+        sha256=version.parquet_blob.sha256,
         format=format,
         columns=_check_columns(version, columns),
     )
     response = StreamingHttpResponse(chunks, content_type=_CONTENT_TYPES[format])
-    response["Content-Disposition"] = f'attachment; filename="{download_filename(version, format)}"'
+    response["Content-Disposition"] = f'attachment; filename="{version.download_filename(format)}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["X-Granary-Source-Sha256"] = version.parquet_blob.sha256
     response["Cache-Control"] = "private"
@@ -170,7 +162,7 @@ def blob_response(
         response = _sendfile_response(sha256)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     elif wanted is not None:
-        handle = open(storage.blob_path(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
+        handle = storage.blob_open(sha256)  # FileResponse closes it
         response = FileResponse(
             _Slice(handle, wanted.start, wanted.length), as_attachment=True, filename=filename
         )
@@ -178,7 +170,7 @@ def blob_response(
         response["Content-Length"] = str(wanted.length)
         response["Content-Range"] = f"bytes {wanted.start}-{wanted.start + wanted.length - 1}/{size}"
     else:
-        handle = open(storage.blob_path(sha256), "rb")  # noqa: SIM115
+        handle = storage.blob_open(sha256)
         response = FileResponse(handle, as_attachment=True, filename=filename)
         response["Content-Length"] = str(size)
         response["Content-Digest"] = f"sha-256=:{digest_b64}:"
@@ -205,7 +197,7 @@ def _sendfile_response(sha256: str) -> HttpResponse:
     response = HttpResponse()
     if settings.GRANARY_SENDFILE == "x-accel-redirect":
         prefix = settings.GRANARY_SENDFILE_PREFIX.rstrip("/")
-        response["X-Accel-Redirect"] = f"{prefix}/{storage.blob_relative_path(sha256)}"
+        response["X-Accel-Redirect"] = f"{prefix}/{storage.blob_key(sha256)}"
     else:
         response["X-Sendfile"] = str(storage.blob_path(sha256))
     return response

@@ -163,7 +163,6 @@ def child_ingest(version_id: str) -> dict:
     django.setup()
     # Import everything the worker has imported before its first task.
     import datasets.ingest.reader
-
     import datasets.tasks  # noqa: F401
     from datasets.services import versions
 

@@ -188,6 +188,14 @@ class Version(models.Model):
     def ref(self) -> str:
         return f"{self.dataset.slug}@{self.number}"
 
+    def download_filename(self, format: str = "original") -> str:
+        """The name a download of it gets: `churn-v3.csv`, `churn-v3.parquet`, `churn-v3.jsonl.gz`."""
+        if format != "original":
+            return f"{self.dataset.slug}-v{self.number}.{format}"
+        extension = self.format if self.format in ("csv", "tsv", "parquet", "jsonl") else "bin"
+        suffix = ".gz" if self.compression == "gzip" else ""
+        return f"{self.dataset.slug}-v{self.number}.{extension}{suffix}"
+
     @property
     def is_certified(self) -> bool:
         """Ready, and its latest run against the current suite passed."""

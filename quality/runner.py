@@ -40,7 +40,6 @@ def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
     for position, expectation in enumerate(expectations, start=1):
         check(expectation, position=position, columns=columns)
     wanted = sorted({name for e in expectations for name in referenced_columns(e)}) or columns[:1]
-    path = storage.blob_path(version.parquet_blob.sha256)
     # Expectations about the table's columns only need their names: give them every column,
     # without reading any data.
     about_columns = {
@@ -53,13 +52,14 @@ def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
     results: dict[int, dict[str, Any]] = {}
     if data_positions:
         checks = [expectations[i] for i in data_positions]
-        if _fits_in_memory(version, wanted):
-            frame = pq.read_table(path, columns=wanted).to_pandas()
-            results.update(_run_gx(_pandas_batch(frame), checks, data_positions))
-            del frame
-        else:
-            with _sqlite_copy(path, wanted) as database:
-                results.update(_run_gx(_sqlite_batch(database), checks, data_positions))
+        with storage.blob_file(version.parquet_blob.sha256) as path:
+            if _fits_in_memory(version, wanted):
+                frame = pq.read_table(path, columns=wanted).to_pandas()
+                results.update(_run_gx(_pandas_batch(frame), checks, data_positions))
+                del frame
+            else:
+                with _sqlite_copy(path, wanted) as database:
+                    results.update(_run_gx(_sqlite_batch(database), checks, data_positions))
     if name_positions:
         import pandas as pd
 
@@ -108,7 +108,9 @@ def _gx() -> Any:
 
 
 def gx_load() -> None:
+    """Import GX and its expectation registry, which a check of a suite's parameters needs."""
     _gx()
+    import great_expectations.expectations.registry  # noqa: F401
 
 
 def _pandas_batch(frame: Any) -> Any:

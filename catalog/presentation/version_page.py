@@ -8,7 +8,6 @@ from typing import Any
 
 from django.urls import reverse
 
-from api.downloads import download_filename
 from catalog.presentation.charts import histogram_bars, top_value_bars
 from datasets.models import Version
 from datasets.selectors import schema_diff, schema_documented, version_previous
@@ -61,7 +60,7 @@ def version_snippets(*, version: Version, absolute: Callable[[str], str]) -> lis
     ref = version.ref
     server = absolute("/").rstrip("/")
     download = absolute(reverse("api-version-download", args=[version.dataset.slug, version.number]))
-    filename = download_filename(version)
+    filename = version.download_filename()
     cli = (
         f"granary login {server}\n"
         f"granary pull {ref} -o {shlex.quote(filename)}\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -13,21 +12,25 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from datasets import storage
+
 BATCH_ROWS = 64 * 1024
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = r"^[=+\-@\t\r]"
 
 
-def export_stream(*, path: Path, format: str, columns: list[str] | None) -> Iterator[bytes]:
-    parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
-    batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
-    if format == "parquet":
-        return _parquet(
-            batches, parquet.schema_arrow if columns is None else _select(parquet.schema_arrow, columns)
-        )
-    if format == "csv":
-        return _csv(batches)
-    return _jsonl(batches)
+def export_stream(*, sha256: str, format: str, columns: list[str] | None) -> Iterator[bytes]:
+    """The Parquet blob `sha256` as `format`, chunk by chunk; the blob stays open while it streams."""
+    with storage.blob_file(sha256) as path:
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        if format == "parquet":
+            schema = parquet.schema_arrow if columns is None else _select(parquet.schema_arrow, columns)
+            yield from _parquet(batches, schema)
+        elif format == "csv":
+            yield from _csv(batches)
+        else:
+            yield from _jsonl(batches)
 
 
 def _select(schema: pa.Schema, columns: list[str]) -> pa.Schema:

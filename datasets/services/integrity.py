@@ -22,7 +22,7 @@ def blobs_check() -> Iterator[BlobProblem | str]:
         try:
             actual = storage.blob_sha256(sha256)
         except FileNotFoundError:
-            yield BlobProblem(sha256, "missing", f"{storage.blob_relative_path(sha256)} does not exist")
+            yield BlobProblem(sha256, "missing", f"{storage.blob_key(sha256)} does not exist")
             continue
         if actual != sha256:
             yield BlobProblem(sha256, "corrupt", f"its bytes hash to {actual}")

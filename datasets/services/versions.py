@@ -176,9 +176,8 @@ def version_ingest(*, version_id: int) -> Version | None:
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version_id}-", dir=storage.tmp_dir()))
     failed = False
     try:
-        result = ingest_file(
-            path=storage.blob_path(version.sha256), workdir=workdir, progress=partial(_progress, version_id)
-        )
+        with storage.blob_file(version.sha256) as path:
+            result = ingest_file(path=path, workdir=workdir, progress=partial(_progress, version_id))
         if result.sha256 != version.sha256:
             raise InvalidInput(
                 f"The stored bytes hash to {result.sha256}, not {version.sha256}: the blob is corrupt."

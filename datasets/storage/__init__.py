@@ -1,20 +1,41 @@
-"""Content-addressed, immutable blob storage on the local filesystem.
+"""Content-addressed, immutable blob storage: the only code that opens a blob.
 
-A blob lives at `<GRANARY_DATA_DIR>/blobs/sha256/<aa>/<bb>/<digest>`, read-only. Uploads are
-written under `<GRANARY_DATA_DIR>/tmp/` first, on the same filesystem, so publishing one is an
-atomic link that cannot expose a partial file.
+A blob is stored once under its sha256, at the key `blobs/sha256/<aa>/<bb>/<digest>`, written
+once and never overwritten. Everything else reads blobs through the functions here, so a second
+backend (object storage) is one class that keeps the `Storage` protocol.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 
+from datasets.storage.filesystem import FilesystemStorage
+
 CHUNK = 1024 * 1024
+
+
+class Storage(Protocol):
+    def put(self, *, source: Path, key: str) -> bool:
+        """Store the finished file `source` at `key` unless something is there; True if it was new."""
+
+    def open(self, key: str) -> BinaryIO:
+        """The bytes at `key`, to read (FileNotFoundError if there are none)."""
+
+    def discard(self, key: str) -> None:
+        """Remove what is at `key`, if anything."""
+
+    def local_path(self, key: str) -> Path:
+        """A local file with the bytes at `key`, for libraries that read files themselves."""
+
+
+def backend() -> Storage:
+    return FilesystemStorage(data_dir())
 
 
 def data_dir() -> Path:
@@ -22,46 +43,45 @@ def data_dir() -> Path:
 
 
 def tmp_dir() -> Path:
+    """Where uploads and working files are written: beside the blobs, so publishing is a link."""
     path = data_dir() / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def blob_path(sha256: str) -> Path:
+def blob_key(sha256: str) -> str:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-    return data_dir() / "blobs" / "sha256" / sha256[:2] / sha256[2:4] / sha256
-
-
-def blob_relative_path(sha256: str) -> str:
-    return str(blob_path(sha256).relative_to(data_dir()))
+    return f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
 def blob_put(*, source: Path, sha256: str) -> bool:
-    """Publish `source` (a finished temporary file) as blob `sha256`; True if it was new.
+    """Publish `source` (a finished temporary file) as blob `sha256`; True if it was new."""
+    return backend().put(source=source, key=blob_key(sha256))
 
-    A hard link is atomic and, unlike a rename, fails when the target exists, so two uploads of
-    the same bytes racing each other both end with one intact blob. The caller still owns
-    `source` and deletes it.
-    """
-    target = blob_path(sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(source, 0o444)
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        return False
-    _fsync_dir(target.parent)
-    return True
+
+def blob_open(sha256: str) -> BinaryIO:
+    return backend().open(blob_key(sha256))
+
+
+@contextmanager
+def blob_file(sha256: str) -> Iterator[Path]:
+    """A local file holding the blob, for pyarrow and the ingest reader, which read files themselves."""
+    yield backend().local_path(blob_key(sha256))
 
 
 def blob_discard(sha256: str) -> None:
     """Remove a blob that no version ever pointed at (an upload whose transaction failed)."""
-    blob_path(sha256).unlink(missing_ok=True)
+    backend().discard(blob_key(sha256))
 
 
-def blob_exists(sha256: str) -> bool:
-    return blob_path(sha256).is_file()
+def blob_sha256(sha256: str) -> str:
+    """Re-hash a stored blob (raises FileNotFoundError if it is gone)."""
+    digest = hashlib.sha256()
+    with blob_open(sha256) as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -72,20 +92,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def blob_sha256(sha256: str) -> str:
-    """Re-hash a stored blob (raises FileNotFoundError if it is gone)."""
-    return file_sha256(blob_path(sha256))
-
-
-def blob_iter(sha256: str) -> Iterator[bytes]:
-    with open(blob_path(sha256), "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def blob_path(sha256: str) -> Path:
+    """The blob's file on the filesystem backend: for a front server that sends files from disk
+    itself (X-Sendfile), and for tests that look at the disk."""
+    return data_dir() / blob_key(sha256)

@@ -1,0 +1,50 @@
+"""Blobs on the local filesystem, under `<GRANARY_DATA_DIR>/blobs/sha256/<aa>/<bb>/<digest>`, read-only.
+
+Uploads are written under `<GRANARY_DATA_DIR>/tmp/` first, on the same filesystem, so publishing
+one is an atomic link that cannot expose a partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+
+class FilesystemStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def put(self, *, source: Path, key: str) -> bool:
+        """A hard link is atomic and, unlike a rename, fails when the target exists, so two
+        uploads of the same bytes racing each other both end with one intact blob. The caller
+        still owns `source` and deletes it."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(source, 0o444)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            return False
+        _fsync_dir(target.parent)
+        return True
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self.path(key), "rb")
+
+    def discard(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path:
+        return self.path(key)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,65 @@
+"""A web process starts light: the data libraries load on first use, Great Expectations beside the
+first requests, so no page waits seconds for an import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pandas", "pyarrow", "polars", "numpy", "great_expectations", "duckdb")
+
+
+def run_python(code: str, tmp_path: Path) -> dict[str, object]:
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "GRANARY_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "test-only-secret-key-test-only-secret-key-0123456789",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_loading_every_page_and_endpoint_imports_no_data_library(tmp_path):
+    found = run_python(
+        f"""
+import json, sys
+import django
+django.setup()
+from django.urls import get_resolver
+def walk(patterns):
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            walk(pattern.url_patterns)
+        else:
+            pattern.callback  # imports the view's module
+walk(get_resolver().url_patterns)
+print(json.dumps({{"heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
+""",
+        tmp_path,
+    )
+    assert found == {"heavy": []}
+
+
+def test_the_wsgi_app_loads_great_expectations_beside_its_first_requests(tmp_path):
+    found = run_python(
+        """
+import json, sys, threading
+import config.wsgi
+loaders = [t for t in threading.enumerate() if t.name == "granary-load-gx"]
+for loader in loaders:
+    loader.join(timeout=90)
+print(json.dumps({"loaders": len(loaders),
+                  "registry": "great_expectations.expectations.registry" in sys.modules}))
+""",
+        tmp_path,
+    )
+    assert found == {"loaders": 1, "registry": True}
