@@ -20,18 +20,10 @@ from api.common import me
 from core.errors import InvalidInput, UploadTooLarge
 from datasets.access import dataset_get
 from datasets.references import version_resolve
+from lineage.graph import DIRECTIONS, MAX_DEPTH, Graph, Node, lineage_graph, lineage_impact, lineage_params
 from lineage.models import ExternalDataset
 from lineage.openlineage import openlineage_namespace
-from lineage.selectors import (
-    DIRECTIONS,
-    MAX_DEPTH,
-    Graph,
-    Node,
-    external_names_of,
-    lineage_graph,
-    lineage_impact,
-    lineage_params,
-)
+from lineage.selectors import external_names_of
 from lineage.services import external_name_link, external_name_unlink, run_event_record
 
 MAX_EVENT_BYTES = 16 * 1024 * 1024

@@ -191,7 +191,7 @@ def measure(facts: dict[str, object], args: argparse.Namespace) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from lineage.selectors import lineage_graph, lineage_impact
+    from lineage.graph import lineage_graph, lineage_impact
 
     member, dataset, version = facts["member"], facts["dataset"], facts["version"]
     client = Client()

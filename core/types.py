@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 
 # A visitor: a signed-in user, or anonymous (the portal may be open to read without signing in).
-AnyUser = User | AnonymousUser
+AnyUser = AbstractBaseUser | AnonymousUser
 
 
 class SchemaColumn(TypedDict):

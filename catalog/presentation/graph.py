@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from lineage.selectors import Graph, Node
+from lineage.graph import Graph, Node
 
 BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 190, 42, 64, 14, 16
 MAX_LABEL = 26

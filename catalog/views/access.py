@@ -13,9 +13,9 @@ from catalog.forms import (
     AccessDecisionForm,
     AccessRequestForm,
 )
-from catalog.views.common import me, portal_page
+from catalog.views.common import form_submit, portal_page
 from catalog.views.datasets import detail_page
-from core.errors import GranaryError
+from core.http import AuthenticatedHttpRequest
 from datasets.access import dataset_get
 from datasets.models import Dataset
 from datasets.selectors import (
@@ -26,51 +26,48 @@ from datasets.services.access_requests import access_request_create, access_requ
 
 
 @require_POST
-def dataset_access_request(request: HttpRequest, slug: str) -> HttpResponse:
+def dataset_access_request(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Ask a restricted dataset's owners for its data, with a reason."""
-    dataset, access = dataset_get(user=me(request), slug=slug, need="discover")
+    dataset, access = dataset_get(user=request.user, slug=slug, need="discover")
     if access.read:  # the page shows no form to those who read already: say so there
         messages.info(request, f"You can already read '{dataset.slug}': there is nothing to ask for.")
         return redirect("dataset-detail", dataset.slug)
     form = AccessRequestForm(request.POST)
-    if form.is_valid():
-        try:
-            access_request_create(
-                user=me(request), dataset=dataset, access=access, reason=form.cleaned_data["reason"]
-            )
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"Asked the {dataset.team.slug} team's owners for access.")
-            return redirect("dataset-detail", dataset.slug)
+    asked = form_submit(
+        request,
+        form,
+        lambda data: access_request_create(
+            user=request.user, dataset=dataset, access=access, reason=data["reason"]
+        ),
+        success=f"Asked the {dataset.team.slug} team's owners for access.",
+    )
+    if asked:
+        return redirect("dataset-detail", dataset.slug)
     return detail_page(request, dataset, access, access_form=form)
 
 
 @portal_page
 def dataset_access(request: HttpRequest, slug: str) -> HttpResponse:
     """The Access tab, for the team's owners: requests for the data, and every decision."""
-    dataset, access = dataset_get(user=me(request), slug=slug, need="decide")
+    dataset, access = dataset_get(user=request.user, slug=slug, need="decide")
     return _access_page(request, dataset, access, form=None)
 
 
 @require_POST
-def dataset_access_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
-    dataset, access = dataset_get(user=me(request), slug=slug, need="decide")
+def dataset_access_decide(request: AuthenticatedHttpRequest, slug: str, request_id: int) -> HttpResponse:
+    dataset, access = dataset_get(user=request.user, slug=slug, need="decide")
     asked = access_request_get(dataset=dataset, request_id=request_id)
     form = AccessDecisionForm(request.POST)
-    if form.is_valid():
-        try:
-            decided = access_request_settle(
-                user=me(request),
-                request=asked,
-                decision=form.cleaned_data["decision"],
-                note=form.cleaned_data["note"],
-            )
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"{decided.user.username}'s request is {decided.status}.")
-            return redirect("dataset-access", dataset.slug)
+    decided = form_submit(
+        request,
+        form,
+        lambda data: access_request_settle(
+            user=request.user, request=asked, decision=data["decision"], note=data["note"]
+        ),
+        success=lambda decided: f"{decided.user.username}'s request is {decided.status}.",
+    )
+    if decided:
+        return redirect("dataset-access", dataset.slug)
     return _access_page(request, dataset, access, form=form)
 
 

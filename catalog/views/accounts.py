@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,8 +23,9 @@ from catalog.forms import (
     TokenForm,
     WebhookForm,
 )
-from catalog.views.common import me
-from core.errors import AccessDenied, GranaryError
+from catalog.views.common import form_submit
+from core.errors import AccessDenied
+from core.http import AuthenticatedHttpRequest
 from datasets.selectors import (
     dataset_search,
 )
@@ -33,16 +34,16 @@ from webhooks.services import webhook_create
 
 
 @require_http_methods(["GET", "POST"])
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            team = team_create(user=me(request), **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"Created {team.slug}. You are its owner.")
-            return redirect(team)
+    team = form_submit(
+        request,
+        form,
+        lambda data: team_create(user=request.user, **data),
+        success=lambda team: f"Created {team.slug}. You are its owner.",
+    )
+    if team:
+        return redirect(team)
     context = {
         "form": form,
         "teams": teams_visible_to(user=request.user),
@@ -52,72 +53,61 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    team = team_get(user=me(request), slug=slug)
+def team_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    team = team_get(user=request.user, slug=slug)
     form = MemberForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            membership_set(actor=me(request), team=team, **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}.")
-            return redirect(team)
-    role = team_role(user=me(request), team=team)
+    changed = form_submit(
+        request,
+        form,
+        lambda data: membership_set(actor=request.user, team=team, **data),
+        success=lambda membership: f"{membership.user.username} is now {membership.role}.",
+    )
+    if changed:
+        return redirect(team)
+    role = team_role(user=request.user, team=team)
     context = {
         "team": team,
         "form": form,
         "role": role,
         "members": team_members(team=team),
-        "datasets": dataset_search(user=me(request), team=team.slug),
+        "datasets": dataset_search(user=request.user, team=team.slug),
     }
     return render(request, "catalog/team_detail.html", context, status=400 if form.errors else 200)
 
 
 @require_POST
-def team_member_remove(request: HttpRequest, slug: str, username: str) -> HttpResponse:
-    team = team_get(user=me(request), slug=slug)
-    membership_remove(actor=me(request), team=team, username=username)
+def team_member_remove(request: AuthenticatedHttpRequest, slug: str, username: str) -> HttpResponse:
+    team = team_get(user=request.user, slug=slug)
+    membership_remove(actor=request.user, team=team, username=username)
     messages.success(request, f"Removed {username} from {team.slug}.")
     return redirect(team)
 
 
 @require_http_methods(["GET", "POST"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None, initial={"days": settings.GRANARY_TOKEN_DAYS})
-    issued = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            issued = token_create(user=me(request), **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            form = TokenForm(initial={"days": settings.GRANARY_TOKEN_DAYS})
-    context = {"form": form, "issued": issued, "tokens": tokens_of(user=me(request))}
+    issued = form_submit(request, form, lambda data: token_create(user=request.user, **data))
+    if issued:  # shown once, above a fresh form
+        form = TokenForm(initial={"days": settings.GRANARY_TOKEN_DAYS})
+    context = {"form": form, "issued": issued, "tokens": tokens_of(user=request.user)}
     return render(request, "catalog/token_list.html", context, status=400 if form.errors else 200)
 
 
 @require_POST
-def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_revoke(user=me(request), token_id=token_id)
+def token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
+    token = token_revoke(user=request.user, token_id=token_id)
     messages.success(request, f"Revoked '{token.name}'.")
     return redirect("token-list")
 
 
 @require_http_methods(["GET", "POST"])
-def team_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
-    team = team_get(user=me(request), slug=slug)
-    if team_role(user=me(request), team=team) != "owner" and not me(request).is_superuser:
+def team_webhooks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    team = team_get(user=request.user, slug=slug)
+    if team_role(user=request.user, team=team) != "owner" and not request.user.is_superuser:
         raise AccessDenied(f"Only owners of {team.slug} manage its webhooks.")
     form = WebhookForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            webhook_create(team=team, **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, "Webhook added.")
-            return redirect("team-webhooks", team.slug)
+    if form_submit(request, form, lambda data: webhook_create(team=team, **data), success="Webhook added."):
+        return redirect("team-webhooks", team.slug)
     context = {
         "team": team,
         "form": form,

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from catalog.forms import (
     AliasForm,
 )
-from catalog.views.common import me, portal_page
-from core.errors import GranaryError
+from catalog.views.common import form_submit, portal_page
+from core.http import AuthenticatedHttpRequest
 from datasets.access import dataset_get
 from datasets.models import Dataset
 from datasets.references import version_certified, version_latest, version_resolve, versions_ready
@@ -27,25 +27,29 @@ from datasets.services.aliases import alias_delete, alias_set
 @portal_page
 def dataset_aliases(request: HttpRequest, slug: str) -> HttpResponse:
     """Named aliases and their history; maintainers also get the form to set or move one."""
-    dataset, access = dataset_get(user=me(request), slug=slug)
+    dataset, access = dataset_get(user=request.user, slug=slug)
     return _aliases_page(request, dataset, access, form=None)
 
 
 @require_POST
-def dataset_alias_set(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset, access = dataset_get(user=me(request), slug=slug, need="write")
+def dataset_alias_set(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    dataset, access = dataset_get(user=request.user, slug=slug, need="write")
     form = AliasForm(request.POST, versions=versions_ready(dataset=dataset))
-    if form.is_valid():
-        try:
-            version = version_resolve(dataset=dataset, ref=str(form.cleaned_data["version"]))
-            alias, changed = alias_set(
-                dataset=dataset, user=me(request), name=form.cleaned_data["name"], version=version
-            )
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"{alias} now names v{version.number}." if changed else "No change.")
-            return redirect("dataset-aliases", dataset.slug)
+    moved = form_submit(
+        request,
+        form,
+        lambda data: alias_set(
+            dataset=dataset,
+            user=request.user,
+            name=data["name"],
+            version=version_resolve(dataset=dataset, ref=str(data["version"])),
+        ),
+        success=lambda moved: (
+            f"{moved[0]} now names v{moved[0].version.number}." if moved[1] else "No change."
+        ),
+    )
+    if moved:
+        return redirect("dataset-aliases", dataset.slug)
     return _aliases_page(request, dataset, access, form=form)
 
 
@@ -68,8 +72,8 @@ def _aliases_page(
 
 
 @require_POST
-def dataset_alias_delete(request: HttpRequest, slug: str, name: str) -> HttpResponse:
-    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
-    alias_delete(dataset=dataset, user=me(request), name=name)
+def dataset_alias_delete(request: AuthenticatedHttpRequest, slug: str, name: str) -> HttpResponse:
+    dataset, _ = dataset_get(user=request.user, slug=slug, need="write")
+    alias_delete(dataset=dataset, user=request.user, name=name)
     messages.success(request, f"Removed {dataset.slug}@{name}.")
     return redirect("dataset-aliases", dataset.slug)

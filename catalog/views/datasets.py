@@ -21,8 +21,8 @@ from catalog.forms import (
 )
 from catalog.presentation.charts import quality_bars
 from catalog.presentation.markdown import markdown_render
-from catalog.views.common import me, portal_page
-from core.errors import GranaryError
+from catalog.views.common import form_submit, portal_page
+from core.http import AuthenticatedHttpRequest
 from datasets.access import Access, dataset_access_map, dataset_get
 from datasets.models import Dataset
 from datasets.references import version_certified, version_latest
@@ -38,9 +38,7 @@ from datasets.selectors import (
 from datasets.services.columns import column_docs_set
 from datasets.services.croissant import dataset_schema_org
 from datasets.services.datasets import dataset_create, dataset_update
-from lineage.selectors import (
-    lineage_graph,
-)
+from lineage.graph import lineage_graph
 from quality.selectors import quality_history, suite_revision_current
 
 
@@ -48,14 +46,14 @@ from quality.selectors import quality_history, suite_revision_current
 def home(request: HttpRequest) -> HttpResponse:
     params = request.GET
     datasets = dataset_search(
-        user=me(request),
+        user=request.user,
         q=params.get("q", "").strip(),
         tag=params.get("tag", ""),
         team=params.get("team", ""),
         ordering=params.get("ordering", "slug"),
     )
     page = Paginator(datasets, 25).get_page(params.get("page"))
-    access = dataset_access_map(user=me(request), datasets=page)
+    access = dataset_access_map(user=request.user, datasets=page)
     readable = {pk for pk, rights in access.items() if rights.read}
     context = {
         "page": page,
@@ -69,7 +67,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @portal_page
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset, access = dataset_get(user=me(request), slug=slug, need="discover")
+    dataset, access = dataset_get(user=request.user, slug=slug, need="discover")
     return detail_page(request, dataset, access, access_form=None)
 
 
@@ -77,8 +75,8 @@ def detail_page(
     request: HttpRequest, dataset: Dataset, access: Access, *, access_form: AccessRequestForm | None
 ) -> HttpResponse:
     context: dict[str, Any] = {"dataset": dataset, "access": access}
-    if access.restricted_only and me(request).is_authenticated:
-        mine = access_requests_by(user=me(request), dataset=dataset)
+    if access.restricted_only and request.user.is_authenticated:
+        mine = access_requests_by(user=request.user, dataset=dataset)
         context["my_request"] = mine.first()
         context["access_form"] = access_form or AccessRequestForm()
     if access.read:
@@ -89,7 +87,7 @@ def detail_page(
         context["certified"] = version_certified(dataset=dataset)
         context["suite"] = suite_revision_current(dataset=dataset)
         context["quality_bars"] = quality_bars(quality_history(dataset=dataset))
-        context["lineage"] = lineage_graph(user=me(request), dataset=dataset, depth=1)
+        context["lineage"] = lineage_graph(user=request.user, dataset=dataset, depth=1)
         context["alias_names"] = version_alias_names(
             dataset=dataset, computed={"latest": latest, "certified": context["certified"]}
         )
@@ -102,24 +100,24 @@ def detail_page(
 
 
 @require_http_methods(["GET", "POST"])
-def dataset_new(request: HttpRequest) -> HttpResponse:
+def dataset_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     teams = teams_writable_by(user=request.user)
     form = DatasetForm(request.POST or None, teams=teams)
-    if request.method == "POST" and form.is_valid():
-        try:
-            dataset = dataset_create(user=me(request), **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"Registered {dataset.slug}. Upload its first version.")
-            return redirect("version-upload", dataset.slug)
+    dataset = form_submit(
+        request,
+        form,
+        lambda data: dataset_create(user=request.user, **data),
+        success=lambda dataset: f"Registered {dataset.slug}. Upload its first version.",
+    )
+    if dataset:
+        return redirect("version-upload", dataset.slug)
     status = 400 if form.errors else 200
     return render(request, "catalog/dataset_form.html", {"form": form, "teams": teams}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
-def dataset_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+def dataset_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    dataset, _ = dataset_get(user=request.user, slug=slug, need="write")
     initial = {
         "title": dataset.title,
         "summary": dataset.summary,
@@ -130,22 +128,18 @@ def dataset_edit(request: HttpRequest, slug: str) -> HttpResponse:
         "status": dataset.status,
     }
     form = DatasetEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            dataset_update(dataset=dataset, changes=form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, "Saved.")
-            return redirect(dataset)
+    if form_submit(
+        request, form, lambda data: dataset_update(dataset=dataset, changes=data), success="Saved."
+    ):
+        return redirect(dataset)
     status = 400 if form.errors else 200
     return render(request, "catalog/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
-def column_docs_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def column_docs_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Maintainers describe the latest version's columns; descriptions follow columns by name."""
-    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+    dataset, _ = dataset_get(user=request.user, slug=slug, need="write")
     latest = version_latest(dataset=dataset)
     docs = column_docs(dataset=dataset)
     names = [c["name"] for c in latest.schema] if latest else []
@@ -156,7 +150,7 @@ def column_docs_edit(request: HttpRequest, slug: str) -> HttpResponse:
     ]
     formset = ColumnDocFormSet(request.POST or None, initial=initial)
     if request.method == "POST" and formset.is_valid():
-        column_docs_set(dataset=dataset, user=me(request), docs=[f.cleaned_data for f in formset.forms])
+        column_docs_set(dataset=dataset, user=request.user, docs=[f.cleaned_data for f in formset.forms])
         messages.success(request, "Column documentation saved.")
         return redirect(dataset)
     types = {c["name"]: c["type"] for c in latest.schema} if latest else {}
@@ -175,7 +169,7 @@ def column_docs_edit(request: HttpRequest, slug: str) -> HttpResponse:
 @portal_page
 def dataset_usage(request: HttpRequest, slug: str) -> HttpResponse:
     """The Usage tab: who checked out which version of the dataset, for what and which model."""
-    dataset, access = dataset_get(user=me(request), slug=slug)
+    dataset, access = dataset_get(user=request.user, slug=slug)
     page = Paginator(checkouts_of(dataset=dataset), 50).get_page(request.GET.get("page"))
     context = {
         "dataset": dataset,

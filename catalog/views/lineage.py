@@ -13,24 +13,19 @@ from catalog.forms import (
     ExternalNameForm,
 )
 from catalog.presentation.graph import graph_drawing
-from catalog.views.common import me, portal_page
+from catalog.views.common import form_submit, portal_page
 from catalog.views.versions import version_of
-from core.errors import GranaryError
+from core.http import AuthenticatedHttpRequest
 from datasets.access import Access, dataset_get
-from lineage.selectors import (
-    external_names_of,
-    lineage_graph,
-    lineage_impact,
-    lineage_params,
-    run_get,
-)
+from lineage.graph import lineage_graph, lineage_impact, lineage_params
+from lineage.selectors import external_names_of, run_get
 from lineage.services import external_name_link, external_name_unlink
 
 
 @portal_page
 def dataset_lineage(request: HttpRequest, slug: str) -> HttpResponse:
     """The lineage tab: the graph, with depth and direction controls, and the external names."""
-    dataset, access = dataset_get(user=me(request), slug=slug)
+    dataset, access = dataset_get(user=request.user, slug=slug)
     return _lineage_page(request, dataset, access)
 
 
@@ -38,7 +33,7 @@ def _lineage_page(
     request: HttpRequest, dataset: Any, access: Access, form: ExternalNameForm | None = None
 ) -> HttpResponse:
     direction, depth = lineage_params(request.GET)
-    graph = lineage_graph(user=me(request), dataset=dataset, direction=direction, depth=depth)
+    graph = lineage_graph(user=request.user, dataset=dataset, direction=direction, depth=depth)
     context = {
         "dataset": dataset,
         "access": access,
@@ -54,23 +49,23 @@ def _lineage_page(
 
 
 @require_POST
-def external_name_add(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset, access = dataset_get(user=me(request), slug=slug, need="write")
+def external_name_add(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    dataset, access = dataset_get(user=request.user, slug=slug, need="write")
     form = ExternalNameForm(request.POST)
-    if form.is_valid():
-        try:
-            external = external_name_link(dataset=dataset, **form.cleaned_data)
-        except GranaryError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, f"Events naming {external} now count as {dataset.slug}.")
-            return redirect("dataset-lineage", dataset.slug)
+    linked = form_submit(
+        request,
+        form,
+        lambda data: external_name_link(dataset=dataset, **data),
+        success=lambda external: f"Events naming {external} now count as {dataset.slug}.",
+    )
+    if linked:
+        return redirect("dataset-lineage", dataset.slug)
     return _lineage_page(request, dataset, access, form=form)
 
 
 @require_POST
-def external_name_remove(request: HttpRequest, slug: str, external_id: int) -> HttpResponse:
-    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+def external_name_remove(request: AuthenticatedHttpRequest, slug: str, external_id: int) -> HttpResponse:
+    dataset, _ = dataset_get(user=request.user, slug=slug, need="write")
     external = external_name_unlink(dataset=dataset, external_id=external_id)
     messages.success(request, f"{external} is an external dataset again.")
     return redirect("dataset-lineage", dataset.slug)
@@ -80,7 +75,7 @@ def external_name_remove(request: HttpRequest, slug: str, external_id: int) -> H
 def version_impact(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """What depends on this version, at any depth."""
     _, version = version_of(request, slug, number)
-    impact = lineage_impact(user=me(request), version=version)
+    impact = lineage_impact(user=request.user, version=version)
     return render(
         request,
         "catalog/version_impact.html",
@@ -91,5 +86,5 @@ def version_impact(request: HttpRequest, slug: str, number: int) -> HttpResponse
 @portal_page
 def run_detail(request: HttpRequest, run_uuid: str) -> HttpResponse:
     """A job's run as OpenLineage reported it: state, times, code, what it read and wrote."""
-    found = run_get(user=me(request), run_id=run_uuid)
+    found = run_get(user=request.user, run_id=run_uuid)
     return render(request, "catalog/run_detail.html", {"lineage": found})

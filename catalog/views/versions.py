@@ -14,8 +14,9 @@ from catalog.forms import (
 )
 from catalog.presentation.graph import graph_drawing
 from catalog.presentation.version_page import version_page_context, version_snippets
-from catalog.views.common import htmx_redirect, me, portal_page
+from catalog.views.common import htmx_redirect, portal_page
 from core.errors import GranaryError
+from core.http import AuthenticatedHttpRequest
 from datasets.access import dataset_get
 from datasets.models import Version
 from datasets.references import version_certified, version_resolve
@@ -24,18 +25,15 @@ from datasets.selectors import (
 )
 from datasets.services.versions import version_upload
 from datasets.uploads import too_large_message, upload_was_too_large
+from lineage.graph import lineage_graph_of_version
 from lineage.openlineage import openlineage_namespace
-from lineage.selectors import (
-    columns_with_lineage,
-    lineage_graph_of_version,
-    version_reported_schema,
-)
+from lineage.selectors import columns_with_lineage, version_reported_schema
 from quality.selectors import validation_runs_of
 
 
 @require_http_methods(["GET", "POST"])
-def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+def version_upload_form(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    dataset, _ = dataset_get(user=request.user, slug=slug, need="write")
     form = VersionUploadForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST":
@@ -46,7 +44,7 @@ def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
         elif form.is_valid():
             data = dict(form.cleaned_data)
             try:
-                version = version_upload(dataset=dataset, user=me(request), upload=data.pop("file"), **data)
+                version = version_upload(dataset=dataset, user=request.user, upload=data.pop("file"), **data)
             except GranaryError as exc:
                 form.add_service_error(exc)
                 status = exc.status
@@ -59,7 +57,7 @@ def version_upload_form(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def version_of(request: HttpRequest, slug: str, number: int) -> tuple[Any, Version]:
-    dataset, access = dataset_get(user=me(request), slug=slug)
+    dataset, access = dataset_get(user=request.user, slug=slug)
     return access, version_resolve(dataset=dataset, ref=str(number))
 
 
@@ -77,9 +75,9 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
     context["quality_status"] = version.quality_status
     context["runs"] = validation_runs_of(version=version)[:5]
     context["certified"] = version_certified(dataset=version.dataset)
-    graph = lineage_graph_of_version(user=me(request), version=version)
+    graph = lineage_graph_of_version(user=request.user, version=version)
     reported = version_reported_schema(
-        user=me(request), version=version, namespace=openlineage_namespace(request)
+        user=request.user, version=version, namespace=openlineage_namespace(request)
     )
     context.update(lineage=graph, drawing=graph_drawing(graph), reported=reported)
     if "columns" in context:

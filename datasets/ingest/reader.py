@@ -7,15 +7,15 @@ Gzip files stream through a wrapper that decompresses, checks and counts on the 
 read by row group. The parsed rows go through in chunks of ROWS_PER_CHUNK: one thread writes
 each chunk as a row group of the Parquet copy while another profiles it, and the parser goes on.
 Anything wrong ends in IngestError, whose message says where (line, column, byte offset) and
-what was expected.
+what was expected (datasets.ingest.problems finds that out).
+
+Longer than our other modules on purpose: it is one pipeline whose three threads share the
+`_Reading` state and the chunk queue, and its concurrency is easier to check read in one place.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import csv
-import gzip
 import hashlib
 import io
 import json
@@ -28,9 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as dtime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,8 +38,18 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from core.errors import InvalidInput
 from datasets.ingest.formats import Detected, sniff
+from datasets.ingest.problems import (
+    IngestError,
+    check_gzip_trailer,
+    field_count,
+    json_error,
+    json_safe,
+    locate_csv_problem,
+    not_utf8,
+    open_bytes,
+    read_error,
+)
 from datasets.ingest.profiling import ColumnProfile, RowSample, logical_type
 
 BLOCK_SIZE = 1024 * 1024  # pyarrow's default; also the longest row Granary takes
@@ -62,10 +69,6 @@ SCAN_BYTES = 4 * 1024 * 1024
 SCAN_AHEAD = 256 * 1024 * 1024
 MAX_WIDENINGS = 50
 Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
-
-
-class IngestError(InvalidInput):
-    code = "ingest_failed"
 
 
 @dataclass
@@ -159,7 +162,7 @@ class _Scanner(threading.Thread):
                     reading.raw_bytes += size
                     reading.text_bytes += size
         except OSError as exc:
-            reading.error = _read_error(exc)
+            reading.error = read_error(exc)
 
 
 class _RawReader(io.RawIOBase):
@@ -492,7 +495,7 @@ def _text_batches(
     # early aborts the process at exit.
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
     if not detected.header:
-        read_options.column_names = [f"column_{n}" for n in range(1, _field_count(path, detected) + 1)]
+        read_options.column_names = [f"column_{n}" for n in range(1, field_count(path, detected) + 1)]
     parse_options = pacsv.ParseOptions(
         delimiter=detected.delimiter, quote_char=detected.quotechar, newlines_in_values=True
     )
@@ -504,14 +507,14 @@ def _text_batches(
     except pa.ArrowInvalid as exc:
         raise reading.found() or _csv_error(exc, path=path, detected=detected, schema=None) from None
     except OSError as exc:
-        raise reading.found() or _read_error(exc) from None
+        raise reading.found() or read_error(exc) from None
     schema = reader.schema
     try:
         if reading.error:
             raise reading.error
         _check_columns(schema)
         if any(pa.types.is_binary(f.type) for f in schema):  # pyarrow reads non-UTF-8 text as bytes
-            raise _not_utf8(path, detected)
+            raise not_utf8(path, detected)
     except IngestError as exc:
         reader.close()
         raise reading.found() or exc from None
@@ -522,7 +525,7 @@ def _text_batches(
         except pa.ArrowInvalid as exc:
             raise _csv_error(exc, path=path, detected=detected, schema=schema) from None
         except OSError as exc:
-            raise _read_error(exc) from None
+            raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
 
@@ -568,17 +571,13 @@ class _Batches:
         self.reader.close()
 
 
-def _read_error(exc: OSError) -> IngestError:
-    return IngestError(f"The file cannot be read to its end (truncated or corrupt compressed data?): {exc}")
-
-
 def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Schema | None) -> Exception:
     message = str(exc)
     conversion = _CONVERSION.search(message)
     if conversion and schema is not None:
         column = schema.field(int(conversion.group(1)))
         if conversion.group(2) == "string" or "UTF8" in message:
-            return _not_utf8(path, detected)
+            return not_utf8(path, detected)
         current = column.type
         try:
             float(conversion.group(3))
@@ -587,109 +586,25 @@ def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Sch
             widened = pa.string()
         return _Widen(column.name, widened)
     if "invalid UTF8" in message:
-        return _not_utf8(path, detected)
+        return not_utf8(path, detected)
     if "straddling" in message:
         return IngestError(
             f"A single row is larger than the {BLOCK_SIZE // 2**20} MiB that Granary reads at a time: "
             "is a quote left open, or a field enormous?"
         )
-    located = _locate_csv_problem(path, detected)
+    located = locate_csv_problem(path, detected)
     return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
-
-
-def _field_count(path: Path, detected: Detected) -> int:
-    with _open_text(path, detected) as lines:
-        first = next(csv.reader(lines, delimiter=detected.delimiter, quotechar=detected.quotechar), [])
-    return len(first)
-
-
-def _open_text(path: Path, detected: Detected) -> IO[str]:
-    raw = _open_bytes(path, detected)
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-
-
-def _open_bytes(path: Path, detected: Detected) -> IO[bytes]:
-    """The file's (decompressed) bytes, for the slow Python scans that locate a problem."""
-    if detected.compression == "gzip":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def _locate_csv_problem(path: Path, detected: Detected) -> str | None:
-    """Find the first malformed record with Python's csv module: slow, so only after a failure."""
-    width: int | None = None
-    try:
-        with _open_text(path, detected) as lines:
-            reader = csv.reader(
-                lines, delimiter=detected.delimiter, quotechar=detected.quotechar, strict=True
-            )
-            started = 1
-            for row in reader:
-                if row and width is None:
-                    width = len(row)
-                elif row and len(row) != width:
-                    return (
-                        f"Line {started} has {len(row)} fields, but the header has {width}: "
-                        f"{detected.delimiter.join(row)[:120]!r}."
-                    )
-                started = reader.line_num + 1
-    except csv.Error as exc:
-        return f"Line {started}: malformed {detected.format.upper()} ({exc}); is a quote left open?"
-    except (UnicodeDecodeError, EOFError, OSError):
-        return None
-    return None
 
 
 def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
     if detected.compression == "gzip":
-        _check_gzip_trailer(path, reading)
+        check_gzip_trailer(path, text_crc32=reading.text_crc32, text_bytes=reading.text_bytes)
     if detected.format != "jsonl" and reading.quotes % 2:
-        located = _locate_csv_problem(path, detected)
+        located = locate_csv_problem(path, detected)
         raise IngestError(
             located
             or f"A quoted field is never closed: the file has an odd number of {detected.quotechar} characters."
         )
-
-
-def _check_gzip_trailer(path: Path, reading: _Reading) -> None:
-    """A gzip stream ends with the CRC-32 and size of its data; pyarrow does not check them, so a
-    truncated upload would otherwise pass with its rows cut short."""
-    with open(path, "rb") as handle:
-        handle.seek(-8, 2)
-        trailer = handle.read(8)
-    crc, size = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
-    if (crc, size) == (reading.text_crc32, reading.text_bytes % 2**32):
-        return
-    # A file of several gzip members only carries the last one's trailer: let Python check it.
-    try:
-        with gzip.open(path, "rb") as stream:
-            while stream.read(1024 * 1024):
-                pass
-    except (EOFError, OSError, zlib.error) as exc:
-        raise IngestError(f"The gzip data is truncated or corrupt: {exc}.") from None
-
-
-def _not_utf8(path: Path, detected: Detected) -> IngestError:
-    """Name the first byte that is not UTF-8, with its offset in the (decompressed) text."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    line = 1
-    with _open_bytes(path, detected) as handle:
-        while chunk := handle.read(1024 * 1024):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                # exc.object is the decoder's held-back bytes (at most 3) followed by this chunk.
-                held = len(exc.object) - len(chunk)
-                bad = offset - held + exc.start
-                line += exc.object[: exc.start].count(b"\n")
-                return IngestError(
-                    f"The file is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {bad:,} (line {line}) "
-                    "is invalid. Save it as UTF-8."
-                )
-            offset += len(chunk)
-            line += chunk.count(b"\n")
-    return IngestError("The file is not UTF-8 text. Save it as UTF-8.")
 
 
 def _json_batches(
@@ -699,9 +614,9 @@ def _json_batches(
     try:
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
-        raise reading.found() or _json_error(exc, path=path, detected=detected) from None
+        raise reading.found() or json_error(exc, path=path, detected=detected) from None
     except OSError as exc:
-        raise reading.found() or _read_error(exc) from None
+        raise reading.found() or read_error(exc) from None
     if reading.error:
         reader.close()
         raise reading.error
@@ -712,9 +627,9 @@ def _json_batches(
             for batch in reader:
                 yield batch.cast(schema) if batch.schema != schema else batch
         except pa.ArrowInvalid as exc:
-            raise _json_error(exc, path=path, detected=detected) from None
+            raise json_error(exc, path=path, detected=detected) from None
         except OSError as exc:
-            raise _read_error(exc) from None
+            raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
 
@@ -729,7 +644,7 @@ def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Sche
     if not naive:
         return schema
     zoned: set[str] = set()
-    with _open_bytes(path, detected) as handle:
+    with open_bytes(path, detected) as handle:
         for _, raw in zip(range(100), handle, strict=False):
             try:
                 row = json.loads(raw)
@@ -742,74 +657,3 @@ def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Sche
     return pa.schema(
         [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC")) if f.name in zoned else f for f in schema]
     )
-
-
-def _json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError:
-    """Find the first bad line with Python's json module: slow, so only after a failure."""
-    kinds: dict[str, tuple[str, int]] = {}
-    with _open_bytes(path, detected) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if number == 1:
-                line = line.removeprefix(b"\xef\xbb\xbf")
-            if not line:
-                continue
-            try:
-                value = json.loads(line)
-            except UnicodeDecodeError:
-                return _not_utf8(path, detected)
-            except RecursionError:
-                return IngestError(f"Line {number} is nested too deeply to read.")
-            except json.JSONDecodeError as error:
-                return IngestError(f"Line {number} is not valid JSON: {error.msg} at column {error.colno}.")
-            if not isinstance(value, dict):
-                return IngestError(f"Line {number} is not a JSON object but {_json_kind(value)}.")
-            for key, item in value.items():
-                kind = _json_kind(item)
-                if kind == "null":
-                    continue
-                seen = kinds.setdefault(key, (kind, number))
-                if seen[0] != kind and {seen[0], kind} != {"an integer", "a number"}:
-                    return IngestError(
-                        f"Line {number}, field '{key}': expected {seen[0]} (as on line {seen[1]}), found {kind}."
-                    )
-    return IngestError(f"The JSON Lines file cannot be read: {exc}")
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-# --- JSON-safe values for previews -----------------------------------------------------------
-
-
-def json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, (date, dtime)):
-        return value.isoformat()
-    if isinstance(value, (Decimal, timedelta)):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return str(value)

@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Membership, Team
+from accounts.models import Team
+from accounts.selectors import teams_writable_by
 from core.errors import AccessDenied, Conflict, InvalidInput
 from core.validation import validate
 from core.validators import slug_validator
@@ -105,12 +106,7 @@ def _tags(names: Iterable[str]) -> list[Tag]:
 
 
 def _require_team_writer(*, user: User, team: Team) -> None:
-    if getattr(user, "is_superuser", False):
-        return
-    allowed = Membership.objects.filter(
-        team=team, user_id=user.pk, role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER]
-    ).exists()
-    if not allowed:
+    if not teams_writable_by(user=user).filter(pk=team.pk).exists():
         raise AccessDenied(
             f"Registering a dataset for {team.slug} needs the maintainer or owner role in it.",
             field="team",
