@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from core.errors import AccessDenied, Conflict, GranaryError, InvalidInput, NotFound
 from datasets.access import dataset_access
 from datasets.models import Dataset, Version
-from datasets.references import version_resolve
+from datasets.references import version_latest, version_resolve
 from lineage.models import ExternalDataset, Job, Run, RunDataset, RunEvent
 from lineage.openlineage import DatasetRef, ParsedEvent, run_event_parse
 
@@ -123,10 +123,9 @@ def _version(dataset: Dataset, ref: str, role: str, where: str) -> Version | Non
             return version_resolve(dataset=dataset, ref=ref)
         except GranaryError as exc:
             raise InvalidInput(f"{where}: {exc.detail}", field=where) from None
-    versions = dataset.versions.order_by("-number")
     if role == RunDataset.Role.INPUT:
-        return versions.filter(status=Version.Status.READY).first()
-    return versions.exclude(status=Version.Status.FAILED).first()
+        return version_latest(dataset=dataset)
+    return dataset.versions.exclude(status=Version.Status.FAILED).order_by("-number").first()
 
 
 def _run(*, event: ParsedEvent, user: User) -> Run:

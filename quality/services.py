@@ -270,18 +270,16 @@ def versions_quality_refresh(*, dataset_id: int, version_ids: Iterable[int] | No
     so two runs ending at once cannot leave the older result on the version.
     """
     with transaction.atomic():
-        Dataset.objects.select_for_update().filter(pk=dataset_id).first()
+        dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
         versions = Version.objects.filter(dataset_id=dataset_id)
         if version_ids is not None:
             versions = versions.filter(pk__in=list(version_ids))
-        revision = (
-            SuiteRevision.objects.filter(dataset_id=dataset_id).order_by("-number").values("pk").first()
-        )
+        revision = suite_revision_current(dataset=dataset)
         if revision is None:
             versions.exclude(quality_status=None).update(quality_status=None)
             return
         latest_run = (
-            ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=revision["pk"])
+            ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=revision.pk)
             .order_by("-queued_at", "-pk")
             .values("status")[:1]
         )
