@@ -22,10 +22,10 @@ from django.db.models import Q
 from django.urls import reverse
 
 from core.errors import InvalidInput, NotFound
-from core.types import AnyUser as User
+from core.types import AnyUser
 from datasets.access import datasets_readable_by
-from datasets.models import Dataset, Version
-from lineage.models import ExternalDataset, Run, RunDataset
+from datasets.models import DATASET_PAGE, VERSION_PAGE, Dataset, Version
+from lineage.models import RUN_PAGE, ExternalDataset, Run, RunDataset
 
 Key = tuple[str, int]  # ("version" | "dataset" | "external" | "job", primary key; a job is a run)
 RawEdge = tuple[Key, Key, str]
@@ -203,7 +203,7 @@ class _Facts:
     readable: dict[int, dict[str, Any]]  # the datasets the user may read, by id
 
     @classmethod
-    def fetch(cls, user: User, keys: Iterable[Key]) -> _Facts:
+    def fetch(cls, user: AnyUser, keys: Iterable[Key]) -> _Facts:
         ids: dict[str, list[int]] = {"version": [], "dataset": [], "external": [], "job": []}
         for kind, pk in keys:
             ids[kind].append(pk)
@@ -260,9 +260,9 @@ class _Urls:
     SLUG, NUMBER, RUN = "slug-placeholder", 987654321, "00000000-0000-0000-0000-000000000000"
 
     def __init__(self) -> None:
-        self._dataset = reverse("dataset-detail", args=[self.SLUG])
-        self._version = reverse("version-detail", args=[self.SLUG, self.NUMBER])
-        self._run = reverse("run-detail", args=[self.RUN])
+        self._dataset = reverse(DATASET_PAGE, args=[self.SLUG])
+        self._version = reverse(VERSION_PAGE, args=[self.SLUG, self.NUMBER])
+        self._run = reverse(RUN_PAGE, args=[self.RUN])
 
     def dataset(self, slug: str) -> str:
         return self._dataset.replace(self.SLUG, slug)
@@ -274,7 +274,7 @@ class _Urls:
         return self._run.replace(self.RUN, str(run_id))
 
 
-def _graph(user: User, placed: dict[Key, tuple[str, int]], raw_edges: set[RawEdge]) -> Graph:
+def _graph(user: AnyUser, placed: dict[Key, tuple[str, int]], raw_edges: set[RawEdge]) -> Graph:
     """Nodes and edges as the user may see them; isolated starting points are left out."""
     urls = _Urls()
     linked = {key for source, target, _ in raw_edges for key in (source, target)}
@@ -385,7 +385,7 @@ def lineage_params(params: Any) -> tuple[str, int]:
 # --- the public reads ----------------------------------------------------------------------------
 
 
-def _lineage(user: User, start: set[Key], direction: str, depth: int | None) -> Graph:
+def _lineage(user: AnyUser, start: set[Key], direction: str, depth: int | None) -> Graph:
     if direction not in DIRECTIONS:
         raise NotFound(f"direction={direction!r}: use up, down or both.")
     placed: dict[Key, tuple[str, int]] = dict.fromkeys(start, ("center", 0))
@@ -399,7 +399,7 @@ def _lineage(user: User, start: set[Key], direction: str, depth: int | None) -> 
     return _graph(user, placed, raw_edges)
 
 
-def lineage_graph(*, user: User, dataset: Dataset, direction: str = "both", depth: int = 3) -> Graph:
+def lineage_graph(*, user: AnyUser, dataset: Dataset, direction: str = "both", depth: int = 3) -> Graph:
     """The lineage around every version of `dataset`, and the names linked to it, `depth` levels
     up, down or both. The caller has checked the user may read the dataset."""
     start: set[Key] = {("dataset", dataset.pk)}
@@ -409,7 +409,7 @@ def lineage_graph(*, user: User, dataset: Dataset, direction: str = "both", dept
 
 
 def lineage_graph_of_version(
-    *, user: User, version: Version, direction: str = "both", depth: int = 1
+    *, user: AnyUser, version: Version, direction: str = "both", depth: int = 1
 ) -> Graph:
     return _lineage(user, {("version", version.pk)}, direction, depth)
 
@@ -425,7 +425,7 @@ class Impact:
     depth: int
 
 
-def lineage_impact(*, user: User, version: Version) -> Impact:
+def lineage_impact(*, user: AnyUser, version: Version) -> Impact:
     """Everything downstream of `version`, at any depth. The caller has checked read access."""
     start = ("version", version.pk)
     reached, edges = _walk({start}, downstream=True, depth=None)

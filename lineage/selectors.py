@@ -12,9 +12,9 @@ from django.db.models import Q
 from django.urls import reverse
 
 from core.errors import NotFound
-from core.types import AnyUser as User
+from core.types import AnyUser
 from datasets.access import datasets_readable_by
-from datasets.models import Dataset, Version
+from datasets.models import DATASET_PAGE, Dataset, Version
 from lineage.graph import COMPLETE
 from lineage.models import ExternalDataset, Run, RunDataset
 from lineage.services import namespace_is_granary
@@ -27,7 +27,7 @@ class RunLineage:
     outputs: list[tuple[RunDataset, bool]]
 
 
-def run_get(*, user: User, run_id: UUID | str) -> RunLineage:
+def run_get(*, user: AnyUser, run_id: UUID | str) -> RunLineage:
     """A run and its datasets; a run the user may not see (none of its Granary datasets readable)
     is reported missing."""
     run = Run.objects.select_related("job").filter(run_id=run_id).first()
@@ -79,7 +79,7 @@ class ReportedSchema:
     columns: list[ReportedColumn]
 
 
-def version_reported_schema(*, user: User, version: Version, namespace: str) -> ReportedSchema | None:
+def version_reported_schema(*, user: AnyUser, version: Version, namespace: str) -> ReportedSchema | None:
     """The schema and column lineage (which input columns feed each column) that the latest
     COMPLETE run writing `version` reported, with sources the user may not read as "restricted"."""
     row = (
@@ -104,7 +104,7 @@ def version_reported_schema(*, user: User, version: Version, namespace: str) -> 
             elif slug == "":
                 label, url = "restricted", ""
             else:
-                label, url = f"{slug}.{src['field']}", reverse("dataset-detail", args=[slug])
+                label, url = f"{slug}.{src['field']}", reverse(DATASET_PAGE, args=[slug])
             found.append(ColumnSource(label, url, src.get("transformations") or []))
         return found
 
@@ -130,7 +130,7 @@ def columns_with_lineage(
     return [{**column, "lineage": by_name.get(column["name"])} for column in columns]
 
 
-def _granary_names(user: User, names: set[tuple[str, str]], namespace: str) -> dict[tuple[str, str], str]:
+def _granary_names(user: AnyUser, names: set[tuple[str, str]], namespace: str) -> dict[tuple[str, str], str]:
     """For each OpenLineage (namespace, name) that is a Granary dataset: its slug if the user may
     read it, "" if not. Names that are not Granary datasets are left out."""
     slugs = {name: name.partition("@")[0] for ns, name in names if namespace_is_granary(ns, namespace)}

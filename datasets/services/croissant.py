@@ -8,7 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from datasets.models import Dataset, Version
+from datasets.models import DATASET_PAGE, VERSION_DOWNLOAD_API, VERSION_PAGE, Dataset, Version
 
 CROISSANT_1_0 = "http://mlcommons.org/croissant/1.0"
 # The @context of Croissant 1.0, as the specification and its reference library write it.
@@ -77,10 +77,10 @@ Absolute = Callable[[str], str]
 
 def _urls(version: Version, absolute: Absolute) -> dict[str, str]:
     args = [version.dataset.slug, version.number]
-    download = absolute(reverse("api-version-download", args=args))
+    download = absolute(reverse(VERSION_DOWNLOAD_API, args=args))
     return {
-        "page": absolute(reverse("version-detail", args=args)),
-        "dataset_page": absolute(reverse("dataset-detail", args=[version.dataset.slug])),
+        "page": absolute(reverse(VERSION_PAGE, args=args)),
+        "dataset_page": absolute(reverse(DATASET_PAGE, args=[version.dataset.slug])),
         "original": download,
         "parquet": f"{download}?format=parquet",
     }
@@ -195,7 +195,7 @@ def dataset_schema_org(*, dataset: Dataset, version: Version | None, absolute: A
         "name": dataset.title,
         "alternateName": dataset.slug,
         "description": dataset.summary or dataset.title,
-        "url": absolute(reverse("dataset-detail", args=[dataset.slug])),
+        "url": absolute(reverse(DATASET_PAGE, args=[dataset.slug])),
         "creator": {"@type": "Organization", "name": dataset.team.name or dataset.team.slug},
         "keywords": [tag.name for tag in dataset.tags.all()],
         "dateModified": dataset.updated_at.isoformat(),
