@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from api.common import me, valid
 from datasets.models import (
+    VERSION_DOWNLOAD_API,
     Checkout,
     CheckoutItem,
 )
@@ -76,12 +77,12 @@ class CheckoutItemSerializer(serializers.ModelSerializer):
         return blob.size if blob is not None else None
 
     def get_download_url(self, item: CheckoutItem) -> str:
-        return self._absolute("api-version-download", item)
+        return self._absolute(VERSION_DOWNLOAD_API, item)
 
     def get_parquet_url(self, item: CheckoutItem) -> str | None:
         if not item.parquet_sha256:
             return None
-        return self._absolute("api-version-download", item) + "?format=parquet"
+        return self._absolute(VERSION_DOWNLOAD_API, item) + "?format=parquet"
 
     def get_croissant_url(self, item: CheckoutItem) -> str:
         return self._absolute("api-version-croissant", item)
@@ -94,7 +95,7 @@ class CheckoutItemSerializer(serializers.ModelSerializer):
 
 class CheckoutSerializer(serializers.ModelSerializer):
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     refs = serializers.SerializerMethodField(help_text="The references as asked for, in order")
     items = CheckoutItemSerializer(many=True, read_only=True)

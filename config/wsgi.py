@@ -2,12 +2,12 @@
 
 import os
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-
-application = get_wsgi_application()
 
 
 def _load_great_expectations() -> None:
@@ -16,6 +16,29 @@ def _load_great_expectations() -> None:
     gx_load()
 
 
-# Saving a suite checks each expectation with Great Expectations, whose import takes seconds. Load
-# it beside the first requests rather than inside one: the web app itself starts without it.
-threading.Thread(target=_load_great_expectations, name="granary-load-gx", daemon=True).start()
+class LoadsGreatExpectations:
+    """The Django app, which loads Great Expectations in a background thread on its first request.
+
+    Saving a suite checks each expectation with Great Expectations, whose import takes seconds:
+    loaded beside the first request rather than inside the first suite save. Not at import time,
+    so a server that imports the app before forking its workers (gunicorn --preload) forks no
+    thread, and a process that serves no request never loads it.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self._started_in: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._started_in != os.getpid():
+            with self._lock:
+                if self._started_in != os.getpid():
+                    self._started_in = os.getpid()
+                    threading.Thread(
+                        target=_load_great_expectations, name="granary-load-gx", daemon=True
+                    ).start()
+        return self.app(environ, start_response)
+
+
+application = LoadsGreatExpectations(get_wsgi_application())

@@ -196,11 +196,6 @@ class Version(models.Model):
         suffix = ".gz" if self.compression == "gzip" else ""
         return f"{self.dataset.slug}-v{self.number}.{extension}{suffix}"
 
-    @property
-    def is_certified(self) -> bool:
-        """Ready, and its latest run against the current suite passed."""
-        return self.status == self.Status.READY and self.quality_status == "passed"
-
 
 class ColumnDoc(models.Model):
     """What a dataset's maintainers say about a column; it follows the column by name across versions."""

@@ -3,7 +3,7 @@ against a version's Parquet copy, reading only the columns it names.
 
 Imported on first use (a validation in a worker, a check added in the portal), never at web
 start-up: loading GX takes seconds. Workers load it when their process starts (quality.tasks),
-web processes in a background thread (config.wsgi).
+web processes in a background thread on their first request (config.wsgi).
 """
 
 from __future__ import annotations

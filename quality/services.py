@@ -225,14 +225,19 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
     from quality import runner  # Great Expectations loads with it
 
     started = timezone.now()
-    claimed = ValidationRun.objects.filter(pk=run_id, status__in=["queued", "running"]).update(
-        status=ValidationRun.Status.RUNNING, started_at=started
-    )
-    if not claimed:
-        return ValidationRun.objects.filter(pk=run_id).first()
-    run = ValidationRun.objects.select_related("version", "revision", "version__parquet_blob").get(pk=run_id)
+    with transaction.atomic():
+        claimed = ValidationRun.objects.filter(pk=run_id, status__in=["queued", "running"]).update(
+            status=ValidationRun.Status.RUNNING, started_at=started
+        )
+        found = ValidationRun.objects.select_related("version", "revision", "version__parquet_blob")
+        run = found.filter(pk=run_id).first()
+        if run is not None:
+            # Also when the run had ended already: a worker that died between ending the run and
+            # recording it on the version left the version behind, and this redelivery mends it.
+            versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
+    if not claimed or run is None:
+        return run
     ValidationRun.objects.filter(pk=run_id).update(attempts=run.attempts + 1)
-    versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
     try:
         outcome = runner.validate(run.version, run.revision.expectations)
     except InvalidInput as exc:
@@ -250,15 +255,18 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
             successful=sum(1 for r in outcome.results if r["success"]),
         )
     run = ValidationRun.objects.select_related("version__dataset").get(pk=run_id)
-    versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
     transaction.on_commit(partial(webhooks_announce_run, run_id=run.pk))
     return run
 
 
 def _finish(run_id: int, **fields: Any) -> None:
-    ValidationRun.objects.filter(pk=run_id, status=ValidationRun.Status.RUNNING).update(
-        finished_at=timezone.now(), **fields
-    )
+    """End the run and record its outcome on the version, together or not at all."""
+    with transaction.atomic():
+        ValidationRun.objects.filter(pk=run_id, status=ValidationRun.Status.RUNNING).update(
+            finished_at=timezone.now(), **fields
+        )
+        run = ValidationRun.objects.select_related("version").get(pk=run_id)
+        versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
 
 
 def versions_quality_refresh(*, dataset_id: int, version_ids: Iterable[int] | None = None) -> None:
@@ -284,6 +292,14 @@ def versions_quality_refresh(*, dataset_id: int, version_ids: Iterable[int] | No
             .values("status")[:1]
         )
         versions.update(quality_status=Coalesce(Subquery(latest_run), Value("unchecked")))
+
+
+def datasets_quality_refresh() -> int:
+    """Refresh every dataset's versions (`manage.py quality_refresh`); returns how many datasets."""
+    dataset_ids = list(Dataset.objects.order_by("pk").values_list("pk", flat=True))
+    for dataset_id in dataset_ids:
+        versions_quality_refresh(dataset_id=dataset_id)
+    return len(dataset_ids)
 
 
 def webhooks_announce_run(*, run_id: int) -> list[WebhookDelivery]:

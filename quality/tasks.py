@@ -9,7 +9,14 @@ from celery.signals import worker_process_init
 from django.db import OperationalError
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+# Named as before the apps were split, so tasks queued by an older release still find their worker.
+@shared_task(
+    name="datasets.tasks.validate_version",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def validate_version(run_id: int) -> None:
     from quality.services import validation_run
 

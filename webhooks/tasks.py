@@ -7,7 +7,8 @@ from typing import Any
 from celery import shared_task
 
 
-@shared_task(bind=True, acks_late=True, max_retries=6)
+# Named as before the apps were split, so deliveries queued by an older release still find their worker.
+@shared_task(name="datasets.tasks.deliver_webhook", bind=True, acks_late=True, max_retries=6)
 def deliver_webhook(self: Any, delivery_id: int) -> None:
     from webhooks.services import WebhookFailed, webhook_deliver
 

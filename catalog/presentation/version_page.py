@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from catalog.presentation.charts import histogram_bars, top_value_bars
-from datasets.models import Version
+from datasets.models import VERSION_DOWNLOAD_API, Version
 from datasets.selectors import schema_diff, schema_documented, version_previous
 
 
@@ -59,7 +59,7 @@ def version_snippets(*, version: Version, absolute: Callable[[str], str]) -> lis
         return []
     ref = version.ref
     server = absolute("/").rstrip("/")
-    download = absolute(reverse("api-version-download", args=[version.dataset.slug, version.number]))
+    download = absolute(reverse(VERSION_DOWNLOAD_API, args=[version.dataset.slug, version.number]))
     filename = version.download_filename()
     cli = (
         f"granary login {server}\n"

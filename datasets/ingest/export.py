@@ -20,17 +20,20 @@ _FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def export_stream(*, sha256: str, format: str, columns: list[str] | None) -> Iterator[bytes]:
-    """The Parquet blob `sha256` as `format`, chunk by chunk; the blob stays open while it streams."""
+    """The Parquet blob `sha256` as `format`, chunk by chunk.
+
+    The file is opened here, before the first byte is sent, so a missing or broken copy is an
+    error response rather than a download cut short.
+    """
     with storage.blob_file(sha256) as path:
         parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
-        batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
-        if format == "parquet":
-            schema = parquet.schema_arrow if columns is None else _select(parquet.schema_arrow, columns)
-            yield from _parquet(batches, schema)
-        elif format == "csv":
-            yield from _csv(batches)
-        else:
-            yield from _jsonl(batches)
+    batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    if format == "parquet":
+        schema = parquet.schema_arrow if columns is None else _select(parquet.schema_arrow, columns)
+        return _parquet(batches, schema)
+    if format == "csv":
+        return _csv(batches)
+    return _jsonl(batches)
 
 
 def _select(schema: pa.Schema, columns: list[str]) -> pa.Schema:

@@ -26,7 +26,7 @@ def alias_set(*, dataset: Dataset, user: User, name: str, version: Version) -> t
 
     Returns the alias and whether it changed. Each change is kept as an AliasMove; pointing an
     alias at the version it already names changes nothing and records nothing. The caller has
-    checked write access (selectors.dataset_get with need="write").
+    checked write access (datasets.access.dataset_get with need="write").
     """
     name = _check_name(name)
     if version.dataset_id != dataset.pk:

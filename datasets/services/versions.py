@@ -104,6 +104,7 @@ def version_create(
             )
             version.derived_from.set(derived_from)
             version_status_changed.send(sender=Version, version=version)
+            version.refresh_from_db(fields=["quality_status"])  # as the listeners recorded it
             transaction.on_commit(partial(ingest_version.delay, version.pk))
     except IntegrityError:
         _discard_if_orphan(sha256, created_blob)

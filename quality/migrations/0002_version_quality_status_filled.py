@@ -5,30 +5,23 @@ The rule is copied here as it stood (quality.services.versions_quality_refresh i
 one): a migration must not change when the code does.
 """
 
-from collections import defaultdict
-
 from django.db import migrations
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 
 def fill(apps, schema_editor):
     SuiteRevision = apps.get_model("quality", "SuiteRevision")
     ValidationRun = apps.get_model("quality", "ValidationRun")
     Version = apps.get_model("datasets", "Version")
-    current: dict[int, int] = {}
-    for dataset_id, revision_id in SuiteRevision.objects.order_by("dataset_id", "number").values_list(
-        "dataset_id", "pk"
-    ):
-        current[dataset_id] = revision_id  # the highest number wins
-    for dataset_id, revision_id in current.items():
-        latest: dict[int, str] = {}
-        runs = ValidationRun.objects.filter(revision_id=revision_id).order_by("queued_at", "pk")
-        for version_id, status in runs.values_list("version_id", "status"):
-            latest[version_id] = status
-        by_status: dict[str, list[int]] = defaultdict(list)
-        for version_id in Version.objects.filter(dataset_id=dataset_id).values_list("pk", flat=True):
-            by_status[latest.get(version_id, "unchecked")].append(version_id)
-        for status, ids in by_status.items():
-            Version.objects.filter(pk__in=ids).update(quality_status=status)
+    current = SuiteRevision.objects.filter(dataset_id=OuterRef(OuterRef("dataset_id"))).order_by("-number")
+    latest_run = ValidationRun.objects.filter(
+        version_id=OuterRef("pk"), revision_id=Subquery(current.values("pk")[:1])
+    ).order_by("-queued_at", "-pk")
+    # One statement: no list of ids, whatever the number of versions.
+    Version.objects.filter(dataset_id__in=SuiteRevision.objects.values("dataset_id")).update(
+        quality_status=Coalesce(Subquery(latest_run.values("status")[:1]), Value("unchecked"))
+    )
 
 
 def empty(apps, schema_editor):

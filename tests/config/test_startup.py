@@ -49,17 +49,22 @@ print(json.dumps({{"heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
     assert found == {"heavy": []}
 
 
-def test_the_wsgi_app_loads_great_expectations_beside_its_first_requests(tmp_path):
+def test_the_wsgi_app_loads_great_expectations_beside_its_first_request(tmp_path):
     found = run_python(
         """
 import json, sys, threading
+from django.test import RequestFactory
 import config.wsgi
+at_import = "great_expectations" in sys.modules
+environ = RequestFactory().get("/accounts/login/").environ
+config.wsgi.application(environ, lambda status, headers, exc_info=None: None)
+config.wsgi.application(environ, lambda status, headers, exc_info=None: None)
 loaders = [t for t in threading.enumerate() if t.name == "granary-load-gx"]
 for loader in loaders:
     loader.join(timeout=90)
-print(json.dumps({"loaders": len(loaders),
+print(json.dumps({"at_import": at_import, "loaders": len(loaders),
                   "registry": "great_expectations.expectations.registry" in sys.modules}))
 """,
         tmp_path,
     )
-    assert found == {"loaders": 1, "registry": True}
+    assert found == {"at_import": False, "loaders": 1, "registry": True}

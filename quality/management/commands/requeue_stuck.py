@@ -1,4 +1,5 @@
-"""`manage.py requeue_stuck`: queue ingest again for versions stuck in `processing`."""
+"""`manage.py requeue_stuck`: queue ingest again for versions stuck in `processing`, and validation
+again for runs stuck in `queued` or `running`."""
 
 from __future__ import annotations
 
