@@ -30,14 +30,28 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
+    class Failure(models.TextChoices):
+        """Why an attempt failed, in fixed words: what a receiver answered, or an exception's text,
+        would let whoever adds a webhook read internal pages or map the network behind Granary."""
+
+        REDIRECT = "redirect", "redirects are not followed"
+        REFUSED = "refused", "connection refused"
+        TIMEOUT = "timeout", "timed out"
+        ADDRESS = "address", "address not allowed"
+        HTTP = "http", "plain http is not allowed"
+        SCHEME = "scheme", "not an http(s) URL"
+        DNS = "dns", "host name not found"
+        TLS = "tls", "TLS handshake or certificate failed"
+        FAILED = "failed", "connection failed"
+
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=64)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     response_status = models.PositiveIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.TextField(blank=True)
+    # The last attempt's failure (blank when it succeeded, or when the status code says it all).
+    error = models.CharField(max_length=16, choices=Failure.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
@@ -47,3 +61,11 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook.url} ({self.status})"
+
+    @property
+    def outcome(self) -> str:
+        """The last attempt as the page shows it: "HTTP 302 (redirects are not followed)"."""
+        reason = self.get_error_display() if self.error else ""
+        if self.response_status is None:
+            return reason
+        return f"HTTP {self.response_status}" + (f" ({reason})" if reason else "")

@@ -9,28 +9,66 @@ import hmac
 import json
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team
-from core.errors import InvalidInput
+from accounts.selectors import team_role
+from core.errors import AccessDenied, InvalidInput, NotFound
+from webhooks import egress
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import deliver_webhook
+
+Failure = WebhookDelivery.Failure
+# Failures that another attempt will not cure: the webhook itself is refused.
+REFUSED_FOR_GOOD = {Failure.ADDRESS, Failure.HTTP, Failure.SCHEME}
 
 
 class WebhookFailed(Exception):
     pass
 
 
+def webhooks_require_owner(*, user: User, team: Team) -> None:
+    """Who manages a team's webhooks (where its events go, and what they said): its owners."""
+    if getattr(user, "is_superuser", False) or team_role(user=user, team=team) == "owner":
+        return
+    raise AccessDenied(f"Only owners of {team.slug} manage its webhooks.")
+
+
 def webhook_create(*, team: Team, url: str, secret: str) -> Webhook:
-    if not url.startswith(("http://", "https://")):
-        raise InvalidInput("The URL must start with http:// or https://.", field="url")
+    refusal = egress.url_refusal(url)
+    if refusal == Failure.ADDRESS:
+        host = urlsplit(url).hostname
+        raise InvalidInput(
+            f"Granary does not send events to {host}: it is, or resolves to, a loopback, private, "
+            "link-local, multicast, reserved or cloud metadata address.",
+            field="url",
+        )
+    if refusal is not None:
+        https_only = "http" not in egress.schemes_allowed()
+        raise InvalidInput(
+            "Use an https:// URL: this Granary does not send events over plain http."
+            if https_only
+            else "The URL must start with http:// or https:// and name a host.",
+            field="url",
+        )
     if len(secret) < 16:
         raise InvalidInput("Use a secret of at least 16 characters.", field="secret")
     return Webhook.objects.create(team=team, url=url, secret=secret)
+
+
+def webhook_delete(*, team: Team, webhook_id: int) -> Webhook:
+    """Delete one of the team's webhooks with its deliveries: they are its log, useless without
+    it, and their payloads name who asked for which data and why."""
+    webhook = Webhook.objects.filter(team=team, pk=webhook_id).first()
+    if webhook is None:
+        raise NotFound(f"{team.slug} has no webhook {webhook_id}.")
+    webhook.delete()
+    return webhook
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -53,9 +91,12 @@ def absolute_url(path: str) -> str:
     return settings.GRANARY_SITE_URL.rstrip("/") + path
 
 
-def webhook_deliver(*, delivery_id: int, final: bool) -> WebhookDelivery:
-    """POST one delivery; raise WebhookFailed to be retried (unless `final`)."""
-    delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+def webhook_deliver(*, delivery_id: int, final: bool) -> WebhookDelivery | None:
+    """POST one delivery; raise WebhookFailed to be retried (unless `final`, or refused for good).
+    None when the delivery went with its webhook before its turn came."""
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None:
+        return None
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         return delivery
     body = json.dumps(delivery.payload, sort_keys=True).encode()
@@ -66,26 +107,19 @@ def webhook_deliver(*, delivery_id: int, final: bool) -> WebhookDelivery:
         "X-Granary-Delivery": str(delivery.pk),
         "X-Granary-Signature": signature(delivery.webhook.secret, body),
     }
-    update: dict[str, Any] = {"attempts": delivery.attempts + 1}
-    try:
-        response = requests.post(
-            delivery.webhook.url, data=body, headers=headers, timeout=settings.GRANARY_WEBHOOK_TIMEOUT_SECONDS
-        )
-    except requests.RequestException as exc:
-        update |= {"error": f"{type(exc).__name__}: {exc}"[:1000], "response_status": None}
-        ok = False
-    else:
-        update |= {
-            "response_status": response.status_code,
-            "response_body": response.text[:1000],
-            "error": "",
-        }
-        ok = 200 <= response.status_code < 300
+    answer = egress.post(delivery.webhook.url, body=body, headers=headers)
+    ok = answer.failure is None and answer.status is not None and 200 <= answer.status < 300
+    update: dict[str, Any] = {
+        "attempts": delivery.attempts + 1,
+        "response_status": answer.status,
+        "error": answer.failure or "",
+    }
     if ok:
         update |= {"status": WebhookDelivery.Status.DELIVERED, "delivered_at": timezone.now()}
-    elif final:
+    elif final or answer.failure in REFUSED_FOR_GOOD:
         update["status"] = WebhookDelivery.Status.FAILED
     WebhookDelivery.objects.filter(pk=delivery_id).update(**update)
-    if not ok and not final:
-        raise WebhookFailed(update.get("error") or f"HTTP {update.get('response_status')}")
-    return WebhookDelivery.objects.get(pk=delivery_id)
+    delivery.refresh_from_db()
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise WebhookFailed(delivery.outcome)
+    return delivery

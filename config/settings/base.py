@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.env import (
     env_bool,
@@ -144,6 +147,21 @@ GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 100 
 # Validation holds the suite's columns in memory (GX on pandas); larger versions are refused.
 GRANARY_VALIDATION_MEMORY_BYTES = env_size("GRANARY_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
 GRANARY_VALIDATION_BYTES_PER_CELL = 64  # measured by bench/validate.py: 55 to 64 bytes per cell
+# --- Webhooks: where deliveries may go (webhooks/egress.py; README "Security", "Webhooks") ---
+# A webhook may only reach public addresses, checked when it is added and on the address each
+# delivery connects to. These networks (comma-separated CIDRs) are exempt, for receivers inside
+# the organisation; cloud metadata addresses stay refused even inside them.
+GRANARY_WEBHOOK_ALLOWED_NETWORKS = env_list("GRANARY_WEBHOOK_ALLOWED_NETWORKS", [])
+for _network in GRANARY_WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"GRANARY_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network: "
+            "use CIDRs such as 10.20.0.0/16 or fd12:3456::/48, comma-separated."
+        ) from None
+# Plain http lets anyone on the path read and replay events: https only, unless allowed here.
+GRANARY_WEBHOOK_ALLOW_HTTP = env_bool("GRANARY_WEBHOOK_ALLOW_HTTP", False)
 GRANARY_WEBHOOK_TIMEOUT_SECONDS = 10
 # A version still `processing` this long after its last change is considered stuck.
 GRANARY_STUCK_AFTER_MINUTES = env_int("GRANARY_STUCK_AFTER_MINUTES", 60)
