@@ -69,6 +69,11 @@ urlpatterns = [
     ),
     path("teams/<slug:slug>/webhooks/", accounts.team_webhooks, name="team-webhooks"),
     path(
+        "teams/<slug:slug>/webhooks/<int:webhook_id>/delete/",
+        accounts.team_webhook_delete,
+        name="team-webhook-delete",
+    ),
+    path(
         "datasets/<slug:slug>/versions/<int:number>/impact/",
         lineage.version_impact,
         name="version-impact",

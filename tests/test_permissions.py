@@ -26,6 +26,7 @@ from lineage.models import ExternalDataset, Job, Run, RunDataset
 from quality.models import ValidationRun
 from quality.services import suite_save
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
+from webhooks.models import Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +75,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("version-validate", "POST"): {**PAGE_WRITE, "owner": 302},
     ("validation-report", "GET"): PAGE_DATA,
     ("team-webhooks", "GET"): {**SIGNED_IN_PAGE, "outsider": 403, "member": 403},
+    ("team-webhook-delete", "POST"): {**SIGNED_IN_PAGE, "outsider": 403, "member": 403, "owner": 302},
     ("version-detail", "GET"): PAGE_DATA,
     ("version-status", "GET"): PAGE_DATA,
     ("team-list", "GET"): SIGNED_IN_PAGE,
@@ -259,6 +261,7 @@ def call(
         "ref": "1",
         "username": "tess",
         "token_id": owner_token.pk,
+        "webhook_id": Webhook.objects.create(team=world["team"], url="https://hooks.example.org/x").pk,
         "run_id": run.pk if run else 0,
         "external_id": ExternalDataset.objects.get(dataset=dataset).pk,
         "run_uuid": Run.objects.get(job__name=f"reads-{dataset.slug}").run_id,

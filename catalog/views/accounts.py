@@ -24,13 +24,12 @@ from catalog.forms import (
     WebhookForm,
 )
 from catalog.views.common import form_submit
-from core.errors import AccessDenied
 from core.http import AuthenticatedHttpRequest
 from datasets.selectors import (
     dataset_search,
 )
 from webhooks.selectors import webhook_deliveries_of, webhooks_of
-from webhooks.services import webhook_create
+from webhooks.services import webhook_create, webhook_delete, webhooks_require_owner
 
 
 @require_http_methods(["GET", "POST"])
@@ -103,8 +102,7 @@ def token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def team_webhooks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     team = team_get(user=request.user, slug=slug)
-    if team_role(user=request.user, team=team) != "owner" and not request.user.is_superuser:
-        raise AccessDenied(f"Only owners of {team.slug} manage its webhooks.")
+    webhooks_require_owner(user=request.user, team=team)
     form = WebhookForm(request.POST or None)
     if form_submit(request, form, lambda data: webhook_create(team=team, **data), success="Webhook added."):
         return redirect("team-webhooks", team.slug)
@@ -115,3 +113,12 @@ def team_webhooks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "deliveries": webhook_deliveries_of(team=team),
     }
     return render(request, "catalog/team_webhooks.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def team_webhook_delete(request: AuthenticatedHttpRequest, slug: str, webhook_id: int) -> HttpResponse:
+    team = team_get(user=request.user, slug=slug)
+    webhooks_require_owner(user=request.user, team=team)
+    webhook = webhook_delete(team=team, webhook_id=webhook_id)
+    messages.success(request, f"Deleted the webhook to {webhook.url}.")
+    return redirect("team-webhooks", team.slug)
