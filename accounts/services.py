@@ -7,14 +7,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from axes.helpers import get_lockout_message
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, Team
-from core.errors import AccessDenied, Conflict, InvalidInput, NotFound, NotSignedIn
+from core.errors import AccessDenied, Conflict, InvalidInput, LockedOut, NotFound, NotSignedIn
 from core.validation import validate
 from core.validators import slug_validator
 
@@ -107,9 +109,15 @@ def token_create(*, user: User, name: str, days: int | None = None) -> IssuedTok
     return IssuedToken(token=token, secret=secret)
 
 
-def token_exchange(*, username: str, password: str, name: str = "") -> IssuedToken:
-    """A new token for a username and password (what `granary login` uses)."""
-    user = authenticate(username=username, password=password)
+def token_exchange(*, request: HttpRequest, username: str, password: str, name: str = "") -> IssuedToken:
+    """A new token for a username and password (what `granary login` uses).
+
+    The password is checked with the request, as the portal's form does, so each failure counts
+    towards the same per-account and per-address limits (django-axes) and a locked account or
+    address is refused before its password is compared."""
+    user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise LockedOut(get_lockout_message())
     if user is None or not user.is_active:
         raise NotSignedIn("The username or password is wrong.")
     return token_create(user=user, name=name or f"login {timezone.now():%Y-%m-%d %H:%M}")

@@ -9,7 +9,6 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken, Membership, Team
@@ -159,22 +158,19 @@ def _issued(issued: IssuedToken) -> dict[str, Any]:
     return dict(IssuedTokenSerializer(issued.token, context={"secret": issued.secret}).data)
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
 class TokenExchange(APIView):
-    """Exchange a username and password for a new API token."""
+    """Exchange a username and password for a new API token. Failed attempts count towards the
+    same per-account and per-address limits as the portal's sign-in (429 `locked_out` past them)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
 
     @extend_schema(request=TokenExchangeSerializer, responses={201: IssuedTokenSerializer})
     def post(self, request: Request) -> Response:
         serializer = TokenExchangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = token_exchange(**serializer.validated_data)
+        # Django's own request: django-axes marks a locked-out attempt on it for its middleware.
+        issued = token_exchange(request=request._request, **serializer.validated_data)
         return Response(_issued(issued), status=201)
 
 

@@ -50,6 +50,13 @@ class NotReady(Conflict):
     code = "not_ready"
 
 
+class LockedOut(GranaryError):
+    """Too many failed sign-ins for an account or from an address (accounts' login limits)."""
+
+    status = 429
+    code = "locked_out"
+
+
 class UploadTooLarge(GranaryError):
     status = 413
     code = "too_large"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",  # failed sign-in limits (see "Signing in" below)
     # Granary's apps, lowest layer first: each imports only those above it (make lint checks).
     "accounts",
     "webhooks",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "catalog.middleware.DomainErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its answer (LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,6 +117,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# --- Signing in: failed-attempt limits (django-axes) --------------------------------------------
+# Every password check (the portal's form, the admin's, the API's token exchange) goes through
+# django.contrib.auth.authenticate with the request, so axes' backend refuses a locked account or
+# address before the password is even compared, and each failure is a row in the database that all
+# web processes share. An account locks after GRANARY_LOGIN_FAILURE_LIMIT failures from anywhere,
+# an address after as many failures for any usernames; either lifts GRANARY_LOGIN_COOLOFF_MINUTES
+# after its last failure. A success does not reset the count, or an attacker with an account of
+# their own could clear their address's count between guesses.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("GRANARY_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("GRANARY_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "accounts.authentication.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.authentication.login_locked_response"
+_cooloff_minutes = int(AXES_COOLOFF_TIME.total_seconds() // 60)
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed sign-ins for this account or from this address: "
+    f"try again in {_cooloff_minutes} minute{'' if _cooloff_minutes == 1 else 's'}."
+)
+AXES_VERBOSE = False
+
+# --- Proxies -------------------------------------------------------------------------------------
+# How many reverse proxies stand in front of Granary. 0: requests come straight from clients, so
+# the client's address is the connection's (REMOTE_ADDR) and no X-Forwarded-* header is believed.
+# n > 0: each proxy appends the address it received the request from to X-Forwarded-For, so the
+# client is the n-th entry from the right (entries further left are whatever the client wrote),
+# and the nearest proxy's X-Forwarded-Proto says whether the client used HTTPS.
+GRANARY_TRUSTED_PROXIES = env_int("GRANARY_TRUSTED_PROXIES", 0, minimum=0)
+if GRANARY_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -222,7 +262,6 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
