@@ -21,10 +21,11 @@ class RunDatasetInline(admin.TabularInline):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    """Runs are what pipelines reported: readable here, not editable."""
+    """Runs are what pipelines reported: readable here, not editable, but for the team that owns
+    one (who may report events for it besides its reporter)."""
 
-    list_display = ["job", "run_id", "state", "started_at", "ended_at"]
-    list_filter = ["state"]
+    list_display = ["job", "run_id", "state", "started_at", "ended_at", "team", "created_by"]
+    list_filter = ["state", "team"]
     search_fields = ["run_id", "job__name"]
     readonly_fields = [
         "job",
@@ -42,4 +43,11 @@ class RunAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(Job)
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """A job's team decides who may report its runs; an operator may hand it to another team here."""
+
+    list_display = ["namespace", "name", "team", "created_by", "updated_at"]
+    list_filter = ["team"]
+    search_fields = ["namespace", "name"]
+    raw_id_fields = ["created_by"]

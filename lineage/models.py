@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from accounts.models import Team
 from datasets.models import Dataset, Version
 
 # The portal's page for one run; catalog/urls.py registers its view under this name.
@@ -45,6 +46,18 @@ class Job(models.Model):
     name = models.CharField(max_length=1000)
     code_url = models.CharField(max_length=1000, blank=True, help_text="From its sourceCodeLocation facet")
     description = models.TextField(blank=True, help_text="From its documentation facet")
+    # Who reported it first owns it: lineage.services decides who else may report its runs.
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team it belongs to; none: its reporter alone",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +88,15 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+    # Who reported it first owns it, as for its job (lineage.services).
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team it belongs to; none: its reporter alone",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

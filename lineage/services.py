@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
+from accounts.models import Team, role_may_write
+from accounts.selectors import team_role, teams_of
 from core.errors import AccessDenied, Conflict, GranaryError, InvalidInput, NotFound
 from datasets.access import dataset_access
 from datasets.models import Dataset, Version
@@ -53,13 +55,17 @@ def run_event_record(*, user: User, payload: Any, namespace: str) -> Recorded:
     external dataset otherwise. The same event received twice is stored once. Naming a dataset the
     user may discover but not read (inputs) or write (outputs) is refused; one they may not even
     discover is kept as an external name, so the answer tells nothing about it.
+
+    A run and a job belong to whoever reported them first (`_owner`); an event for one that the
+    user may not report for (`_may_report`) is refused before anything is stored.
     """
     event = run_event_parse(payload)
     digest = hashlib.sha256(
         json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
-    known = RunEvent.objects.filter(digest=digest).select_related("run__job").first()
+    known = RunEvent.objects.filter(digest=digest).select_related("run__job", "run__team").first()
     if known is not None:
+        _require_reporter(user=user, owned=known.run, what=f"run {known.run.run_id}", field="run.runId")
         return Recorded(run=known.run, created=False)
     matches = [
         *(
@@ -72,7 +78,7 @@ def run_event_record(*, user: User, payload: Any, namespace: str) -> Recorded:
         ),
     ]
     with transaction.atomic():
-        run = _run(event=event, user=user)
+        run = _run(event=event, user=user, team=_owner(user=user, matches=matches))
         try:
             with transaction.atomic():
                 RunEvent.objects.create(
@@ -128,8 +134,26 @@ def _version(dataset: Dataset, ref: str, role: str, where: str) -> Version | Non
     return dataset.versions.exclude(status=Version.Status.FAILED).order_by("-number").first()
 
 
-def _run(*, event: ParsedEvent, user: User) -> Run:
-    job, _ = Job.objects.get_or_create(namespace=event.job_namespace, name=event.job_name)
+def _run(*, event: ParsedEvent, user: User, team: Team | None) -> Run:
+    """The event's run (and job), created as `team`'s and the user's when new; one that belongs to
+    someone the user may not report for is refused before anything of it changes."""
+    known = Run.objects.select_related("team").filter(run_id=event.run_id).first()
+    if known is not None:  # the run's owners answer first: they are who the event is about
+        _require_reporter(user=user, owned=known, what=f"run {event.run_id}", field="run.runId")
+    owner = {"team": team, "created_by": user}
+    job, _ = Job.objects.select_related("team").get_or_create(
+        namespace=event.job_namespace, name=event.job_name, defaults=owner
+    )
+    _require_reporter(user=user, owned=job, what=str(job), field="job")
+    run, _ = Run.objects.get_or_create(
+        run_id=event.run_id,
+        defaults={"job": job, "state": event.event_type, "state_time": event.event_time, **owner},
+    )
+    run = Run.objects.select_for_update().select_related("job", "team").get(pk=run.pk)
+    # Again under the lock: another user's first event may have created the run meanwhile.
+    _require_reporter(user=user, owned=run, what=f"run {event.run_id}", field="run.runId")
+    if run.job_id != job.pk:
+        raise Conflict(f"run.runId: run {event.run_id} belongs to job {run.job}.", field="run.runId")
     changes = {
         name: value
         for name, value in (("code_url", event.job_code_url), ("description", event.job_description))
@@ -137,14 +161,42 @@ def _run(*, event: ParsedEvent, user: User) -> Run:
     }
     if changes:
         Job.objects.filter(pk=job.pk).update(**changes)
-    run, _ = Run.objects.get_or_create(
-        run_id=event.run_id,
-        defaults={"job": job, "state": event.event_type, "state_time": event.event_time, "created_by": user},
-    )
-    run = Run.objects.select_for_update().select_related("job").get(pk=run.pk)
-    if run.job_id != job.pk:
-        raise Conflict(f"run.runId: run {event.run_id} belongs to job {run.job}.", field="run.runId")
     return run
+
+
+def _owner(*, user: User, matches: list[Match]) -> Team | None:
+    """The team a run or job that this event creates belongs to: the team of its first Granary
+    output (which `_match` has checked the user may write), else the user's team when they are in
+    exactly one, else none (the reporter alone)."""
+    for match in matches:
+        if match.role == RunDataset.Role.OUTPUT and match.dataset is not None:
+            return match.dataset.team
+    teams = list(teams_of(user=user)[:2])
+    return teams[0] if len(teams) == 1 else None
+
+
+def _may_report(*, user: User, owned: Job | Run) -> bool:
+    """Who may report events for a run or job: the maintainers and owners of its team, its first
+    reporter while they stay in that team (or alone, when it has no team), and superusers."""
+    if user.is_superuser:
+        return True
+    role = team_role(user=user, team=owned.team) if owned.team else ""
+    if role_may_write(role):
+        return True
+    return owned.created_by_id == user.pk and (owned.team is None or bool(role))
+
+
+def _require_reporter(*, user: User, owned: Job | Run, what: str, field: str) -> None:
+    if _may_report(user=user, owned=owned):
+        return
+    if owned.team is not None:
+        reason = (
+            f"belongs to the {owned.team.slug} team, which reported it first: events for it come "
+            "from that team's maintainers and owners."
+        )
+    else:
+        reason = "belongs to the user who reported it first: events for it come from them alone."
+    raise AccessDenied(f"{field}: {what} {reason}", field=field)
 
 
 def _run_advance(*, run: Run, event: ParsedEvent) -> None:

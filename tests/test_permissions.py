@@ -291,7 +291,7 @@ def call(
             "producer": "https://example.org/tests",
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
             "run": {"runId": str(uuid.uuid4())},
-            "job": {"namespace": "tests", "name": "reads-one"},
+            "job": {"namespace": "tests", "name": f"reads-{unique}"},  # each persona its own job
             "inputs": [{"namespace": "http://testserver", "name": dataset.slug}],
         },
         "suite-import": {"suite": "{}"},
