@@ -35,7 +35,7 @@ def dataset_create(
     validate(slug_validator, slug, field="slug")
     _require_team_writer(user=user, team=team)
     if Dataset.objects.filter(slug=slug).exists():
-        raise Conflict(f"A dataset '{slug}' already exists: choose another slug.", field="slug")
+        raise _slug_taken()
     dataset = Dataset(team=team, slug=slug, created_by=user)
     _apply(
         dataset,
@@ -51,7 +51,7 @@ def dataset_create(
         with transaction.atomic():
             dataset.save()
     except IntegrityError:
-        raise Conflict(f"A dataset '{slug}' already exists: choose another slug.", field="slug") from None
+        raise _slug_taken() from None
     dataset.tags.set(_tags(tags))
     return dataset
 
@@ -103,6 +103,12 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     for name in clean:
         validate(slug_validator, name, field="tags")
     return [Tag.objects.get_or_create(name=name)[0] for name in clean]
+
+
+def _slug_taken() -> Conflict:
+    # Slugs are unique across the catalog, internal datasets included, so a taken one is refused;
+    # the answer is the same whether or not the caller may see the dataset, so it names none.
+    return Conflict("This slug is not available: choose another.", field="slug")
 
 
 def _require_team_writer(*, user: User, team: Team) -> None:

@@ -95,9 +95,7 @@ def test_the_register_form_says_exactly_what_is_wrong(signed_in, maintainer, tea
         "/datasets/new/", {"slug": "churn", "title": "Again", "team": team.pk, "visibility": "public"}
     )
     assert duplicate.status_code == 400
-    assert duplicate.context["form"].errors["slug"] == [
-        "A dataset 'churn' already exists: choose another slug."
-    ]
+    assert duplicate.context["form"].errors["slug"] == ["This slug is not available: choose another."]
     illegal = client.post(
         "/datasets/new/", {"slug": "Bad Slug!", "title": "x", "team": team.pk, "visibility": "public"}
     )

@@ -37,7 +37,7 @@ def test_a_maintainer_registers_a_dataset(api, maintainer):
 def test_a_duplicate_slug_is_a_409(api, maintainer, public_dataset):
     response = api(maintainer).post("/api/v1/datasets/", {**NEW, "slug": "churn"}, format="json")
     assert response.status_code == 409
-    assert response.json()["detail"] == "A dataset 'churn' already exists: choose another slug."
+    assert response.json()["detail"] == "This slug is not available: choose another."
     assert Dataset.objects.count() == 1
 
 
