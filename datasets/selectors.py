@@ -8,7 +8,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.selectors import user_may_browse, user_pk
@@ -38,13 +51,16 @@ def dataset_search(
     certified: bool | None = None,
 ) -> QuerySet[Dataset]:
     datasets = datasets_visible_to(user)
+    # A restricted dataset shows only its title, summary and team to those who may not read it:
+    # filters and orderings on anything else consider the datasets whose data the user may read.
+    readable = datasets_readable_by(user).values("pk")
     if q:
         for word in q.split():
             datasets = datasets.filter(
                 Q(title__icontains=word) | Q(summary__icontains=word) | Q(slug__icontains=word)
             )
     if tag:
-        datasets = datasets.filter(tags__name=tag)
+        datasets = datasets.filter(tags__name=tag, pk__in=readable)
     if team:
         datasets = datasets.filter(team__slug=team)
     ready = Version.objects.filter(dataset=OuterRef("pk"), status=Version.Status.READY).order_by("-number")
@@ -64,12 +80,15 @@ def dataset_search(
         checkout_count=Coalesce(Subquery(checkouts, output_field=IntegerField()), 0),
     )
     if certified is not None:
-        # Only datasets whose data the user may read can show a certified version.
-        readable = datasets_readable_by(user).values("pk")
         datasets = datasets.filter(certified_number__isnull=not certified, pk__in=readable)
+    if ordering == "popular":
+        # How often a dataset is pulled is part of what it hides: unreadable ones count as unused.
+        datasets = datasets.annotate(
+            popularity=Case(When(pk__in=readable, then=F("checkout_count")), default=Value(0))
+        )
     order = {
         "slug": ["slug"],
-        "popular": ["-checkout_count", "slug"],
+        "popular": ["-popularity", "slug"],
         "title": ["title", "slug"],
         "-updated_at": ["-updated_at", "slug"],
         "updated_at": ["updated_at", "slug"],
