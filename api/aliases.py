@@ -33,7 +33,7 @@ class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
     sha256 = serializers.CharField(source="version.sha256", read_only=True)
     updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     computed = serializers.SerializerMethodField(help_text="latest and certified are computed, not set")
 
@@ -50,7 +50,7 @@ class AliasMoveSerializer(serializers.ModelSerializer):
     from_version = serializers.IntegerField(source="from_version.number", read_only=True, allow_null=True)
     to_version = serializers.IntegerField(source="to_version.number", read_only=True, allow_null=True)
     moved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +32,9 @@ from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetRowSerializer(serializers.ModelSerializer):
+    """A dataset in a list: its card without the README, which the list leaves out to stay light."""
+
     team = serializers.CharField(source="team.slug", read_only=True)
     tags = serializers.SerializerMethodField()
     latest_version = serializers.SerializerMethodField()
@@ -47,7 +49,6 @@ class DatasetSerializer(serializers.ModelSerializer):
             "slug",
             "title",
             "summary",
-            "readme",
             "team",
             "tags",
             "license",
@@ -94,6 +95,12 @@ class DatasetSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class DatasetSerializer(DatasetRowSerializer):
+    class Meta(DatasetRowSerializer.Meta):
+        fields = [*DatasetRowSerializer.Meta.fields[:3], "readme", *DatasetRowSerializer.Meta.fields[3:]]
+        read_only_fields = fields
+
+
 class RestrictedDatasetSerializer(serializers.ModelSerializer):
     """What a non-member sees of a restricted dataset: that it exists, and what it is about."""
 
@@ -107,6 +114,20 @@ class RestrictedDatasetSerializer(serializers.ModelSerializer):
 
     def get_restricted(self, dataset: Dataset) -> bool:
         return True
+
+
+# What a caller may see of a dataset: the card, or only that it exists when it is restricted.
+DatasetOrRestricted = PolymorphicProxySerializer(
+    component_name="DatasetOrRestricted",
+    serializers=[DatasetSerializer, RestrictedDatasetSerializer],
+    resource_type_field_name=None,
+)
+DatasetRowOrRestricted = PolymorphicProxySerializer(
+    component_name="DatasetRowOrRestricted",
+    serializers=[DatasetRowSerializer, RestrictedDatasetSerializer],
+    resource_type_field_name=None,
+    many=True,
+)
 
 
 class DatasetWriteSerializer(serializers.Serializer):
@@ -128,6 +149,8 @@ class DatasetPatchSerializer(DatasetWriteSerializer):
         super().__init__(*args, partial=True, **kwargs)
         for name in ("slug", "team"):
             self.fields.pop(name)
+        for field in self.fields.values():
+            field.required = False  # for the schema: partial=True already lets any of them out
 
 
 class ColumnDocSerializer(serializers.ModelSerializer):
@@ -141,7 +164,7 @@ class ColumnDocSerializer(serializers.ModelSerializer):
 class DatasetList(generics.ListAPIView):
     """Search and browse the datasets you may see; POST registers a new one."""
 
-    serializer_class = DatasetSerializer
+    serializer_class = DatasetRowSerializer
 
     @extend_schema(
         parameters=[
@@ -159,7 +182,8 @@ class DatasetList(generics.ListAPIView):
                 enum=["slug", "title", "popular", "created_at", "-created_at", "updated_at", "-updated_at"],
                 description="popular: most checkouts first",
             ),
-        ]
+        ],
+        responses=DatasetRowOrRestricted,
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -199,7 +223,7 @@ class DatasetList(generics.ListAPIView):
 
 
 class DatasetDetail(APIView):
-    @extend_schema(responses=DatasetSerializer)
+    @extend_schema(responses=DatasetOrRestricted)
     def get(self, request: Request, slug: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="discover")
         return Response(_dataset_data(request, dataset))
@@ -221,13 +245,11 @@ def _dataset_data(request: Request, dataset: Dataset, *, access: Access | None =
     if access.restricted_only:
         return dict(RestrictedDatasetSerializer(dataset).data)
     context: dict[str, Any] = {"request": request}
-    if not listing:
-        latest = version_latest(dataset=dataset)
-        context["latest_number"] = latest.number if latest else None
-    data = dict(DatasetSerializer(dataset, context=context).data)
     if listing:
-        data.pop("readme")  # the list stays light; the card has it
-    return data
+        return dict(DatasetRowSerializer(dataset, context=context).data)
+    latest = version_latest(dataset=dataset)
+    context["latest_number"] = latest.number if latest else None
+    return dict(DatasetSerializer(dataset, context=context).data)
 
 
 class ColumnDocs(APIView):

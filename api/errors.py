@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import GranaryError
+from api.parsers import body_too_large_message
+from core.errors import GranaryError, UploadTooLarge
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, SuspiciousOperation):
+        # Django answers these with its HTML 400 page; an API client gets JSON, and the security
+        # log still hears of it, as Django's own handler would have told it.
+        request = context.get("request")
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").error(
+            str(exc), extra={"status_code": 400, "request": getattr(request, "_request", request)}
+        )
+        if isinstance(exc, RequestDataTooBig):
+            exc = UploadTooLarge(body_too_large_message(), field="body")
+        else:
+            known = isinstance(exc, TooManyFieldsSent | TooManyFilesSent)
+            detail = str(exc) if known else "The request was refused as malformed."
+            return Response({"code": "bad_request", "detail": detail}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, GranaryError):
         body: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
         if exc.field:

@@ -3,20 +3,20 @@ external names that count as a dataset. Who may see what is decided by the selec
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import me
+from api.parsers import JSONParser, json_document
 from core.errors import InvalidInput, UploadTooLarge
 from datasets.access import dataset_get
 from datasets.references import version_resolve
@@ -52,7 +52,9 @@ class LineageNodeSerializer(serializers.Serializer):
     side = serializers.ChoiceField(["center", "upstream", "downstream"])
     depth = serializers.IntegerField()
     label = serializers.CharField(required=False)  # type: ignore[assignment]  # a field, not its label
-    url = serializers.URLField(required=False, help_text="Its page in the portal")
+    url = serializers.URLField(
+        required=False, allow_null=True, help_text="Its page in the portal, if it has one"
+    )
 
 
 class LineageEdgeSerializer(serializers.Serializer):
@@ -112,9 +114,9 @@ def _json_body(request: Request) -> Any:
         if inflater.unconsumed_tail:
             raise UploadTooLarge(f"The event is larger than {MAX_EVENT_BYTES:,} bytes.", field="body")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"body: not JSON ({exc}).", field="body") from None
+        return json_document(body)
+    except ParseError as exc:
+        raise InvalidInput(f"body: not JSON ({exc.detail}).", field="body") from None
 
 
 class DatasetLineage(APIView):

@@ -30,7 +30,9 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="invalid, parse_error, not_authenticated, not_found, …")
     detail = serializers.CharField(help_text="What went wrong, in a sentence for people")
     field = serializers.CharField(required=False, help_text="The field or parameter at fault")
-    errors = serializers.JSONField(required=False, help_text="Each field's messages, for an invalid body")
+    errors = serializers.JSONField(  # type: ignore[assignment]  # a field, not Serializer.errors
+        required=False, help_text="Each field's messages, for an invalid body"
+    )
 
 
 BODY_METHODS = ("POST", "PUT", "PATCH")

@@ -2,9 +2,10 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from api import access, accounts, aliases, checkouts, datasets, lineage, quality, versions
+from api.docs import SwaggerView
 from datasets.models import VERSION_DOWNLOAD_API
 
 urlpatterns = [
@@ -14,7 +15,7 @@ urlpatterns = [
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path(
         "docs/",
-        login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        login_not_required(SwaggerView.as_view(url_name="api-schema")),
         name="api-docs",
     ),
     path("lineage", lineage.LineageEvents.as_view(), name="api-lineage"),

@@ -9,13 +9,14 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import me
 from api.downloads import version_download_response
+from api.parsers import FormParser
 from core.errors import UploadTooLarge
 from datasets.access import dataset_get
 from datasets.models import (
@@ -40,7 +41,7 @@ class VersionSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.slug", read_only=True)
     sha256 = serializers.CharField(read_only=True)
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     derived_from = serializers.SerializerMethodField(
         help_text='Declared upstream versions as references ("raw@12"); "restricted" for one you may not read'
@@ -188,14 +189,16 @@ class VersionList(generics.ListAPIView):
         self.dataset, _ = dataset_get(user=self.request.user, slug=self.kwargs["slug"])
         return versions_of(dataset=self.dataset)
 
-    def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), **_version_context(self.dataset)}
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        # OPTIONS describes each method's body: an upload's fields for POST.
+        return VersionUploadSerializer if self.request.method == "POST" else VersionSerializer
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         assert page is not None
         context = {
             **self.get_serializer_context(),
+            **_version_context(self.dataset),
             "upstreams": version_upstream_refs(user=request.user, versions=page),
         }
         return self.get_paginated_response(VersionSerializer(page, many=True, context=context).data)
