@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.models import WRITER_ROLES, ApiToken, Membership, Team
-from core.errors import NotFound, NotSignedIn
+from core.errors import AccessDenied, NotFound, NotSignedIn
 from core.types import AnyUser
 
 
@@ -78,7 +78,19 @@ def team_get(*, user: AnyUser, slug: str) -> Team:
     return team
 
 
-def team_members(*, team: Team) -> QuerySet[Membership]:
+def team_members_visible(*, user: AnyUser, team: Team) -> bool:
+    """Who is in a team is for its members (and superusers) to see: to anyone else a member list
+    says whose password to guess and whom to ask for a restricted dataset's data."""
+    if not is_signed_in(user):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return Membership.objects.filter(team=team, user_id=user_pk(user)).exists()
+
+
+def team_members(*, user: AnyUser, team: Team) -> QuerySet[Membership]:
+    if not team_members_visible(user=user, team=team):
+        raise AccessDenied(f"Only members of {team.slug} see who is in it.")
     return team.memberships.select_related("user").order_by("user__username")
 
 

@@ -38,8 +38,7 @@ def team_create(*, user: User, slug: str, name: str) -> Team:
 def membership_set(*, actor: User, team: Team, username: str, role: str) -> Membership:
     """Add a member or change their role; only the team's owners may."""
     _require_owner(actor=actor, team=team)
-    if role not in Membership.Role.values:
-        raise InvalidInput(f"'{role}' is not a role: use owner, maintainer or member.", field="role")
+    _check_role(role)
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise NotFound(f"No user '{username}'.", field="username")
@@ -47,6 +46,27 @@ def membership_set(*, actor: User, team: Team, username: str, role: str) -> Memb
     if current and current.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
         _keep_an_owner(team=team, leaving=current)
     membership, _ = Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_role_change(*, actor: User, team: Team, username: str, role: str) -> Membership:
+    """Change a member's role. Someone who is not a member, or no longer is, is a 404: a removal
+    is final, and adding someone back is membership_set's deliberate act, not a role change's."""
+    _require_owner(actor=actor, team=team)
+    _check_role(role)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(team=team, user__username=username)
+        .first()
+    )
+    if membership is None:
+        raise NotFound(f"'{username}' is not a member of {team.slug}.")
+    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        _keep_an_owner(team=team, leaving=membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
     return membership
 
 
@@ -66,6 +86,11 @@ def _require_owner(*, actor: User, team: Team) -> None:
         return
     if not Membership.objects.filter(team=team, user_id=actor.pk, role=Membership.Role.OWNER).exists():
         raise AccessDenied(f"Only owners of {team.slug} may change its members.")
+
+
+def _check_role(role: str) -> None:
+    if role not in Membership.Role.values:
+        raise InvalidInput(f"'{role}' is not a role: use owner, maintainer or member.", field="role")
 
 
 def _keep_an_owner(*, team: Team, leaving: Membership) -> None:

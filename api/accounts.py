@@ -16,6 +16,7 @@ from accounts.selectors import team_get, team_members, teams_visible_to, tokens_
 from accounts.services import (
     IssuedToken,
     membership_remove,
+    membership_role_change,
     membership_set,
     team_create,
     token_create,
@@ -96,7 +97,7 @@ class TeamMembers(APIView):
     @extend_schema(responses=MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         team = team_get(user=me(request), slug=slug)
-        return Response(MemberSerializer(team_members(team=team), many=True).data)
+        return Response(MemberSerializer(team_members(user=me(request), team=team), many=True).data)
 
     @extend_schema(request=MemberWriteSerializer, responses={201: MemberSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -115,7 +116,9 @@ class TeamMember(APIView):
     def patch(self, request: Request, slug: str, username: str) -> Response:
         team = team_get(user=me(request), slug=slug)
         data = valid(RoleSerializer, request)
-        membership = membership_set(actor=me(request), team=team, username=username, role=data["role"])
+        membership = membership_role_change(
+            actor=me(request), team=team, username=username, role=data["role"]
+        )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})

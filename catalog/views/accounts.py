@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.selectors import (
     team_get,
     team_members,
+    team_members_visible,
     team_role,
     teams_of,
     teams_visible_to,
@@ -68,7 +69,10 @@ def team_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "team": team,
         "form": form,
         "role": role,
-        "members": team_members(team=team),
+        # None: not theirs to see (the page says so); the rule is the selector's.
+        "members": team_members(user=request.user, team=team)
+        if team_members_visible(user=request.user, team=team)
+        else None,
         "datasets": dataset_search(user=request.user, team=team.slug),
     }
     return render(request, "catalog/team_detail.html", context, status=400 if form.errors else 200)
