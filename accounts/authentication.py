@@ -17,13 +17,14 @@ from django.shortcuts import render
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from accounts.models import ApiToken
 from accounts.services import PREFIX, token_authenticate
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
@@ -38,10 +39,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if not secret or " " in secret:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <token>'.")
-        user = token_authenticate(secret=secret)
-        if user is None:
+        token = token_authenticate(secret=secret)
+        if token is None:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
-        return (user, None)
+        return (token.user, token)  # request.auth: the token, whose scope api.permissions checks
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

@@ -70,10 +70,29 @@ def role_may_write(role: str) -> bool:
 
 
 class ApiToken(models.Model):
-    """A named, expiring, revocable API token. Only its sha256 is stored; the token is shown once."""
+    """A named, expiring, revocable API token. Only its sha256 is stored; the token is shown once.
+
+    A token acts as its user, narrowed by its scope and, optionally, to one team."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "read: pull and browse"
+        WRITE = "write", "write: also change datasets"
+        ADMIN = "admin", "admin: also manage teams and members"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
+    # No default: every way of issuing a token chooses one (tokens from before scopes were migrated
+    # to admin, the rights they always had).
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    # Deleting the team deletes its tokens: a limited token must never outlive its limit.
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="When set, the token changes only this team's datasets and members",
+    )
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12, help_text="The first characters, to recognise a token")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -84,6 +103,18 @@ class ApiToken(models.Model):
     class Meta:
         db_table = "catalog_apitoken"
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["read", "write", "admin"]), name="apitoken_scope_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    def allows(self, scope: str) -> bool:
+        """Whether this token's scope includes `scope` (admin includes write, write includes read)."""
+        return SCOPE_RANK[self.scope] >= SCOPE_RANK[scope]
+
+
+SCOPE_RANK: dict[str, int] = {ApiToken.Scope.READ: 0, ApiToken.Scope.WRITE: 1, ApiToken.Scope.ADMIN: 2}

@@ -95,4 +95,4 @@ def team_members(*, user: AnyUser, team: Team) -> QuerySet[Membership]:
 
 
 def tokens_of(*, user: AnyUser) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user_id=user_pk(user)).order_by("-created_at")
+    return ApiToken.objects.filter(user_id=user_pk(user)).select_related("team").order_by("-created_at")

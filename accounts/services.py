@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, Team
+from accounts.scopes import TOKEN_ATTRIBUTE, token_covers_check
 from core.errors import AccessDenied, Conflict, InvalidInput, LockedOut, NotFound, NotSignedIn
 from core.validation import validate
 from core.validators import slug_validator
@@ -114,19 +115,45 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_create(*, user: User, name: str, days: int | None = None) -> IssuedToken:
+def token_create(
+    *,
+    user: User,
+    name: str,
+    days: int | None = None,
+    scope: str = ApiToken.Scope.READ,
+    team: str = "",
+    issuer: ApiToken | None = None,
+) -> IssuedToken:
+    """A new token for `user`: read-only unless `scope` says more, limited to `team` (the slug of
+    one of the user's teams) when given. `issuer` is the token the request came with, if any: a
+    token issues no token wider than itself."""
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name, e.g. the laptop or job that will use it.", field="name")
     if len(name) > 100:
         raise InvalidInput("The name is longer than 100 characters.", field="name")
     days = settings.GRANARY_TOKEN_DAYS if days is None else days
-    if not 1 <= days <= 3650:
-        raise InvalidInput("A token lives between 1 and 3650 days.", field="days")
+    longest: int = settings.GRANARY_TOKEN_MAX_DAYS
+    if days < 1:
+        raise InvalidInput("A token lives at least 1 day.", field="days")
+    if days > longest:
+        raise InvalidInput(
+            f"A token lives at most {longest} days here (GRANARY_TOKEN_MAX_DAYS): ask for {longest} or fewer.",
+            field="days",
+        )
+    if scope not in ApiToken.Scope.values:
+        raise InvalidInput(f"'{scope}' is not a scope: use read, write or admin.", field="scope")
+    limited_to = _token_team(user=user, slug=team) if team else None
+    if issuer is not None:
+        token_covers_check(
+            token=issuer, scope=scope, team_id=limited_to.pk if limited_to else None, verb="issuing"
+        )
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
         name=name,
+        scope=scope,
+        team=limited_to,
         key_hash=_hash(secret),
         prefix=secret[:10],
         expires_at=timezone.now() + timedelta(days=days),
@@ -134,7 +161,26 @@ def token_create(*, user: User, name: str, days: int | None = None) -> IssuedTok
     return IssuedToken(token=token, secret=secret)
 
 
-def token_exchange(*, request: HttpRequest, username: str, password: str, name: str = "") -> IssuedToken:
+def _token_team(*, user: User, slug: str) -> Team:
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise InvalidInput(f"No team '{slug}'.", field="team")
+    if not user.is_superuser and not Membership.objects.filter(team=team, user_id=user.pk).exists():
+        raise InvalidInput(
+            f"You are not a member of {slug}: a token limited to it could change nothing.", field="team"
+        )
+    return team
+
+
+def token_exchange(
+    *,
+    request: HttpRequest,
+    username: str,
+    password: str,
+    name: str = "",
+    scope: str = ApiToken.Scope.READ,
+    team: str = "",
+) -> IssuedToken:
     """A new token for a username and password (what `granary login` uses).
 
     The password is checked with the request, as the portal's form does, so each failure counts
@@ -145,13 +191,15 @@ def token_exchange(*, request: HttpRequest, username: str, password: str, name: 
         raise LockedOut(get_lockout_message())
     if user is None or not user.is_active:
         raise NotSignedIn("The username or password is wrong.")
-    return token_create(user=user, name=name or f"login {timezone.now():%Y-%m-%d %H:%M}")
+    name = name or f"login {timezone.now():%Y-%m-%d %H:%M}"
+    return token_create(user=user, name=name, scope=scope, team=team)
 
 
-def token_authenticate(*, secret: str) -> User | None:
-    """The active user behind a valid, unexpired, unrevoked token, or None."""
+def token_authenticate(*, secret: str) -> ApiToken | None:
+    """The valid (unexpired, unrevoked) token of an active user, or None. Its user carries it
+    (`accounts.scopes.token_of`), so rights checks can narrow what the user may do to its scope."""
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects.select_related("user", "team")
         .filter(key_hash=_hash(secret), revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
@@ -161,13 +209,18 @@ def token_authenticate(*, secret: str) -> User | None:
     # Recording every use would make each API call a write; a minute's precision is plenty.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    setattr(token.user, TOKEN_ATTRIBUTE, token)
+    return token
 
 
-def token_revoke(*, user: User, token_id: int) -> ApiToken:
+def token_revoke(*, user: User, token_id: int, by: ApiToken | None = None) -> ApiToken:
+    """Revoke one of the user's tokens. `by` is the token the request came with, if any: a token
+    revokes no token wider than itself (itself included, to sign out)."""
     token = ApiToken.objects.filter(pk=token_id, user_id=user.pk).first()
     if token is None:
         raise NotFound(f"You have no token {token_id}.")
+    if by is not None:
+        token_covers_check(token=by, scope=token.scope, team_id=token.team_id, verb="revoking")
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         token.refresh_from_db()

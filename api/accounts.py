@@ -24,6 +24,7 @@ from accounts.services import (
     token_revoke,
 )
 from api.common import me, valid
+from api.permissions import TokenScope, request_token
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -63,7 +64,7 @@ class RoleSerializer(serializers.Serializer):
 class TeamList(generics.ListAPIView):
     """Every team, with your role in each; POST creates a team that you own."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     serializer_class = TeamSerializer
 
@@ -81,7 +82,7 @@ class TeamList(generics.ListAPIView):
 
 
 class TeamDetail(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     @extend_schema(responses=TeamSerializer)
     def get(self, request: Request, slug: str) -> Response:
@@ -92,7 +93,7 @@ class TeamDetail(APIView):
 class TeamMembers(APIView):
     """A team's members and their roles; its owners add members or change roles with POST."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     @extend_schema(responses=MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
@@ -110,7 +111,7 @@ class TeamMembers(APIView):
 
 
 class TeamMember(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)
     def patch(self, request: Request, slug: str, username: str) -> Response:
@@ -129,9 +130,23 @@ class TeamMember(APIView):
 
 
 class TokenSerializer(serializers.ModelSerializer):
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, help_text="The one team it may change, or null for all"
+    )
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "team",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
@@ -146,15 +161,23 @@ class IssuedTokenSerializer(TokenSerializer):
         return str(self.context["secret"])
 
 
+TEAM_HELP = "Limit the token to this team's datasets and members (a slug of one of your teams)"
+
+
 class TokenExchangeSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    scope = serializers.ChoiceField(ApiToken.Scope.choices, default=ApiToken.Scope.READ)
+    team = serializers.CharField(required=False, allow_blank=True, default="", help_text=TEAM_HELP)
 
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+    # The longest lifetime is a setting (GRANARY_TOKEN_MAX_DAYS): the service names it in its 400.
+    days = serializers.IntegerField(required=False)
+    scope = serializers.ChoiceField(ApiToken.Scope.choices, default=ApiToken.Scope.READ)
+    team = serializers.CharField(required=False, allow_blank=True, default="", help_text=TEAM_HELP)
 
 
 def _issued(issued: IssuedToken) -> dict[str, Any]:
@@ -178,9 +201,10 @@ class TokenExchange(APIView):
 
 
 class TokenList(APIView):
-    """Your API tokens (never their secrets); POST issues a new one, shown once."""
+    """Your API tokens (never their secrets); POST issues a new one, shown once: read-only unless
+    `scope` asks for write or admin, and never wider than the token that asks for it."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     @extend_schema(responses=TokenSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -190,14 +214,14 @@ class TokenList(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = token_create(user=me(request), **serializer.validated_data)
+        issued = token_create(user=me(request), issuer=request_token(request), **serializer.validated_data)
         return Response(_issued(issued), status=201)
 
 
 class TokenDetail(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, token_id: int) -> Response:
-        token_revoke(user=me(request), token_id=token_id)
+        token_revoke(user=me(request), token_id=token_id, by=request_token(request))
         return Response(status=204)

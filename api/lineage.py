@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from api.common import me
 from api.parsers import JSONParser, json_document
+from api.permissions import TokenScope
 from core.errors import InvalidInput, UploadTooLarge
 from datasets.access import dataset_get
 from datasets.references import version_resolve
@@ -75,7 +76,7 @@ class LineageEvents(APIView):
     """Receive an OpenLineage RunEvent (what the OpenLineage HTTP transport posts; its `api_key`
     is a Granary API token). 201 when stored, 200 when the same event was already stored."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
     parser_classes = [JSONParser]  # documents the body; it is read below, gzip or not
 
     @extend_schema(

@@ -74,6 +74,7 @@ def setup_granary(workdir: Path, **extra: str) -> dict[str, str]:
         "GRANARY_DATA_DIR": str(data_dir),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "false",
+        "GRANARY_HTTPS": "false",  # the benches talk plain http to 127.0.0.1
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

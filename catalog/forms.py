@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import Membership, Team
+from accounts.models import ApiToken, Membership, Team
 from core.errors import GranaryError
 from datasets.models import Dataset
 from datasets.references import version_refs_split
@@ -90,7 +90,25 @@ class MemberForm(ServiceErrorsMixin):
 
 class TokenForm(ServiceErrorsMixin):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'laptop' or 'training cluster'.")
-    days = forms.IntegerField(min_value=1, max_value=3650, initial=90, help_text="Days until it expires.")
+    # The longest lifetime (GRANARY_TOKEN_MAX_DAYS) is the service's to check and name.
+    days = forms.IntegerField(min_value=1, initial=90, help_text="Days until it expires.")
+    scope = forms.ChoiceField(
+        required=False,  # read, when a script posts no scope
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        help_text="What it may do: pulling data needs only read.",
+    )
+    team = forms.ChoiceField(
+        required=False, help_text="Limit what it may change to one team (it still reads what you read)."
+    )
+
+    def __init__(self, *args: Any, teams: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "any of my teams"), *((t.slug, t.slug) for t in teams)]
+        self.fields["team"].choices = choices  # type: ignore[attr-defined]
+
+    def clean_scope(self) -> str:
+        return str(self.cleaned_data["scope"] or ApiToken.Scope.READ)
 
 
 class ColumnDocForm(forms.Form):

@@ -36,6 +36,12 @@ class AccessDenied(GranaryError):
     code = "permission_denied"
 
 
+class TokenScopeDenied(AccessDenied):
+    """The API token's scope or team limit does not cover the request (its user's rights might)."""
+
+    code = "token_scope"
+
+
 class NotFound(GranaryError):
     status = 404
     code = "not_found"

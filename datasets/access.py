@@ -17,13 +17,14 @@ access requests needs the owner role.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, role_may_write
+from accounts.scopes import token_may_change
 from accounts.selectors import is_signed_in, team_ids_of, team_role, user_may_browse, user_pk, user_roles
 from core.errors import AccessDenied, NotFound, NotSignedIn
 from core.types import AnyUser
@@ -108,6 +109,15 @@ def dataset_access_map(*, user: AnyUser, datasets: Iterable[Dataset]) -> dict[in
 
 
 def _access(user: AnyUser, dataset: Dataset, role: str, *, granted: bool = False) -> Access:
+    access = _user_access(user, dataset, role, granted=granted)
+    if (access.write or access.decide) and not token_may_change(user=user, team_id=dataset.team_id):
+        # An API token narrower than its user (read-only, or limited to another team) reads what
+        # its user reads and changes nothing here.
+        return replace(access, write=False, decide=False)
+    return access
+
+
+def _user_access(user: AnyUser, dataset: Dataset, role: str, *, granted: bool = False) -> Access:
     if not is_signed_in(user):
         public = settings.GRANARY_ANONYMOUS_READ and dataset.visibility == Dataset.Visibility.PUBLIC
         return Access(discover=public, read=public)

@@ -266,6 +266,7 @@ def manage(*args: str, env: dict[str, str]) -> None:
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    env.setdefault("GRANARY_HTTPS", "false")  # http://127.0.0.1: no redirect to https, no HSTS
     env["PYTHONUNBUFFERED"] = "1"
     port = env.get("PORT", "8000")
     if not port.isdigit() or not 0 < int(port) < 65536:

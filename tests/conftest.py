@@ -90,7 +90,8 @@ def api() -> Callable[[Any], APIClient]:
     def make(user: Any = None) -> APIClient:
         client = APIClient()
         if user is not None:
-            secret = token_create(user=user, name="tests").secret
+            # Every right the user has, as tokens had before scopes (test_token_scopes narrows them).
+            secret = token_create(user=user, name="tests", scope="admin").secret
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
         return client
 

@@ -240,7 +240,8 @@ def client_for(persona: str, world: dict[str, Any], settings: Any, api: bool) ->
         return client
     user = world["users"][persona]
     if api:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='perm').secret}")  # type: ignore[attr-defined]
+        secret = token_create(user=user, name="perm", scope="admin").secret  # the user's every right
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")  # type: ignore[attr-defined]
     else:
         client.force_login(user)
     return client

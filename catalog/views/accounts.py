@@ -88,10 +88,12 @@ def team_member_remove(request: AuthenticatedHttpRequest, slug: str, username: s
 
 @require_http_methods(["GET", "POST"])
 def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None, initial={"days": settings.GRANARY_TOKEN_DAYS})
+    teams = teams_of(user=request.user).order_by("slug")
+    initial = {"days": settings.GRANARY_TOKEN_DAYS}
+    form = TokenForm(request.POST or None, teams=teams, initial=initial)
     issued = form_submit(request, form, lambda data: token_create(user=request.user, **data))
     if issued:  # shown once, above a fresh form
-        form = TokenForm(initial={"days": settings.GRANARY_TOKEN_DAYS})
+        form = TokenForm(teams=teams, initial=initial)
     context = {"form": form, "issued": issued, "tokens": tokens_of(user=request.user)}
     return render(request, "catalog/token_list.html", context, status=400 if form.errors else 200)
 

@@ -268,14 +268,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Production hardening ------------------------------------------------------------------------
+# Granary is reached over HTTPS, by itself or through a TLS proxy (then say so with
+# GRANARY_TRUSTED_PROXIES, or every request looks like plain http and is redirected for ever).
+# So the defaults redirect http to https, send HSTS and keep cookies off plain http, and
+# `manage.py check --deploy` is clean. A laptop on http://127.0.0.1 sets GRANARY_HTTPS=false
+# (`make run` and the test settings do); DEBUG=true implies it.
+GRANARY_HTTPS = env_bool("GRANARY_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", GRANARY_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", GRANARY_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HSTS goes out on HTTPS responses only. `preload` merely consents to browsers' preload list:
+# nothing is submitted, and a subdomain such as granary.example.org cannot be listed anyway.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if GRANARY_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_REFERRER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,12 @@
-"""Settings for the test suite: same as production but for fast hashing and plain static files."""
+"""Settings for the test suite: same as production but for fast hashing, plain static files and http."""
 
 import os
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("GRANARY_DATA_DIR", tempfile.mkdtemp(prefix="granary-test-data-"))
+# The test client and the live server speak plain http (tests/config checks the HTTPS defaults).
+os.environ.setdefault("GRANARY_HTTPS", "false")
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import STORAGES

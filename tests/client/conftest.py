@@ -27,9 +27,11 @@ def client_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def token() -> Callable[[Any], str]:
-    def make(user: Any) -> str:
-        return token_create(user=user, name="client tests").secret
+def token() -> Callable[..., str]:
+    """A token for `user`; write scope unless told, so what the tests see are the user's rights."""
+
+    def make(user: Any, scope: str = "write") -> str:
+        return token_create(user=user, name="client tests", scope=scope).secret
 
     return make
 

@@ -23,7 +23,7 @@ PRODUCER = "https://github.com/acme/pipelines"
 
 @pytest.fixture
 def emitter(live_server, maintainer) -> Iterator[OpenLineageClient]:
-    token = token_create(user=maintainer, name="airflow").secret
+    token = token_create(user=maintainer, name="airflow", scope="write").secret  # reports outputs
     # No keep-alive: a request thread of the live server that outlived the test would close the
     # test database's connection from the wrong thread.
     config = HttpConfig(
