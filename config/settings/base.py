@@ -177,6 +177,15 @@ GRANARY_DATA_DIR = Path(env_str("GRANARY_DATA_DIR", str(VAR_DIR / "data"))).reso
 GRANARY_MAX_UPLOAD_BYTES = env_size("GRANARY_MAX_UPLOAD_BYTES", 10 * 1024**3)
 GRANARY_ANONYMOUS_READ = env_bool("GRANARY_ANONYMOUS_READ", False)
 GRANARY_TOKEN_DAYS = env_int("GRANARY_TOKEN_DAYS", 90)
+# --- API tokens: lifetime (scopes are in accounts/scopes.py) ---
+# No token is issued for longer than this (a longer request is a 400 naming the limit); tokens
+# issued before keep the expiry they were given. The default lifetime must fit under it.
+GRANARY_TOKEN_MAX_DAYS = env_int("GRANARY_TOKEN_MAX_DAYS", 365)
+if GRANARY_TOKEN_DAYS > GRANARY_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"GRANARY_TOKEN_DAYS={GRANARY_TOKEN_DAYS} is longer than "
+        f"GRANARY_TOKEN_MAX_DAYS={GRANARY_TOKEN_MAX_DAYS}: lower it or raise the maximum."
+    )
 # Let the front server send blobs (nginx: x-accel-redirect, Apache/lighttpd: x-sendfile), so a
 # slow download does not hold an application worker.
 GRANARY_SENDFILE = env_choice("GRANARY_SENDFILE", "", ("", "x-accel-redirect", "x-sendfile"))
@@ -218,7 +227,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.PortalAccess"],
+    # TokenScope: what an API token's scope and team limit allow, checked for every request.
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.PortalAccess", "api.permissions.TokenScope"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # JSON and form bodies are read up to DATA_UPLOAD_MAX_MEMORY_SIZE and JSON nests at most 64
