@@ -32,7 +32,14 @@ def test_push_checkout_and_pull_the_lock_after_latest_moved(
     env = {"GRANARY_URL": live_server.url}
 
     login = cli(
-        "login", "--username", maintainer.username, "--password-stdin", input="pw-for-tests-1\n", env=env
+        "login",
+        "--username",
+        maintainer.username,
+        "--password-stdin",
+        "--scope",
+        "write",
+        input="pw-for-tests-1\n",
+        env=env,
     )
     assert f"Signed in to {live_server.url} as {maintainer.username}" in login.stdout
     config = client_home / "config" / "granary.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import socket
 import sys
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except GranaryError as exc:
-        _error(exc.detail)
+        _error(exc.detail + _hint(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         _error("interrupted; a partial download is kept and the next pull resumes it")
@@ -70,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("server", nargs="?", help="the server's URL, e.g. https://granary.example.org")
     login.add_argument("--username", "-u")
     login.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    login.add_argument(
+        "--scope",
+        choices=["read", "write", "admin"],
+        default="read",
+        help="what the token may do: read (pull and browse; the default), write (also push), "
+        "admin (also manage teams)",
+    )
+    login.add_argument("--team", default="", help="limit what the token may change to this team")
     login.set_defaults(run=_login)
 
     search = commands.add_parser("search", parents=[common], help="find datasets you may see")
@@ -134,23 +143,53 @@ def _client(args: argparse.Namespace, url: str | None = None) -> Client:
     return Client(url or args.url, args.token, progress=args.progress)
 
 
+# What `granary login` says a token's scope lets it do.
+SCOPE_NOTES = {
+    "read": "It pulls and browses; `granary login --scope write` for one that may push.",
+    "write": "It pulls, pushes and changes datasets.",
+    "admin": "It may do everything you may.",
+}
+
+
 def _login(args: argparse.Namespace) -> int:
     url = args.server or args.url or config_load().get("url")
     client = _client(args, url)
+    scope: str | None = None
+    team: str | None = None
     if args.token:
         client.check_token()
         token, expires, who = args.token, None, args.username
     else:
         username = args.username or input("Username: ")
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-        issued = client.exchange_token(username, password, name=f"granary CLI on {socket.gethostname()}")
+        issued = client.exchange_token(
+            username,
+            password,
+            name=f"granary CLI on {socket.gethostname()}",
+            scope=args.scope,
+            team=args.team,
+        )
         token, expires, who = issued["token"], issued.get("expires_at"), username
+        # A server from before scopes answers without one: its tokens may do everything.
+        scope, team = issued.get("scope"), issued.get("team")
     path = config_save({"url": client.url, "token": token, "username": who})
     if args.json:
-        _print_json({"url": client.url, "username": who, "config": str(path), "expires_at": expires})
+        _print_json(
+            {
+                "url": client.url,
+                "username": who,
+                "config": str(path),
+                "expires_at": expires,
+                "scope": scope,
+                "team": team,
+            }
+        )
     else:
         until = f", valid until {expires}" if expires else ""
         print(f"Signed in to {client.url} as {who}{until}. Token kept in {path} (mode 0600).")
+        if scope:
+            limit = f", limited to {team}" if team else ""
+            print(f"The token's scope is {scope}{limit}. {SCOPE_NOTES.get(scope, '')}".rstrip())
     return 0
 
 
@@ -298,6 +337,14 @@ def _verify(args: argparse.Namespace) -> int:
             _error(f"{len(bad)} of {len(results)} file(s) do not match {args.lock}")
         return IntegrityError.exit_code
     return 0
+
+
+def _hint(exc: GranaryError) -> str:
+    """How to get a token that may, when the server refused this one's scope."""
+    needed = re.search(r"with the (write|admin) scope", exc.detail) if exc.code == "token_scope" else None
+    if needed is None:
+        return ""
+    return f" Sign in for such a token with `granary login --scope {needed.group(1)}`."
 
 
 def _print_json(data: Any) -> None:

@@ -328,9 +328,15 @@ class Client:
 
     # --- accounts ---------------------------------------------------------------------------------
 
-    def exchange_token(self, username: str, password: str, *, name: str = "") -> dict[str, Any]:
-        """A new API token for a username and password (what `granary login` does)."""
-        body = {"username": username, "password": password, "name": name[:100]}
+    def exchange_token(
+        self, username: str, password: str, *, name: str = "", scope: str = "read", team: str = ""
+    ) -> dict[str, Any]:
+        """A new API token for a username and password (what `granary login` does). `scope` is
+        what it may do: `read` (pull and browse, the default), `write` (also push and change
+        datasets) or `admin` (also manage teams); `team` limits what it may change to one team."""
+        body = {"username": username, "password": password, "name": name[:100], "scope": scope}
+        if team:
+            body["team"] = team
         return dict(self._request("POST", "/api/v1/auth/token/", json=body))
 
     def check_token(self) -> None:
