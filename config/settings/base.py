@@ -190,9 +190,25 @@ if GRANARY_TOKEN_DAYS > GRANARY_TOKEN_MAX_DAYS:
 # slow download does not hold an application worker.
 GRANARY_SENDFILE = env_choice("GRANARY_SENDFILE", "", ("", "x-accel-redirect", "x-sendfile"))
 GRANARY_SENDFILE_PREFIX = env_str("GRANARY_SENDFILE_PREFIX", "/_granary_blobs/")
-# Ingest refuses files wider than this, and gzip files that expand beyond this many bytes.
+# --- Ingest limits: what one hostile file may cost a worker (README, "Hostile files") ---
+# Each refusal fails the version with a reason naming its setting.
+# Columns, nested fields included; a CSV header is counted before pyarrow parses anything.
 GRANARY_MAX_COLUMNS = env_int("GRANARY_MAX_COLUMNS", 2000)
-GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 100 * 1024**3)
+# The longest row (or JSON line). Also the parser's block size: pyarrow can only take a row that
+# fits in a block, and memory per column grows with it.
+GRANARY_MAX_ROW_BYTES = env_size("GRANARY_MAX_ROW_BYTES", 1024**2)
+# How deep JSON objects and lists (and Parquet's nested types) may nest: pyarrow's JSON reader
+# crashes the process on lines about 10,000 levels deep, and the profiler recurses per level.
+GRANARY_MAX_NESTING_DEPTH = env_int("GRANARY_MAX_NESTING_DEPTH", 64)
+# Gzip uploads: at most this many bytes decompressed, and at most this many times the file's own
+# size (files that expand to less than 16 MiB are never refused for their ratio).
+GRANARY_MAX_DECOMPRESSED_BYTES = env_size("GRANARY_MAX_DECOMPRESSED_BYTES", 20 * GRANARY_MAX_UPLOAD_BYTES)
+GRANARY_MAX_DECOMPRESSION_RATIO = env_int("GRANARY_MAX_DECOMPRESSION_RATIO", 100)
+# Parquet: the footer pyarrow parses before reading any row (it takes 5 to 8 times its size in
+# memory), and the number of row groups, each read on its own.
+GRANARY_MAX_PARQUET_METADATA_BYTES = env_size("GRANARY_MAX_PARQUET_METADATA_BYTES", 16 * 1024**2)
+GRANARY_MAX_PARQUET_ROW_GROUPS = env_int("GRANARY_MAX_PARQUET_ROW_GROUPS", 10_000)
+# --- end of ingest limits ---
 # Validation holds the suite's columns in memory (GX on pandas); larger versions are refused.
 GRANARY_VALIDATION_MEMORY_BYTES = env_size("GRANARY_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
 GRANARY_VALIDATION_BYTES_PER_CELL = 64  # measured by bench/validate.py: 55 to 64 bytes per cell

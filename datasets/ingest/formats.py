@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from django.conf import settings
+
 from core.errors import EmptyUpload, UnsupportedFormat
 
 HEAD_BYTES = 64 * 1024
@@ -115,7 +117,11 @@ def _sniff_text(head: bytes, *, complete: bool) -> Detected:
         except json.JSONDecodeError:
             value = None
         except RecursionError:
-            raise UnsupportedFormat("The first JSON object is nested too deeply to read.") from None
+            limit = settings.GRANARY_MAX_NESTING_DEPTH
+            raise UnsupportedFormat(
+                f"The first JSON object is nested too deeply to read; Granary takes at most {limit:,} "
+                "levels (GRANARY_MAX_NESTING_DEPTH)."
+            ) from None
         if isinstance(value, dict):
             return Detected("jsonl")
         if not complete or text.strip().endswith("}"):

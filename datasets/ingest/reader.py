@@ -42,17 +42,24 @@ from datasets.ingest.formats import Detected, sniff
 from datasets.ingest.problems import (
     IngestError,
     check_gzip_trailer,
-    field_count,
+    header_fields,
     json_error,
+    json_field_paths,
+    json_nesting,
     json_safe,
     locate_csv_problem,
+    long_line,
+    longest_line,
     not_utf8,
     open_bytes,
     read_error,
+    read_head,
+    row_too_long,
+    too_deep,
+    too_wide,
 )
 from datasets.ingest.profiling import ColumnProfile, RowSample, logical_type
 
-BLOCK_SIZE = 1024 * 1024  # pyarrow's default; also the longest row Granary takes
 PREVIEW_ROWS = 100
 # Rows profiled, sampled and written (as one Parquet row group) at a time. The parser's batches
 # are one block each (about 8k rows of a typical CSV): too small to profile without most of the
@@ -67,7 +74,9 @@ SCAN_BYTES = 4 * 1024 * 1024
 # parsing, and a scan far ahead would push the pages the parser is about to read out of the page
 # cache of a file larger than memory, and have them read from disk twice.
 SCAN_AHEAD = 256 * 1024 * 1024
-MAX_WIDENINGS = 50
+# A gzip file that expands to less than this is never refused for its compression ratio: small
+# files of repetitive rows compress far better than large ones, and cost little whatever they hold.
+RATIO_FREE_BYTES = 16 * 1024 * 1024
 Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
 
 
@@ -99,6 +108,7 @@ class _Reading:
     position: Callable[[], int] | None = None
     parsed: int = 0
     scanner: _Scanner | None = None
+    parquet_rows: int = 0  # a Parquet file's row count, from its footer
 
     def settle(self) -> None:
         """Wait for the side scan, so that the hash, the quote count and any problem it found
@@ -187,12 +197,11 @@ class _TextReader(io.RawIOBase):
     """Checks the (decompressed) text on its way to the parser: counts it and its quote
     characters, refuses NUL bytes, and stops a decompression bomb."""
 
-    def __init__(self, source: Any, reading: _Reading, quotechar: str, *, compressed: bool) -> None:
+    def __init__(self, source: Any, reading: _Reading, quotechar: str, *, stored_bytes: int) -> None:
         self.source = source
         self.reading = reading
         self.quote = quotechar.encode()
-        self.compressed = compressed
-        self.limit = settings.GRANARY_MAX_DECOMPRESSED_BYTES
+        self.limit, self.refusal = _decompressed_limit(stored_bytes)
 
     def readable(self) -> bool:
         return True
@@ -204,23 +213,33 @@ class _TextReader(io.RawIOBase):
         nul = data.find(b"\x00")
         if nul >= 0:
             self.reading.error = IngestError(
-                f"Found binary data: a NUL byte at offset {self.reading.text_bytes + nul:,}"
-                + (" of the decompressed text." if self.compressed else ".")
+                f"Found binary data: a NUL byte at offset {self.reading.text_bytes + nul:,} of the decompressed text."
             )
             return 0
         buffer[: len(data)] = data
         self.reading.text_bytes += len(data)
         if self.quote:
             self.reading.quotes += data.count(self.quote)
-        if self.compressed:
-            self.reading.text_crc32 = zlib.crc32(data, self.reading.text_crc32)
-            if self.reading.text_bytes > self.limit:
-                self.reading.error = IngestError(
-                    f"The file decompresses to more than {self.limit:,} bytes "
-                    "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
-                )
-                return 0
+        self.reading.text_crc32 = zlib.crc32(data, self.reading.text_crc32)
+        if self.reading.text_bytes > self.limit:
+            self.reading.error = IngestError(self.refusal)
+            return 0
         return len(data)
+
+
+def _decompressed_limit(stored_bytes: int) -> tuple[int, str]:
+    """How many bytes a gzip file of `stored_bytes` may expand to, and the reason that refuses it."""
+    limit = settings.GRANARY_MAX_DECOMPRESSED_BYTES
+    ratio = settings.GRANARY_MAX_DECOMPRESSION_RATIO
+    if max(ratio * stored_bytes, RATIO_FREE_BYTES) < limit:
+        return max(ratio * stored_bytes, RATIO_FREE_BYTES), (
+            f"The file expands to more than {ratio:,} times its size when decompressed "
+            "(GRANARY_MAX_DECOMPRESSION_RATIO): refused as a possible decompression bomb."
+        )
+    return limit, (
+        f"The file decompresses to more than {limit:,} bytes "
+        "(GRANARY_MAX_DECOMPRESSED_BYTES): refused as a possible decompression bomb."
+    )
 
 
 def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
@@ -228,7 +247,7 @@ def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
     _return_freed_memory()
     detected = sniff(path)
     overrides: dict[str, pa.DataType] = {}
-    for _ in range(MAX_WIDENINGS):
+    for attempt in range(_MAX_READS):
         try:
             return _ingest_once(
                 path=path, detected=detected, overrides=overrides, workdir=workdir, progress=progress
@@ -239,10 +258,19 @@ def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
             # exception would leave it processing.
             raise IngestError(f"Granary could not process this file: {exc}") from exc
         except _Widen as widen:
-            # A later block holds a value the type inferred from the first block cannot take:
-            # widen that column (integer to float, anything to string) and read again.
+            # A later block holds a value the type inferred from the first block cannot take.
+            # Other columns may too, further on: one pass finds them all, so that the file is read
+            # once more whatever their number (one read per column took 45 reads of a 45-column
+            # file whose last row held strings).
             overrides[widen.column] = widen.to
-    raise IngestError(f"The column types kept changing after {MAX_WIDENINGS} re-reads; giving up.")
+            if attempt == 0:
+                overrides = _widen_all(path=path, detected=detected, schema=widen.schema, overrides=overrides)
+    raise IngestError(f"The column types kept changing after {_MAX_READS} reads; giving up.")
+
+
+# The read that meets a value wider than inferred, the one after the widening pass and, should
+# that pass and the parser ever disagree, a few more; never one per column.
+_MAX_READS = 4
 
 
 def _return_freed_memory() -> None:
@@ -255,9 +283,10 @@ def _return_freed_memory() -> None:
 
 
 class _Widen(Exception):
-    def __init__(self, column: str, to: pa.DataType) -> None:
+    def __init__(self, column: str, to: pa.DataType, schema: pa.Schema) -> None:
         self.column = column
         self.to = to
+        self.schema = schema  # as the read that met the wider value had inferred it
 
 
 def _ingest_once(
@@ -268,22 +297,9 @@ def _ingest_once(
         with contextlib.ExitStack() as stack:
             if detected.format == "parquet":
                 _scan(path, reading, quotechar=None)
-                batches, schema = _parquet_batches(path)
-            elif not detected.compression:
-                source = stack.enter_context(pa.OSFile(str(path)))
-                reading.position = source.tell
-                _scan(path, reading, quotechar=detected.quotechar if detected.format != "jsonl" else "")
-                batches, schema = _text_batches(
-                    source, path=path, detected=detected, overrides=overrides, reading=reading
-                )
+                batches, schema = _parquet_batches(path, reading)
             else:
-                # Compressed: the stored bytes are hashed and the text checked as they stream by.
-                handle = stack.enter_context(open(path, "rb"))
-                raw = _RawReader(handle, reading)
-                stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
-                stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
-                quotechar = detected.quotechar if detected.format != "jsonl" else ""
-                text = io.BufferedReader(_TextReader(stream, reading, quotechar, compressed=True))
+                text = _open_text(path, detected, reading, stack, scan=True)
                 batches, schema = _text_batches(
                     text, path=path, detected=detected, overrides=overrides, reading=reading
                 )
@@ -306,6 +322,26 @@ def _scan(path: Path, reading: _Reading, *, quotechar: str | None) -> None:
     reading.scanner.start()
 
 
+def _open_text(
+    path: Path, detected: Detected, reading: _Reading, stack: contextlib.ExitStack, *, scan: bool
+) -> Any:
+    """The text of a CSV, TSV or JSON Lines file, for pyarrow to read; with `scan`, the stored
+    bytes are hashed and checked on the way (by the side scan, or as they stream by)."""
+    quotechar = detected.quotechar if detected.format != "jsonl" else ""
+    if not detected.compression:
+        source = stack.enter_context(pa.OSFile(str(path)))
+        if scan:
+            reading.position = source.tell
+            _scan(path, reading, quotechar=quotechar)
+        return source
+    # Compressed: the stored bytes are hashed and the text checked as they stream by.
+    handle = stack.enter_context(open(path, "rb"))  # noqa: SIM115 (the stack closes it)
+    raw = _RawReader(handle, reading)
+    stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
+    stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
+    return io.BufferedReader(_TextReader(stream, reading, quotechar, stored_bytes=path.stat().st_size))
+
+
 def _read_all(
     batches: _Batches,
     schema: pa.Schema,
@@ -316,7 +352,7 @@ def _read_all(
     workdir: Path,
     progress: Progress,
 ) -> Ingested:
-    _check_columns(schema)
+    _check_schema(schema)
     parquet_path = workdir / "normalized.parquet"
     profiles = [ColumnProfile(f.name, f.type) for f in schema]
     sample = RowSample()
@@ -438,17 +474,22 @@ def _bytes_read(detected: Detected, reading: _Reading, path: Path, rows: int) ->
     if reading.position is not None:
         return reading.position()
     if detected.format == "parquet":
-        total_rows = pq.ParquetFile(path).metadata.num_rows or 1
-        return int(path.stat().st_size * rows / total_rows)
+        return int(path.stat().st_size * rows / (reading.parquet_rows or 1))
     return reading.raw_bytes
 
 
-def _check_columns(schema: pa.Schema) -> None:
-    limit = settings.GRANARY_MAX_COLUMNS
-    if len(schema) > limit:
-        raise IngestError(
-            f"The file has {len(schema):,} columns; Granary takes at most {limit:,} (GRANARY_MAX_COLUMNS)."
-        )
+def _check_schema(schema: pa.Schema) -> None:
+    """Refuse a schema too wide or too deep to profile, with its column names unique and present."""
+    if len(schema) > settings.GRANARY_MAX_COLUMNS:
+        raise too_wide(len(schema))
+    fields = len(schema)
+    for field_ in schema:
+        depth, nested = _nesting(field_.type)
+        if depth > settings.GRANARY_MAX_NESTING_DEPTH:
+            raise too_deep(f"Column '{field_.name}'", depth)
+        fields += nested
+    if fields > settings.GRANARY_MAX_COLUMNS:
+        raise too_wide(fields, nested=True)
     seen: dict[str, int] = {}
     for number, name in enumerate(schema.names, start=1):
         if not name.strip():
@@ -458,15 +499,56 @@ def _check_columns(schema: pa.Schema) -> None:
         seen[name] = number
 
 
+def _nesting(arrow_type: pa.DataType) -> tuple[int, int]:
+    """How deep a type nests (a struct or list of plain values: 1) and how many fields it holds
+    inside (a struct's, at any depth). Without recursion: the type may nest very deep."""
+    depth = fields = 0
+    pending = [(arrow_type, 0)]
+    while pending:
+        current, level = pending.pop()
+        depth = max(depth, level)
+        if pa.types.is_struct(current):
+            fields += current.num_fields
+            pending.extend((current.field(i).type, level + 1) for i in range(current.num_fields))
+        elif pa.types.is_map(current):
+            pending.extend([(current.key_type, level + 1), (current.item_type, level + 1)])
+        elif (
+            pa.types.is_list(current)
+            or pa.types.is_large_list(current)
+            or pa.types.is_fixed_size_list(current)
+        ):
+            pending.append((current.value_type, level + 1))
+        elif pa.types.is_dictionary(current):
+            pending.append((current.value_type, level))
+    return depth, fields
+
+
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def _parquet_batches(path: Path) -> tuple[_Batches, pa.Schema]:
+def _parquet_batches(path: Path, reading: _Reading) -> tuple[_Batches, pa.Schema]:
+    # The footer is checked before pyarrow parses it: parsed, it takes 5 to 8 times its size.
+    with open(path, "rb") as handle:
+        size = handle.seek(-8, 2) + 8
+        footer = int.from_bytes(handle.read(4), "little")
+    limit = settings.GRANARY_MAX_PARQUET_METADATA_BYTES
+    if limit < footer <= size - 12:  # a footer longer than the file is damage, for pyarrow to name
+        raise IngestError(
+            f"The Parquet file's metadata takes {footer:,} bytes; Granary takes at most {limit:,} "
+            "(GRANARY_MAX_PARQUET_METADATA_BYTES)."
+        )
     try:
         parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"The Parquet file cannot be read: {exc}") from None
+    groups, limit = parquet.metadata.num_row_groups, settings.GRANARY_MAX_PARQUET_ROW_GROUPS
+    if groups > limit:
+        raise IngestError(
+            f"The Parquet file has {groups:,} row groups; Granary takes at most {limit:,} "
+            "(GRANARY_MAX_PARQUET_ROW_GROUPS)."
+        )
+    reading.parquet_rows = parquet.metadata.num_rows
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -490,15 +572,10 @@ def _text_batches(
 ) -> tuple[_Batches, pa.Schema]:
     if detected.format == "jsonl":
         return _json_batches(text, path=path, detected=detected, reading=reading)
-    # No read-ahead thread: it measured no faster here (the parser is the slow part, whoever
-    # reads), and on the gzip path a thread blocked in our Python file wrapper when the read ends
-    # early aborts the process at exit.
-    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
-    if not detected.header:
-        read_options.column_names = [f"column_{n}" for n in range(1, field_count(path, detected) + 1)]
-    parse_options = pacsv.ParseOptions(
-        delimiter=detected.delimiter, quote_char=detected.quotechar, newlines_in_values=True
-    )
+    try:
+        read_options, parse_options = _csv_options(path, detected)
+    except IngestError as exc:
+        raise reading.found() or exc from None
     convert_options = pacsv.ConvertOptions(column_types=overrides, strings_can_be_null=True)
     try:
         reader = pacsv.open_csv(
@@ -512,7 +589,7 @@ def _text_batches(
     try:
         if reading.error:
             raise reading.error
-        _check_columns(schema)
+        _check_schema(schema)
         if any(pa.types.is_binary(f.type) for f in schema):  # pyarrow reads non-UTF-8 text as bytes
             raise not_utf8(path, detected)
     except IngestError as exc:
@@ -528,6 +605,91 @@ def _text_batches(
             raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
+
+
+def _csv_options(path: Path, detected: Detected) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+    # The header is counted first: pyarrow holds memory for each column it is told of (a 0.9 MB
+    # header of 100,000 columns took 1.2 GB before the column count could be checked).
+    header = header_fields(path, detected)
+    if len(header) > settings.GRANARY_MAX_COLUMNS:
+        raise too_wide(len(header))
+    # No read-ahead thread: it measured no faster here (the parser is the slow part, whoever
+    # reads), and on the gzip path a thread blocked in our Python file wrapper when the read ends
+    # early aborts the process at exit. The block is the longest row pyarrow can take.
+    read_options = pacsv.ReadOptions(block_size=settings.GRANARY_MAX_ROW_BYTES, use_threads=False)
+    if not detected.header:
+        read_options.column_names = [f"column_{n}" for n in range(1, len(header) + 1)]
+    parse_options = pacsv.ParseOptions(
+        delimiter=detected.delimiter, quote_char=detected.quotechar, newlines_in_values=True
+    )
+    return read_options, parse_options
+
+
+def _widen_all(
+    *, path: Path, detected: Detected, schema: pa.Schema, overrides: dict[str, pa.DataType]
+) -> dict[str, pa.DataType]:
+    """The column types that every value of the file fits, found in one pass: the columns not yet
+    strings are read as strings, and each batch is converted to the types found so far by
+    pyarrow's own CSV conversion (so exactly what the next read will accept), widening a column
+    (integer to float, anything to string) each time a value does not fit."""
+    types = {f.name: overrides.get(f.name, f.type) for f in schema}
+    pending = [name for name, type_ in types.items() if not pa.types.is_string(type_)]
+    if not pending:
+        return overrides
+    read_options, parse_options = _csv_options(path, detected)
+    as_text = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(pending, pa.string()), include_columns=pending, strings_can_be_null=True
+    )
+    reading = _Reading()  # unchecked: the final read checks (and hashes) the file
+    with contextlib.ExitStack() as stack:
+        text = _open_text(path, detected, reading, stack, scan=False)
+        try:
+            reader = stack.enter_context(
+                closing(
+                    pacsv.open_csv(
+                        text, read_options=read_options, parse_options=parse_options, convert_options=as_text
+                    )
+                )
+            )
+            for batch in reader:
+                _fit(batch, types)
+        except pa.ArrowInvalid as exc:
+            raise reading.error or _csv_error(exc, path=path, detected=detected, schema=None) from None
+        except OSError as exc:
+            raise reading.error or read_error(exc) from None
+    if reading.error:
+        raise reading.error
+    return {name: type_ for name, type_ in types.items() if type_ != schema.field(name).type}
+
+
+def _fit(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> None:
+    """Widen `types` until pyarrow's CSV conversion takes every value of `batch` (strings)."""
+    while names := [name for name in batch.schema.names if not pa.types.is_string(types[name])]:
+        text = io.BytesIO()
+        pacsv.write_csv(batch.select(names), text)
+        try:
+            pacsv.read_csv(
+                pa.py_buffer(text.getbuffer()),
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1, text.tell()) + 1),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(column_types={name: types[name] for name in names}),
+            )
+            return
+        except pa.ArrowInvalid as exc:
+            conversion = _CONVERSION.search(str(exc))
+            if conversion is None:
+                raise
+            name = names[int(conversion.group(1))]
+            types[name] = _wider(types[name], conversion.group(3))
+
+
+def _wider(current: pa.DataType, value: str) -> pa.DataType:
+    """The type to widen a column to that cannot take `value`."""
+    try:
+        float(value)
+    except ValueError:
+        return pa.string()
+    return pa.float64() if pa.types.is_integer(current) else pa.string()
 
 
 class _Batches:
@@ -578,20 +740,11 @@ def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Sch
         column = schema.field(int(conversion.group(1)))
         if conversion.group(2) == "string" or "UTF8" in message:
             return not_utf8(path, detected)
-        current = column.type
-        try:
-            float(conversion.group(3))
-            widened = pa.float64() if pa.types.is_integer(current) else pa.string()
-        except ValueError:
-            widened = pa.string()
-        return _Widen(column.name, widened)
+        return _Widen(column.name, _wider(column.type, conversion.group(3)), schema)
     if "invalid UTF8" in message:
         return not_utf8(path, detected)
     if "straddling" in message:
-        return IngestError(
-            f"A single row is larger than the {BLOCK_SIZE // 2**20} MiB that Granary reads at a time: "
-            "is a quote left open, or a field enormous?"
-        )
+        return row_too_long(long_line(path, detected))
     located = locate_csv_problem(path, detected)
     return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
 
@@ -610,16 +763,25 @@ def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
 def _json_batches(
     text: Any, *, path: Path, detected: Detected, reading: _Reading
 ) -> tuple[_Batches, pa.Schema]:
-    read_options = pajson.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
+    block = settings.GRANARY_MAX_ROW_BYTES  # also the longest line pyarrow can take
+    try:
+        _check_json_head(path, detected)
+    except IngestError as exc:
+        raise reading.found() or exc from None
+    read_options = pajson.ReadOptions(block_size=block, use_threads=False)
     try:
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
-        raise reading.found() or json_error(exc, path=path, detected=detected) from None
+        raise reading.found() or _json_error(exc, path=path, detected=detected) from None
     except OSError as exc:
         raise reading.found() or read_error(exc) from None
-    if reading.error:
+    try:
+        if reading.error:
+            raise reading.error
+        _check_schema(reader.schema)
+    except IngestError as exc:
         reader.close()
-        raise reading.error
+        raise reading.found() or exc from None
     schema = _json_zones(reader.schema, path=path, detected=detected)
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -627,11 +789,39 @@ def _json_batches(
             for batch in reader:
                 yield batch.cast(schema) if batch.schema != schema else batch
         except pa.ArrowInvalid as exc:
-            raise json_error(exc, path=path, detected=detected) from None
+            raise _json_error(exc, path=path, detected=detected) from None
         except OSError as exc:
             raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
+
+
+def _check_json_head(path: Path, detected: Detected) -> None:
+    """Check the lines pyarrow infers the schema from (its first block) before it reads them: it
+    crashes the process on a line some 10,000 levels deep (and takes minutes at 5,000), and holds
+    memory for every distinct field (1.3 GB for a 1.3 MB file of 80,000). Later blocks must fit
+    that schema, so pyarrow refuses anything deeper or new in them at its first level."""
+    block = settings.GRANARY_MAX_ROW_BYTES
+    head = read_head(path, detected, block)
+    lines = head[: head.rfind(b"\n") + 1] if len(head) == block else head
+    if not lines:
+        raise row_too_long(1)
+    length, line = longest_line(lines)
+    if length > block:
+        raise row_too_long(line + 1)
+    depth, line = json_nesting(lines)
+    if depth > settings.GRANARY_MAX_NESTING_DEPTH:
+        raise too_deep(f"Line {line + 1:,}", depth)
+    fields: set[tuple[str, ...]] = set()
+    json_field_paths(lines, fields)
+    if len(fields) > settings.GRANARY_MAX_COLUMNS:
+        raise too_wide(len(fields), nested=True)
+
+
+def _json_error(exc: pa.ArrowInvalid, *, path: Path, detected: Detected) -> IngestError:
+    if "straddling" in str(exc):
+        return row_too_long(long_line(path, detected))
+    return json_error(exc, path=path, detected=detected)
 
 
 _ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")

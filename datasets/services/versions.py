@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ code_url_validator = URLValidator(
     message="Give the code's URL, e.g. https://github.com/org/repo/commit/<sha> or git+ssh://…",
 )
 MAX_UPSTREAMS = 100
+INTERNAL_ERROR = "Granary could not process this file because of an internal error; it has been logged."
 
 
 def _safe_filename(name: str) -> str:
@@ -199,6 +200,14 @@ def version_ingest(*, version_id: int) -> Version | None:
         _finish(version_id, status=Version.Status.FAILED, failure_reason="The stored file is missing.")
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
+        failed = True
+    except DatabaseError:
+        raise  # the database, not the file: the task retries, and the version stays processing
+    except Exception:
+        # A bug in the reader or the profiler (or a limit they do not know of yet): left
+        # processing, the version would be requeued into the same exception for ever.
+        logger.exception("Ingest of version %s failed unexpectedly", version_id)
+        _finish(version_id, status=Version.Status.FAILED, failure_reason=INTERNAL_ERROR)
         failed = True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -64,7 +64,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         "an empty column name": (b"a,,c\n1,2,3\n", "Column 2 has no name"),
         "a row larger than the read block": (
             b"a,b\n1," + b"x" * (20 * 1024 * 1024) + b"\n",
-            "A single row is larger",
+            "Line 2 is longer than 1,048,576 bytes (GRANARY_MAX_ROW_BYTES).",
         ),
         "JSON Lines with one broken line": (
             b'{"a": 1}\n{"a": 2}\n{"a": 3\n{"a": 4}\n',
