@@ -69,6 +69,11 @@ def role_may_write(role: str) -> bool:
     return role in WRITER_ROLES
 
 
+def role_may_manage(role: str) -> bool:
+    """Owners manage the team (members, webhooks), decide access requests and read its audit log."""
+    return role == Membership.Role.OWNER
+
+
 class ApiToken(models.Model):
     """A named, expiring, revocable API token. Only its sha256 is stored; the token is shown once.
 

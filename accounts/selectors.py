@@ -59,11 +59,9 @@ def teams_of(*, user: AnyUser) -> QuerySet[Team]:
 
 
 def teams_writable_by(*, user: AnyUser) -> QuerySet[Team]:
-    """Teams in which the user may register datasets (maintainer or owner; a superuser, all)."""
+    """Teams in which the user may register datasets (maintainer or owner)."""
     if not is_signed_in(user):
         return Team.objects.none()
-    if getattr(user, "is_superuser", False):
-        return Team.objects.order_by("slug")
     return Team.objects.filter(
         memberships__user_id=user_pk(user), memberships__role__in=WRITER_ROLES
     ).distinct()
@@ -96,3 +94,8 @@ def team_members(*, user: AnyUser, team: Team) -> QuerySet[Membership]:
 
 def tokens_of(*, user: AnyUser) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user_id=user_pk(user)).select_related("team").order_by("-created_at")
+
+
+def team_ids_managed_by(*, user: AnyUser) -> QuerySet[Membership, Any]:
+    """The teams the user owns, as a subquery (see role_may_manage)."""
+    return Membership.objects.filter(user_id=user_pk(user), role=Membership.Role.OWNER).values("team_id")

@@ -20,6 +20,7 @@ from api.parsers import FormParser
 from core.errors import UploadTooLarge
 from datasets.access import dataset_get
 from datasets.models import (
+    VERSION_DOWNLOAD_API,
     Dataset,
     Version,
 )
@@ -32,9 +33,9 @@ from datasets.selectors import (
     versions_of,
 )
 from datasets.services.croissant import version_croissant
+from datasets.services.downloads import version_download_record
 from datasets.services.versions import version_upload
 from datasets.uploads import too_large_message, upload_was_too_large
-from quality.selectors import suite_revision_current
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -97,8 +98,6 @@ class VersionSerializer(serializers.ModelSerializer):
 
     def get_quality_status(self, version: Version) -> str | None:
         """passed, failed, error, queued, running, unchecked, or null when there is no suite."""
-        if hasattr(version, "quality_status"):
-            return version.quality_status or (None if self.context.get("no_suite") else "unchecked")
         return version.quality_status
 
     def get_aliases(self, version: Version) -> list[str]:
@@ -118,7 +117,7 @@ class VersionSerializer(serializers.ModelSerializer):
     def get_download_url(self, version: Version) -> str | None:
         if version.status != Version.Status.READY:
             return None
-        return self._absolute(reverse("api-version-download", args=[version.dataset.slug, version.number]))
+        return self._absolute(reverse(VERSION_DOWNLOAD_API, args=[version.dataset.slug, version.number]))
 
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
@@ -173,7 +172,6 @@ def _version_context(dataset: Dataset) -> dict[str, Any]:
         "alias_names": version_alias_names(
             dataset=dataset, computed={"latest": latest, "certified": certified}
         ),
-        "no_suite": suite_revision_current(dataset=dataset) is None,
     }
 
 
@@ -254,12 +252,18 @@ class VersionDownload(APIView):
         dataset, _ = dataset_get(user=me(request), slug=slug)
         version = version_resolve(dataset=dataset, ref=ref)
         columns = [c.strip() for c in request.query_params.get("columns", "").split(",") if c.strip()]
-        return version_download_response(
-            request=request,
-            version=version,
-            format=request.query_params.get("format", "original"),
-            columns=columns,
-        )
+        format = request.query_params.get("format", "original")
+        response = version_download_response(request=request, version=version, format=format, columns=columns)
+        if response.status_code in (200, 206):  # bytes went out (not a 304 or a 416)
+            version_download_record(
+                user=request.user,
+                version=version,
+                format=format,
+                columns=columns,
+                status=response.status_code,
+                range=request.headers.get("Range", ""),
+            )
+        return response
 
 
 class VersionSchema(APIView):

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.models import TEAM_PAGE
-from catalog.views import access, accounts, aliases, datasets, lineage, quality, versions
+from catalog.views import access, accounts, aliases, audit, datasets, lineage, quality, versions
 from datasets.models import ACCESS_PAGE, DATASET_PAGE, VERSION_PAGE
 from lineage.models import RUN_PAGE
 from quality.models import VALIDATION_REPORT_PAGE
@@ -27,6 +27,7 @@ urlpatterns = [
         access.dataset_access_decide,
         name="dataset-access-decide",
     ),
+    path("datasets/<slug:slug>/audit/", audit.dataset_audit, name="dataset-audit"),
     path("datasets/<slug:slug>/aliases/", aliases.dataset_aliases, name="dataset-aliases"),
     path("datasets/<slug:slug>/aliases/set/", aliases.dataset_alias_set, name="dataset-alias-set"),
     path(

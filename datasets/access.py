@@ -23,7 +23,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from accounts.models import Membership, role_may_write
+from accounts.models import role_may_manage, role_may_write
 from accounts.scopes import token_may_change
 from accounts.selectors import is_signed_in, team_ids_of, team_role, user_may_browse, user_pk, user_roles
 from core.errors import AccessDenied, NotFound, NotSignedIn
@@ -129,7 +129,7 @@ def _user_access(user: AnyUser, dataset: Dataset, role: str, *, granted: bool = 
             read=True,
             write=role_may_write(role),
             role=role,
-            decide=role == Membership.Role.OWNER,
+            decide=role_may_manage(role),
         )
     visibility = dataset.visibility
     return Access(

@@ -24,10 +24,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from accounts.selectors import user_may_browse, user_pk
+from accounts.selectors import team_ids_managed_by, user_may_browse, user_pk
+from audit.models import AuditEvent
 from core.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
 from core.types import AnyUser
-from datasets.access import Access, dataset_access_map, datasets_readable_by, datasets_visible_to
+from datasets.access import Access, dataset_access_map, dataset_get, datasets_readable_by, datasets_visible_to
 from datasets.models import (
     AccessRequest,
     Alias,
@@ -319,3 +320,33 @@ def access_request_get(*, dataset: Dataset, request_id: int) -> AccessRequest:
     if found is None:
         raise NotFound(f"'{dataset.slug}' has no access request {request_id}.")
     return found
+
+
+def audit_events_visible_to(
+    *, user: AnyUser, dataset: str = "", actor: str = "", action: str = ""
+) -> QuerySet[AuditEvent]:
+    """The audit log the user may read, newest first: everything for superusers; for a team's
+    owners, the events of the team and of its datasets; nothing for anyone else.
+
+    `dataset` (a slug) narrows it to one dataset, which the user must own (403) or see (404);
+    `action` is an action (`version.download`) or a prefix ending in a dot (`version.`).
+    """
+    if not user_may_browse(user) or not user.is_authenticated:
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    events = AuditEvent.objects.all()
+    if not getattr(user, "is_superuser", False):
+        events = events.filter(team_id__in=team_ids_managed_by(user=user))
+    if dataset:
+        found, access = dataset_get(user=user, slug=dataset, need="discover")
+        if not access.decide:
+            raise AccessDenied(
+                f"The audit log of '{found.slug}' is read by the {found.team.slug} team's owners."
+            )
+        events = events.filter(dataset_id=found.pk)
+    if actor:
+        events = events.filter(actor_name=actor)
+    if action:
+        events = (
+            events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+        )
+    return events.order_by("-at", "-pk")

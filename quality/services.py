@@ -18,6 +18,7 @@ from django.db.models import Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
@@ -72,6 +73,12 @@ def suite_save(*, dataset: Dataset, user: User | None, expectations: list[dict[s
         number = (locked.suite_revisions.aggregate(top=Max("number"))["top"] or 0) + 1
         revision = SuiteRevision.objects.create(
             dataset=locked, number=number, expectations=clean, created_by=user
+        )
+        audit_record(
+            action="suite.change",
+            actor=user,
+            dataset=locked,
+            detail={"revision": number, "expectations": len(clean)},
         )
         if latest is not None:
             validation_queue(version=latest, revision=revision, trigger="suite change", user=user)

@@ -176,6 +176,10 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
         "owner": 302,
     },
     ("dataset-access-decide", "POST"): {**PAGE_WRITE, "owner": (400, 400, 302)},
+    # The audit log: a dataset's tab for its team's owners; the API lists what the caller may read.
+    ("dataset-audit", "GET"): PAGE_WRITE,
+    ("api-audit-list", "GET"): SIGNED_IN_API,
+    ("api-audit-export", "GET"): SIGNED_IN_API,
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",  # failed sign-in limits (see "Signing in" below)
     # Granary's apps, lowest layer first: each imports only those above it (make lint checks).
+    "audit",
     "accounts",
     "webhooks",
     "datasets",
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything records an audit event: where the request came from.
+    "audit.context.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the body, so an oversized upload is refused unread.
     "datasets.uploads.UploadLimitMiddleware",
@@ -320,3 +323,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Audit log -----------------------------------------------------------------------------------
+# Events older than this are deleted by `manage.py audit_prune` (run it daily); 0 keeps them all.
+GRANARY_AUDIT_RETENTION_DAYS = env_int("GRANARY_AUDIT_RETENTION_DAYS", 365, minimum=0)

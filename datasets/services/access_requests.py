@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput
 from datasets.access import Access, dataset_access
 from datasets.models import ACCESS_PAGE, AccessRequest, Dataset
@@ -29,6 +30,7 @@ def access_request_create(*, user: User, dataset: Dataset, access: Access, reaso
     try:
         with transaction.atomic():
             made = AccessRequest.objects.create(dataset=dataset, user=user, reason=reason)
+            audit_record(action="access.request", actor=user, dataset=dataset, target=user.get_username())
             webhooks_announce_access_request(request=made)
             return made
     except IntegrityError:  # the one open (pending or approved) request per user and dataset
@@ -66,6 +68,13 @@ def access_request_decide(
     locked.decided_at = timezone.now()
     locked.note = note.strip()[:REASON_MAX]
     locked.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    audit_record(
+        action=f"access.{'approve' if approve else 'deny'}",
+        actor=user,
+        dataset=locked.dataset,
+        target=locked.user.get_username(),
+        detail={"request": locked.pk},
+    )
     return locked
 
 
@@ -81,6 +90,13 @@ def access_request_revoke(*, user: User, request: AccessRequest, note: str = "")
     locked.revoked_at = timezone.now()
     locked.revoke_note = note.strip()[:REASON_MAX]
     locked.save(update_fields=["status", "revoked_by", "revoked_at", "revoke_note"])
+    audit_record(
+        action="access.revoke",
+        actor=user,
+        dataset=locked.dataset,
+        target=locked.user.get_username(),
+        detail={"request": locked.pk},
+    )
     return locked
 
 

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.errors import InvalidInput, NotFound, NotReady
 from core.validation import validate
 from datasets.models import COMPUTED_ALIASES, Alias, AliasMove, Dataset, Version, alias_validator
@@ -57,6 +58,7 @@ def alias_set(*, dataset: Dataset, user: User, name: str, version: Version) -> t
         alias.updated_by = user
         alias.updated_at = now
         alias.save(update_fields=["version", "updated_by", "updated_at"])
+    audit_record(action="alias.move", actor=user, version=version, target=name)
     return alias, True
 
 
@@ -77,3 +79,4 @@ def alias_delete(*, dataset: Dataset, user: User, name: str) -> None:
         moved_at=timezone.now(),
     )
     alias.delete()
+    audit_record(action="alias.remove", actor=user, dataset=dataset, target=name)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from audit.services import audit_record
 from core.errors import GranaryError, InvalidInput, NotReady
 from datasets.models import Checkout, CheckoutItem, Version
 from datasets.references import version_get
@@ -48,6 +49,14 @@ def checkout_create(
             )
             for position, (ref, version) in enumerate(zip(wanted, versions, strict=True))
         )
+        for ref, version in zip(wanted, versions, strict=True):  # each dataset's owners see their part
+            audit_record(
+                action="checkout.create",
+                actor=user,
+                version=version,
+                target=str(checkout.pk),
+                detail={"ref": ref, "purpose": checkout.purpose, "model": checkout.model},
+            )
     return checkout
 
 

@@ -17,6 +17,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
 from core.validation import validate
 from datasets import storage
@@ -104,6 +105,7 @@ def version_create(
                 code_url=code_url,
             )
             version.derived_from.set(derived_from)
+            audit_record(action="version.create", actor=user, version=version, detail={"sha256": sha256})
             version_status_changed.send(sender=Version, version=version)
             version.refresh_from_db(fields=["quality_status"])  # as the listeners recorded it
             transaction.on_commit(partial(ingest_version.delay, version.pk))
