@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import ApiToken, Membership, Team
+from accounts.models import ApiToken, Membership, Team, role_may_manage
 from accounts.scopes import TOKEN_ATTRIBUTE, token_covers_check
+from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput, LockedOut, NotFound, NotSignedIn
 from core.validation import validate
 from core.validators import slug_validator
@@ -32,6 +33,7 @@ def team_create(*, user: User, slug: str, name: str) -> Team:
     except IntegrityError:
         raise Conflict(f"A team '{slug}' already exists.", field="slug") from None
     Membership.objects.create(team=team, user=user, role=Membership.Role.OWNER)
+    audit_record(action="team.create", actor=user, team=team, target=team.slug)
     return team
 
 
@@ -47,6 +49,7 @@ def membership_set(*, actor: User, team: Team, username: str, role: str) -> Memb
     if current and current.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
         _keep_an_owner(team=team, leaving=current)
     membership, _ = Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+    audit_record(action="member.set", actor=actor, team=team, target=username, detail={"role": role})
     return membership
 
 
@@ -66,8 +69,12 @@ def membership_role_change(*, actor: User, team: Team, username: str, role: str)
         raise NotFound(f"'{username}' is not a member of {team.slug}.")
     if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
         _keep_an_owner(team=team, leaving=membership)
+    was = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    audit_record(
+        action="member.role", actor=actor, team=team, target=username, detail={"from": was, "to": role}
+    )
     return membership
 
 
@@ -80,12 +87,14 @@ def membership_remove(*, actor: User, team: Team, username: str) -> None:
     if membership.role == Membership.Role.OWNER:
         _keep_an_owner(team=team, leaving=membership)
     membership.delete()
+    audit_record(action="member.remove", actor=actor, team=team, target=username)
 
 
 def _require_owner(*, actor: User, team: Team) -> None:
     if getattr(actor, "is_superuser", False):
         return
-    if not Membership.objects.filter(team=team, user_id=actor.pk, role=Membership.Role.OWNER).exists():
+    membership = Membership.objects.filter(team=team, user_id=actor.pk).only("role").first()
+    if membership is None or not role_may_manage(membership.role):
         raise AccessDenied(f"Only owners of {team.slug} may change its members.")
 
 
@@ -149,15 +158,23 @@ def token_create(
             token=issuer, scope=scope, team_id=limited_to.pk if limited_to else None, verb="issuing"
         )
     secret = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        scope=scope,
-        team=limited_to,
-        key_hash=_hash(secret),
-        prefix=secret[:10],
-        expires_at=timezone.now() + timedelta(days=days),
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            scope=scope,
+            team=limited_to,
+            key_hash=_hash(secret),
+            prefix=secret[:10],
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        audit_record(
+            action="token.create",
+            actor=user,
+            team=limited_to,
+            target=f"{name} ({token.prefix}…)",
+            detail={"scope": scope, "days": days},
+        )
     return IssuedToken(token=token, secret=secret)
 
 
@@ -222,6 +239,16 @@ def token_revoke(*, user: User, token_id: int, by: ApiToken | None = None) -> Ap
     if by is not None:
         token_covers_check(token=by, scope=token.scope, team_id=token.team_id, verb="revoking")
     if token.revoked_at is None:
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        with transaction.atomic():
+            revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+            if revoked:
+                audit_record(
+                    action="token.revoke",
+                    actor=user,
+                    team=token.team,
+                    target=f"{token.name} ({token.prefix}…)",
+                )
         token.refresh_from_db()
     return token

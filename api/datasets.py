@@ -215,10 +215,7 @@ class DatasetList(generics.ListAPIView):
             raise InvalidInput(
                 f"{missing.detail} Give the slug of a team you maintain.", field="team"
             ) from None
-        status_value = data.pop("status")
         dataset = dataset_create(user=me(request), team=team, **data)
-        if status_value != dataset.status:
-            dataset = dataset_update(dataset=dataset, changes={"status": status_value})
         return Response(_dataset_data(request, dataset), status=201)
 
 
@@ -234,7 +231,7 @@ class DatasetDetail(APIView):
         serializer = DatasetPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = {key: value for key, value in serializer.validated_data.items() if key in request.data}
-        dataset = dataset_update(dataset=dataset, changes=changes)
+        dataset = dataset_update(dataset=dataset, changes=changes, user=me(request))
         return Response(_dataset_data(request, dataset))
 
 

@@ -16,8 +16,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts.models import Team, role_may_manage
 from accounts.selectors import team_role
+from audit.services import audit_record
 from core.errors import AccessDenied, InvalidInput, NotFound
 from webhooks import egress
 from webhooks.models import Webhook, WebhookDelivery
@@ -34,12 +35,12 @@ class WebhookFailed(Exception):
 
 def webhooks_require_owner(*, user: User, team: Team) -> None:
     """Who manages a team's webhooks (where its events go, and what they said): its owners."""
-    if getattr(user, "is_superuser", False) or team_role(user=user, team=team) == "owner":
+    if getattr(user, "is_superuser", False) or role_may_manage(team_role(user=user, team=team)):
         return
     raise AccessDenied(f"Only owners of {team.slug} manage its webhooks.")
 
 
-def webhook_create(*, team: Team, url: str, secret: str) -> Webhook:
+def webhook_create(*, team: Team, url: str, secret: str, user: User | None = None) -> Webhook:
     refusal = egress.url_refusal(url)
     if refusal == Failure.ADDRESS:
         host = urlsplit(url).hostname
@@ -58,16 +59,21 @@ def webhook_create(*, team: Team, url: str, secret: str) -> Webhook:
         )
     if len(secret) < 16:
         raise InvalidInput("Use a secret of at least 16 characters.", field="secret")
-    return Webhook.objects.create(team=team, url=url, secret=secret)
+    with transaction.atomic():
+        webhook = Webhook.objects.create(team=team, url=url, secret=secret)
+        audit_record(action="webhook.create", actor=user, team=team, target=url)
+    return webhook
 
 
-def webhook_delete(*, team: Team, webhook_id: int) -> Webhook:
+def webhook_delete(*, team: Team, webhook_id: int, user: User | None = None) -> Webhook:
     """Delete one of the team's webhooks with its deliveries: they are its log, useless without
     it, and their payloads name who asked for which data and why."""
     webhook = Webhook.objects.filter(team=team, pk=webhook_id).first()
     if webhook is None:
         raise NotFound(f"{team.slug} has no webhook {webhook_id}.")
-    webhook.delete()
+    with transaction.atomic():
+        webhook.delete()
+        audit_record(action="webhook.delete", actor=user, team=team, target=webhook.url)
     return webhook
 
 

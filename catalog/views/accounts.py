@@ -110,7 +110,12 @@ def team_webhooks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     team = team_get(user=request.user, slug=slug)
     webhooks_require_owner(user=request.user, team=team)
     form = WebhookForm(request.POST or None)
-    if form_submit(request, form, lambda data: webhook_create(team=team, **data), success="Webhook added."):
+    if form_submit(
+        request,
+        form,
+        lambda data: webhook_create(team=team, user=request.user, **data),
+        success="Webhook added.",
+    ):
         return redirect("team-webhooks", team.slug)
     context = {
         "team": team,
@@ -125,6 +130,6 @@ def team_webhooks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 def team_webhook_delete(request: AuthenticatedHttpRequest, slug: str, webhook_id: int) -> HttpResponse:
     team = team_get(user=request.user, slug=slug)
     webhooks_require_owner(user=request.user, team=team)
-    webhook = webhook_delete(team=team, webhook_id=webhook_id)
+    webhook = webhook_delete(team=team, webhook_id=webhook_id, user=request.user)
     messages.success(request, f"Deleted the webhook to {webhook.url}.")
     return redirect("team-webhooks", team.slug)

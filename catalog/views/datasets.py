@@ -129,7 +129,10 @@ def dataset_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     }
     form = DatasetEditForm(request.POST or None, initial=initial)
     if form_submit(
-        request, form, lambda data: dataset_update(dataset=dataset, changes=data), success="Saved."
+        request,
+        form,
+        lambda data: dataset_update(dataset=dataset, changes=data, user=request.user),
+        success="Saved.",
     ):
         return redirect(dataset)
     status = 400 if form.errors else 200

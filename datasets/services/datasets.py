@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import teams_writable_by
+from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput
 from core.validation import validate
 from core.validators import slug_validator
@@ -30,6 +31,7 @@ def dataset_create(
     readme: str = "",
     license: str = "",
     visibility: str = Dataset.Visibility.INTERNAL,
+    status: str = Dataset.Status.ACTIVE,
     tags: Iterable[str] = (),
 ) -> Dataset:
     validate(slug_validator, slug, field="slug")
@@ -45,19 +47,23 @@ def dataset_create(
             "readme": readme,
             "license": license,
             "visibility": visibility,
+            "status": status,
         },
     )
     try:
         with transaction.atomic():
             dataset.save()
+            dataset.tags.set(_tags(tags))
+            audit_record(
+                action="dataset.create", actor=user, dataset=dataset, detail={"visibility": visibility}
+            )
     except IntegrityError:
         raise _slug_taken() from None
-    dataset.tags.set(_tags(tags))
     return dataset
 
 
 @transaction.atomic
-def dataset_update(*, dataset: Dataset, changes: dict[str, Any]) -> Dataset:
+def dataset_update(*, dataset: Dataset, changes: dict[str, Any], user: User | None = None) -> Dataset:
     """Edit a dataset's card; the caller has checked write access (datasets.access.dataset_get)."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -69,6 +75,15 @@ def dataset_update(*, dataset: Dataset, changes: dict[str, Any]) -> Dataset:
         dataset.save()
         if tags is not None:
             dataset.tags.set(_tags(tags))
+        fields = sorted([*changes, *(["tags"] if tags is not None else [])])
+        audit_record(action="dataset.update", actor=user, dataset=dataset, detail={"fields": fields})
+        if dataset.visibility != was:
+            audit_record(
+                action="dataset.visibility",
+                actor=user,
+                dataset=dataset,
+                detail={"from": was, "to": dataset.visibility},
+            )
         if was == Dataset.Visibility.RESTRICTED and dataset.visibility != was:
             # Approved access requests were grants on a restricted dataset: they end here, so
             # that making it restricted again does not wake them up.
