@@ -1,9 +1,20 @@
-"""Renders dataset READMEs: Markdown to HTML, then sanitized with nh3 so no script survives."""
+"""Renders dataset READMEs: Markdown to HTML, then sanitized with nh3 so no script survives.
+
+Images must come from Granary itself. One from another host would tell that host who reads the
+dataset and when (a tracking pixel), and the Content-Security-Policy (`img-src 'self' data:`)
+would refuse to load it anyway: a Markdown image from elsewhere becomes a link to it, and a raw
+HTML one loses its source.
+"""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
 import markdown as md
 import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
 _TAGS = {
     "a",
@@ -46,12 +57,45 @@ _ATTRIBUTES = {
 }
 
 
+def _is_foreign(url: str) -> bool:
+    """Whether a URL leaves Granary: any scheme (`https:`, `data:`) or host (`//cdn.example.net`)."""
+    parts = urlsplit(url.strip())
+    return bool(parts.scheme or parts.netloc)
+
+
+class _ForeignImagesAsLinks(Treeprocessor):
+    def run(self, root: ET.Element) -> None:
+        for image in root.iter("img"):
+            source = image.get("src", "")
+            if _is_foreign(source):
+                label = image.get("alt") or source
+                image.attrib.clear()
+                image.tag, image.text = "a", label
+                image.set("href", source)
+
+
+class _ForeignImagesExtension(Extension):
+    def extendMarkdown(self, renderer: md.Markdown) -> None:
+        renderer.treeprocessors.register(_ForeignImagesAsLinks(renderer), "granary_foreign_images", 0)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and _is_foreign(value):
+        return None  # raw HTML, which the tree processor never sees
+    return value
+
+
 def markdown_render(text: str) -> str:
-    html = md.markdown(text, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    html = md.markdown(
+        text,
+        extensions=["tables", "fenced_code", "sane_lists", _ForeignImagesExtension()],
+        output_format="html",
+    )
     return nh3.clean(
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )

@@ -7,6 +7,9 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.env import (
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",  # failed sign-in limits (see "Signing in" below)
+    "csp",  # the Content-Security-Policy header (see "Production hardening" below)
     # Granary's apps, lowest layer first: each imports only those above it (make lint checks).
     "audit",
     "accounts",
@@ -69,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Before anything records an audit event: where the request came from.
     "audit.context.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -315,6 +320,26 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy: scripts, styles, images and fetches from Granary's own origin only, so
+# markup that slips into a page (a README, a column description) cannot run script, carry an
+# event handler or load a tracking image. The portal's templates have no inline script, handler
+# or style attribute (tests/config/test_content_security_policy.py checks); a page that needs an
+# inline block, like the Swagger UI at /api/v1/docs/, marks it with `request.csp_nonce`, and only
+# then does the header carry that request's nonce. `data:` images are Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF, CSP_NONCE],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        "img-src": [CSP_SELF, "data:"],
+        "connect-src": [CSP_SELF],
+        "font-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
