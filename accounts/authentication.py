@@ -1,17 +1,14 @@
 """Who is asking: DRF authentication by API token (`Authorization: Bearer <token>`, or HTTP Basic
 with the token as the password, for tools that only speak Basic such as mlcroissant's
-downloader), the client's address behind the configured proxies, and the answer to a sign-in
-refused by the failed-attempt limits."""
+downloader), and the answer to a sign-in refused by the failed-attempt limits."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 from typing import Any
 
 from axes.helpers import get_lockout_message
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework import authentication, exceptions
@@ -55,26 +52,6 @@ def _basic_password(credentials: str) -> str:
     except (binascii.Error, UnicodeDecodeError):
         raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
     return decoded.partition(":")[2]
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The client's IP address: the connection's, or with GRANARY_TRUSTED_PROXIES = n, the n-th
-    X-Forwarded-For entry from the right. Each trusted proxy appends the address it received the
-    request from, so only those last n entries are facts; anything left of them the client wrote."""
-    remote = request.META.get("REMOTE_ADDR") or None
-    hops: int = settings.GRANARY_TRUSTED_PROXIES
-    if hops <= 0:
-        return remote
-    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [entry for entry in forwarded if entry]
-    if not forwarded:
-        return remote  # reached us without passing the proxy (a health check on the host itself)
-    # Fewer entries than proxies: the request skipped an outer proxy, so every entry is a proxy's.
-    candidate = forwarded[-min(hops, len(forwarded))]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
 
 
 def login_locked_response(

@@ -142,7 +142,7 @@ AXES_FAILURE_LIMIT = env_int("GRANARY_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("GRANARY_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
-AXES_CLIENT_IP_CALLABLE = "accounts.authentication.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.http.client_address"  # GRANARY_TRUSTED_PROXIES, below
 AXES_LOCKOUT_CALLABLE = "accounts.authentication.login_locked_response"
 _cooloff_minutes = int(AXES_COOLOFF_TIME.total_seconds() // 60)
 AXES_COOLOFF_MESSAGE = (

@@ -10,8 +10,8 @@ from axes.models import AccessAttempt
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.authentication import client_address
 from accounts.models import ApiToken
+from core.http import client_address
 
 pytestmark = pytest.mark.django_db
 
