@@ -42,6 +42,10 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS is set but empty"),
         ("GRANARY_ANONYMOUS_READ", "sometimes", "GRANARY_ANONYMOUS_READ='sometimes' is not a boolean"),
         ("GRANARY_SENDFILE", "nginx", "GRANARY_SENDFILE='nginx' must be one of"),
+        ("GRANARY_TRUSTED_PROXIES", "-1", "GRANARY_TRUSTED_PROXIES='-1' must be at least 0"),
+        ("GRANARY_LOGIN_FAILURE_LIMIT", "0", "GRANARY_LOGIN_FAILURE_LIMIT='0' must be at least 1"),
+        ("GRANARY_LOGIN_COOLOFF_MINUTES", "soon", "GRANARY_LOGIN_COOLOFF_MINUTES='soon' is not a whole"),
+        ("GRANARY_HTTPS", "maybe", "GRANARY_HTTPS='maybe' is not a boolean"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(tmp_path, variable, value, message):
