@@ -123,3 +123,20 @@ class ApiToken(models.Model):
 
 
 SCOPE_RANK: dict[str, int] = {ApiToken.Scope.READ: 0, ApiToken.Scope.WRITE: 1, ApiToken.Scope.ADMIN: 2}
+
+
+class Preferences(models.Model):
+    """What a user chose about Granary's messages to them; no row means the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="granary_preferences"
+    )
+    email_notifications = models.BooleanField(
+        default=True, help_text="Email me of access requests to decide, and of decisions on mine"
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from accounts.models import WRITER_ROLES, ApiToken, Membership, Team
+from accounts.models import WRITER_ROLES, ApiToken, Membership, Preferences, Team
 from core.errors import AccessDenied, NotFound, NotSignedIn
 from core.types import AnyUser
 
@@ -99,3 +100,14 @@ def tokens_of(*, user: AnyUser) -> QuerySet[ApiToken]:
 def team_ids_managed_by(*, user: AnyUser) -> QuerySet[Membership, Any]:
     """The teams the user owns, as a subquery (see role_may_manage)."""
     return Membership.objects.filter(user_id=user_pk(user), role=Membership.Role.OWNER).values("team_id")
+
+
+def team_owners(*, team: Team) -> list[User]:
+    """The people who manage a team (see role_may_manage): who hears of its access requests."""
+    owners = Membership.objects.filter(team=team, role=Membership.Role.OWNER).select_related("user")
+    return [membership.user for membership in owners]
+
+
+def preferences_of(*, user: User) -> Preferences:
+    """The user's preferences: their row, or the defaults (unsaved) when they never chose."""
+    return Preferences.objects.filter(user=user).first() or Preferences(user=user)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import ApiToken, Membership, Team, role_may_manage
+from accounts.models import ApiToken, Membership, Preferences, Team, role_may_manage
 from accounts.scopes import TOKEN_ATTRIBUTE, token_covers_check
 from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput, LockedOut, NotFound, NotSignedIn
@@ -252,3 +252,10 @@ def token_revoke(*, user: User, token_id: int, by: ApiToken | None = None) -> Ap
                 )
         token.refresh_from_db()
     return token
+
+
+def preferences_set(*, user: User, email_notifications: bool) -> Preferences:
+    preferences, _ = Preferences.objects.update_or_create(
+        user=user, defaults={"email_notifications": email_notifications}
+    )
+    return preferences

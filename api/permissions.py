@@ -23,6 +23,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     # A token issues and revokes only tokens no wider than itself (accounts.scopes).
     "api-token-list": (READ, "issuing tokens"),
     "api-token-detail": (READ, "revoking tokens"),
+    "api-preferences": (READ, "changing your preferences"),  # the user's own, like their tokens
     "api-dataset-list": (WRITE, "registering datasets"),
     "api-dataset-detail": (WRITE, "changing datasets"),
     "api-version-list": (WRITE, "uploading versions"),

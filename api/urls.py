@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from api import access, accounts, aliases, audit, checkouts, datasets, lineage, quality, versions
+from api import access, accounts, aliases, audit, checkouts, datasets, lineage, me, quality, versions
 from api.docs import SwaggerView
 from datasets.models import VERSION_DOWNLOAD_API
 
@@ -103,6 +103,7 @@ urlpatterns = [
     path("datasets/<slug:slug>/aliases/", aliases.AliasList.as_view(), name="api-alias-list"),
     path("datasets/<slug:slug>/aliases/<str:name>/", aliases.AliasDetail.as_view(), name="api-alias-detail"),
     path("checkouts/", checkouts.CheckoutList.as_view(), name="api-checkout-list"),
+    path("me/preferences/", me.Preferences.as_view(), name="api-preferences"),
     path("audit/", audit.AuditList.as_view(), name="api-audit-list"),
     path("audit/export/", audit.AuditExport.as_view(), name="api-audit-export"),
     path("checkouts/<uuid:checkout_id>/", checkouts.CheckoutDetail.as_view(), name="api-checkout-detail"),

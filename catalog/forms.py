@@ -257,3 +257,10 @@ class AccessRequestForm(ServiceErrorsMixin):
 class AccessDecisionForm(ServiceErrorsMixin):
     decision = forms.ChoiceField(choices=[(d, d.capitalize()) for d in DECISIONS])
     note = forms.CharField(max_length=2000, required=False, help_text="Optional: shown to the requester.")
+
+
+class PreferencesForm(forms.Form):
+    email_notifications = forms.BooleanField(
+        required=False,
+        label="Email me of access requests to decide, and of decisions on my own requests",
+    )

@@ -88,5 +88,6 @@ urlpatterns = [
         name="team-member-remove",
     ),
     path("tokens/", accounts.token_list, name="token-list"),
+    path("settings/", accounts.preferences, name="preferences"),
     path("tokens/<int:token_id>/revoke/", accounts.token_revoke_view, name="token-revoke"),
 ]

@@ -180,6 +180,8 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset-audit", "GET"): PAGE_WRITE,
     ("api-audit-list", "GET"): SIGNED_IN_API,
     ("api-audit-export", "GET"): SIGNED_IN_API,
+    ("preferences", "GET"): SIGNED_IN_PAGE,
+    ("api-preferences", "GET"): SIGNED_IN_API,
 }
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)

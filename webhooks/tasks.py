@@ -17,3 +17,10 @@ def deliver_webhook(self: Any, delivery_id: int) -> None:
     except WebhookFailed as exc:
         # Back off 2, 4, 8, ... seconds, up to about two minutes in all.
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_notification(user_ids: list[int], subject: str, body: str) -> None:
+    from webhooks.notifications import notification_send
+
+    notification_send(user_ids=user_ids, subject=subject, body=body)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import (
+    preferences_of,
     team_get,
     team_members,
     team_members_visible,
@@ -17,9 +18,17 @@ from accounts.selectors import (
     teams_visible_to,
     tokens_of,
 )
-from accounts.services import membership_remove, membership_set, team_create, token_create, token_revoke
+from accounts.services import (
+    membership_remove,
+    membership_set,
+    preferences_set,
+    team_create,
+    token_create,
+    token_revoke,
+)
 from catalog.forms import (
     MemberForm,
+    PreferencesForm,
     TeamForm,
     TokenForm,
     WebhookForm,
@@ -133,3 +142,18 @@ def team_webhook_delete(request: AuthenticatedHttpRequest, slug: str, webhook_id
     webhook = webhook_delete(team=team, webhook_id=webhook_id, user=request.user)
     messages.success(request, f"Deleted the webhook to {webhook.url}.")
     return redirect("team-webhooks", team.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
+    current = preferences_of(user=request.user)
+    # An unticked box posts nothing at all: bind the form to any POST, even an empty one.
+    form = PreferencesForm(
+        request.POST if request.method == "POST" else None,
+        initial={"email_notifications": current.email_notifications},
+    )
+    if request.method == "POST" and form.is_valid():
+        preferences_set(user=request.user, email_notifications=form.cleaned_data["email_notifications"])
+        messages.success(request, "Saved.")
+        return redirect("preferences")
+    return render(request, "catalog/preferences.html", {"form": form, "email": request.user.email})

@@ -352,3 +352,16 @@ LOGGING = {
 # --- Audit log -----------------------------------------------------------------------------------
 # Events older than this are deleted by `manage.py audit_prune` (run it daily); 0 keeps them all.
 GRANARY_AUDIT_RETENTION_DAYS = env_int("GRANARY_AUDIT_RETENTION_DAYS", 365, minimum=0)
+
+# --- Email ---------------------------------------------------------------------------------------
+# Notifications (a new access request to its owners, a decision to its requester) go through
+# Django's mail backend, sent by a worker: printed to the worker's console unless EMAIL_BACKEND
+# names another, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Granary <granary@localhost>")

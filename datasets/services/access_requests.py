@@ -8,10 +8,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.selectors import team_owners
 from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput
 from datasets.access import Access, dataset_access
-from datasets.models import ACCESS_PAGE, AccessRequest, Dataset
+from datasets.models import ACCESS_PAGE, DATASET_PAGE, AccessRequest, Dataset
+from webhooks.notifications import notify
 from webhooks.services import absolute_url, webhooks_publish
 
 REASON_MAX = 2000
@@ -32,6 +34,15 @@ def access_request_create(*, user: User, dataset: Dataset, access: Access, reaso
             made = AccessRequest.objects.create(dataset=dataset, user=user, reason=reason)
             audit_record(action="access.request", actor=user, dataset=dataset, target=user.get_username())
             webhooks_announce_access_request(request=made)
+            notify(
+                users=team_owners(team=dataset.team),
+                subject=f"Granary: {user.get_username()} asks for access to {dataset.slug}",
+                body=(
+                    f"{user.get_username()} asks to read the data of '{dataset.slug}' ({dataset.title}):\n\n"
+                    f"{reason}\n\nApprove or deny it in the Access tab: "
+                    f"{absolute_url(reverse(ACCESS_PAGE, args=[dataset.slug]))}\n"
+                ),
+            )
             return made
     except IntegrityError:  # the one open (pending or approved) request per user and dataset
         approved = AccessRequest.objects.filter(
@@ -68,6 +79,7 @@ def access_request_decide(
     locked.decided_at = timezone.now()
     locked.note = note.strip()[:REASON_MAX]
     locked.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    _tell_requester(locked)
     audit_record(
         action=f"access.{'approve' if approve else 'deny'}",
         actor=user,
@@ -90,6 +102,7 @@ def access_request_revoke(*, user: User, request: AccessRequest, note: str = "")
     locked.revoked_at = timezone.now()
     locked.revoke_note = note.strip()[:REASON_MAX]
     locked.save(update_fields=["status", "revoked_by", "revoked_at", "revoke_note"])
+    _tell_requester(locked)
     audit_record(
         action="access.revoke",
         actor=user,
@@ -98,6 +111,20 @@ def access_request_revoke(*, user: User, request: AccessRequest, note: str = "")
         detail={"request": locked.pk},
     )
     return locked
+
+
+def _tell_requester(request: AccessRequest) -> None:
+    dataset = request.dataset
+    note = request.revoke_note if request.status == AccessRequest.Status.REVOKED else request.note
+    notify(
+        users=[request.user],
+        subject=f"Granary: your access to {dataset.slug} was {request.status}",
+        body=(
+            f"Your request to read the data of '{dataset.slug}' ({dataset.title}) was {request.status}"
+            + (f": {note}" if note else ".")
+            + f"\n\n{absolute_url(reverse(DATASET_PAGE, args=[dataset.slug]))}\n"
+        ),
+    )
 
 
 def _locked(*, user: User, request: AccessRequest) -> AccessRequest:
