@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -41,11 +41,6 @@ class ProfileDict(TypedDict, total=False):
 
     rows: int
     columns: list[ColumnProfileDict]
-
-
-RunStatus = Literal["queued", "running", "passed", "failed", "error"]
-# Version.quality_status: a run's status, "unchecked" before any run, None without a suite.
-QualityStatus = Literal["unchecked", "queued", "running", "passed", "failed", "error"]
 
 
 class ExpectationResult(TypedDict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 
 from core.errors import GranaryError, InvalidInput, NotFound
 from core.types import AnyUser
@@ -16,11 +16,21 @@ from datasets.access import dataset_get
 from datasets.models import Dataset, Version
 
 
+def versions_ready_of(dataset: Dataset | OuterRef) -> QuerySet[Version]:
+    """The versions that can be read, pointed at by aliases and pulled: the ready ones, newest first.
+    `dataset` may be OuterRef("pk"), for a subquery per row of a list of datasets."""
+    versions = Version.objects.filter(dataset=dataset, status=Version.Status.READY)  # type: ignore[misc]  # OuterRef lookups are untyped
+    return versions.order_by("-number")
+
+
+def versions_certified_of(dataset: Dataset | OuterRef) -> QuerySet[Version]:
+    """The certified ones: ready, and their latest run against the current suite passed (as the
+    quality app records it on each version), newest first."""
+    return versions_ready_of(dataset).filter(quality_status="passed")
+
+
 def versions_ready(*, dataset: Dataset) -> QuerySet[Version]:
-    """The versions that can be read, pointed at by aliases and pulled: the ready ones, newest first."""
-    return (
-        dataset.versions.filter(status=Version.Status.READY).select_related("created_by").order_by("-number")
-    )
+    return versions_ready_of(dataset).select_related("created_by")
 
 
 def version_latest(*, dataset: Dataset) -> Version | None:
@@ -28,8 +38,8 @@ def version_latest(*, dataset: Dataset) -> Version | None:
 
 
 def version_certified(*, dataset: Dataset) -> Version | None:
-    """The newest version that is ready and whose latest run against the current suite passed."""
-    return versions_ready(dataset=dataset).filter(quality_status="passed").select_related("dataset").first()
+    """The newest certified version: what `@certified` names."""
+    return versions_certified_of(dataset).select_related("dataset", "created_by").first()
 
 
 def ref_split(ref: str) -> tuple[str, str]:

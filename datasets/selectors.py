@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from accounts.selectors import team_ids_managed_by, user_may_browse, user_pk
 from audit.models import AuditEvent
 from core.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
-from core.types import AnyUser
+from core.types import AnyUser, SchemaColumn
 from datasets.access import Access, dataset_access_map, dataset_get, datasets_readable_by, datasets_visible_to
 from datasets.models import (
     AccessRequest,
@@ -39,7 +39,7 @@ from datasets.models import (
     Dataset,
     Version,
 )
-from datasets.references import version_certified, version_latest
+from datasets.references import version_certified, version_latest, versions_certified_of, versions_ready_of
 
 
 def dataset_search(
@@ -64,7 +64,6 @@ def dataset_search(
         datasets = datasets.filter(tags__name=tag, pk__in=readable)
     if team:
         datasets = datasets.filter(team__slug=team)
-    ready = Version.objects.filter(dataset=OuterRef("pk"), status=Version.Status.READY).order_by("-number")
     # A subquery, not a join: joining checkout items would multiply the version counts.
     checkouts = (
         CheckoutItem.objects.filter(dataset=OuterRef("pk"))
@@ -74,8 +73,8 @@ def dataset_search(
         .values("count")
     )
     datasets = datasets.annotate(
-        latest_number=Subquery(ready.values("number")[:1]),
-        certified_number=Subquery(ready.filter(quality_status="passed").values("number")[:1]),
+        latest_number=Subquery(versions_ready_of(OuterRef("pk")).values("number")[:1]),
+        certified_number=Subquery(versions_certified_of(OuterRef("pk")).values("number")[:1]),
         latest_changed=Max("versions__created_at"),
         version_count=Count("versions", distinct=True),
         checkout_count=Coalesce(Subquery(checkouts, output_field=IntegerField()), 0),
@@ -244,7 +243,8 @@ def schema_documented(*, version: Version) -> list[dict[str, Any]]:
     """The version's columns with the dataset's documentation, matched by name."""
     docs = column_docs(dataset=version.dataset)
     columns = []
-    for column in version.schema:
+    schema: list[SchemaColumn] = version.schema
+    for column in schema:
         doc = docs.get(column["name"])
         columns.append(
             {
@@ -266,8 +266,10 @@ def schema_diff(*, old: Version, new: Version) -> dict[str, Any]:
     for version in (old, new):
         if version.status != Version.Status.READY:
             raise InvalidInput(f"{version.ref} is {version.status}: only ready versions have a schema.")
-    before = {c["name"]: c for c in old.schema}
-    after = {c["name"]: c for c in new.schema}
+    old_schema: list[SchemaColumn] = old.schema
+    new_schema: list[SchemaColumn] = new.schema
+    before = {c["name"]: c for c in old_schema}
+    after = {c["name"]: c for c in new_schema}
     added = [after[name] for name in after if name not in before]
     removed = [before[name] for name in before if name not in after]
     retyped = [

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 
 from core.errors import InvalidInput
+from core.types import ExpectationResult
 from datasets import storage
 from datasets.models import Version
 from quality.expectations import check, describe, referenced_columns
@@ -30,7 +31,7 @@ UNEXPECTED_EXAMPLES = 5
 
 @dataclass
 class Outcome:
-    results: list[dict[str, Any]]
+    results: list[ExpectationResult]
 
 
 def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
@@ -49,7 +50,7 @@ def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
     }
     data_positions = [i for i, e in enumerate(expectations) if e["type"] not in about_columns]
     name_positions = [i for i, e in enumerate(expectations) if e["type"] in about_columns]
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, ExpectationResult] = {}
     if data_positions:
         checks = [expectations[i] for i in data_positions]
         with storage.blob_file(version.parquet_blob.sha256) as path:
@@ -137,7 +138,7 @@ def _sqlite_batch(database: Path) -> Any:
 
 def _run_gx(
     batch_of: Any, expectations: list[dict[str, Any]], positions: list[int]
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, ExpectationResult]:
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -152,7 +153,7 @@ def _run_gx(
         suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": UNEXPECTED_EXAMPLES}
     )
     by_id = {r.expectation_config.id: r.to_json_dict() for r in result.results}
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, ExpectationResult] = {}
     for position, expectation, expectation_id in zip(positions, expectations, ids, strict=True):
         raw = by_id[expectation_id]
         detail = raw.get("result") or {}

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
+from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
 from quality.expectations import check
@@ -160,7 +161,8 @@ def suite_suggest(*, version: Version, margin: float = 0.1) -> list[dict[str, An
             "kwargs": {"min_value": int(rows * (1 - margin)), "max_value": int(rows * (1 + margin)) + 1},
         }
     ]
-    for column in version.profile.get("columns", []):
+    profile: ProfileDict = version.profile
+    for column in profile.get("columns", []):
         name = column["name"]
         if column.get("count", 0) == 0:
             continue
