@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the test session (config/settings/test.py) or a developer may have set: a deployment
-# that sets none of them gets the defaults under test here.
-OURS = ("DEBUG", "GRANARY_HTTPS", "GRANARY_TRUSTED_PROXIES", "SECURE_SSL_REDIRECT", "SECURE_COOKIES")
+# What the test session (config/settings/test.py, the browser tests' conftest) or a developer may
+# have set: a deployment that sets none of them gets the defaults under test here.
+OURS = ("DEBUG", "GRANARY_HTTPS", "GRANARY_TRUSTED_PROXIES", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def environment(tmp_path: Path, **env: str) -> dict[str, str]:
