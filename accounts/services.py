@@ -112,6 +112,10 @@ def _keep_an_owner(*, team: Team, leaving: Membership) -> None:
 # --- API tokens ---------------------------------------------------------------------------------
 
 PREFIX = "gra_"
+# Why a lifetime is refused, with the limit as {max_value} (the API's serializer says it too).
+LIFETIME_LIMIT = (
+    "A token lives at most {max_value} days here (GRANARY_TOKEN_MAX_DAYS): ask for {max_value} or fewer."
+)
 
 
 @dataclass(frozen=True)
@@ -146,10 +150,7 @@ def token_create(
     if days < 1:
         raise InvalidInput("A token lives at least 1 day.", field="days")
     if days > longest:
-        raise InvalidInput(
-            f"A token lives at most {longest} days here (GRANARY_TOKEN_MAX_DAYS): ask for {longest} or fewer.",
-            field="days",
-        )
+        raise InvalidInput(LIFETIME_LIMIT.format(max_value=longest), field="days")
     if scope not in ApiToken.Scope.values:
         raise InvalidInput(f"'{scope}' is not a scope: use read, write or admin.", field="scope")
     limited_to = _token_team(user=user, slug=team) if team else None
@@ -181,7 +182,7 @@ def token_create(
 def _token_team(*, user: User, slug: str) -> Team:
     team = Team.objects.filter(slug=slug).first()
     if team is None:
-        raise InvalidInput(f"No team '{slug}'.", field="team")
+        raise NotFound(f"No team '{slug}'.", field="team")
     if not user.is_superuser and not Membership.objects.filter(team=team, user_id=user.pk).exists():
         raise InvalidInput(
             f"You are not a member of {slug}: a token limited to it could change nothing.", field="team"

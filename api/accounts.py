@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.models import ApiToken, Membership, Team
 from accounts.selectors import team_get, team_members, teams_visible_to, tokens_of, user_roles
 from accounts.services import (
+    LIFETIME_LIMIT,
     IssuedToken,
     membership_remove,
     membership_role_change,
@@ -131,7 +133,10 @@ class TeamMember(APIView):
 
 class TokenSerializer(serializers.ModelSerializer):
     team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="The one team it may change, or null for all"
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The one team it may change, or null for all",
     )
 
     class Meta:
@@ -174,10 +179,21 @@ class TokenExchangeSerializer(serializers.Serializer):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    # The longest lifetime is a setting (GRANARY_TOKEN_MAX_DAYS): the service names it in its 400.
-    days = serializers.IntegerField(required=False)
+    days = serializers.IntegerField(required=False, min_value=1)
     scope = serializers.ChoiceField(ApiToken.Scope.choices, default=ApiToken.Scope.READ)
     team = serializers.CharField(required=False, allow_blank=True, default="", help_text=TEAM_HELP)
+
+    def get_fields(self) -> dict[str, Any]:
+        # The longest lifetime is a setting, read when a request (or the schema) is made.
+        fields = super().get_fields()
+        fields["days"] = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=settings.GRANARY_TOKEN_MAX_DAYS,
+            error_messages={"max_value": LIFETIME_LIMIT},
+            help_text="Days until it expires (default GRANARY_TOKEN_DAYS)",
+        )
+        return fields
 
 
 def _issued(issued: IssuedToken) -> dict[str, Any]:

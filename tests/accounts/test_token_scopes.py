@@ -305,17 +305,19 @@ def test_a_read_token_cannot_revoke_a_wider_token(maintainer):
     assert wide.revoked_at is None
 
 
-def test_a_token_limited_to_a_team_of_which_you_are_not_a_member_is_refused(maintainer, outsider):
+def test_a_token_limited_to_a_team_of_which_you_are_not_a_member_is_refused(maintainer):
     TeamFactory(slug="vision")
-    response = bearer(maintainer, scope="admin").post(
-        "/api/v1/tokens/", {"name": "x", "team": "vision"}, format="json"
-    )
+    client = bearer(maintainer, scope="admin")
+    response = client.post("/api/v1/tokens/", {"name": "x", "team": "vision"}, format="json")
     assert response.status_code == 400
-    assert response.json()["field"] == "team"
-    assert (
-        response.json()["detail"]
-        == "You are not a member of vision: a token limited to it could change nothing."
-    )
+    assert response.json() == {
+        "code": "invalid",
+        "detail": "You are not a member of vision: a token limited to it could change nothing.",
+        "field": "team",
+    }
+    unknown = client.post("/api/v1/tokens/", {"name": "x", "team": "nope"}, format="json")
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "No team 'nope'."
+    assert not ApiToken.objects.filter(name="x").exists()
 
 
 def test_the_tokens_page_creates_a_scoped_team_limited_token_and_lists_both(client, maintainer):
@@ -351,31 +353,43 @@ def test_manage_py_create_token_takes_a_scope_and_a_team(maintainer):
 
 # --- lifetime ------------------------------------------------------------------------------------
 
+LIFETIME_30 = "A token lives at most 30 days here (GRANARY_TOKEN_MAX_DAYS): ask for 30 or fewer."
+
 
 def test_a_token_longer_than_the_maximum_lifetime_is_refused_naming_the_limit(maintainer):
     client = bearer(maintainer, scope="admin")
     response = client.post("/api/v1/tokens/", {"name": "forever", "days": 3650}, format="json")
     assert response.status_code == 400
-    assert response.json() == {
-        "code": "invalid",
-        "detail": "A token lives at most 365 days here (GRANARY_TOKEN_MAX_DAYS): ask for 365 or fewer.",
-        "field": "days",
-    }
+    limit = "A token lives at most 365 days here (GRANARY_TOKEN_MAX_DAYS): ask for 365 or fewer."
+    assert response.json()["detail"] == f"days: {limit}"
+    assert response.json()["errors"] == {"days": [limit]}
     assert client.post("/api/v1/tokens/", {"name": "a year", "days": 365}, format="json").status_code == 201
     assert not ApiToken.objects.filter(name="forever").exists()
 
 
-def test_the_maximum_lifetime_follows_the_setting_on_every_path(settings, client, maintainer):
+def test_the_api_schema_documents_the_lifetime_limit_and_a_token_without_a_team(client, settings):
     settings.GRANARY_TOKEN_MAX_DAYS = 30
-    with pytest.raises(CommandError, match="at most 30 days"):
+    answer = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(answer.content)["components"]["schemas"]
+    assert schema["TokenCreateRequest"]["properties"]["days"]["maximum"] == 30
+    assert schema["Token"]["properties"]["team"]["nullable"] is True
+
+
+def test_the_maximum_lifetime_follows_the_setting_on_every_path(settings, client, maintainer):
+    settings.GRANARY_TOKEN_MAX_DAYS, settings.GRANARY_TOKEN_DAYS = 30, 7
+    answer = bearer(maintainer, scope="admin").post(
+        "/api/v1/tokens/", {"name": "ci", "days": 31}, format="json"
+    )
+    assert answer.json()["errors"] == {"days": [LIFETIME_30]}
+    with pytest.raises(CommandError, match=r"at most 30 days here \(GRANARY_TOKEN_MAX_DAYS\)"):
         call_command(
             "create_token", "mario", "ci", "--days", "31", stdout=io.StringIO(), stderr=io.StringIO()
         )
     client.force_login(maintainer)
     page = client.post("/tokens/", {"name": "laptop", "days": 31, "scope": "read"})
     assert page.status_code == 400
-    assert b"A token lives at most 30 days here" in page.content
-    assert not ApiToken.objects.exists()
+    assert LIFETIME_30.encode() in page.content
+    assert set(ApiToken.objects.values_list("name", flat=True)) == {"admin token"}
 
 
 # --- tokens from before scopes -------------------------------------------------------------------
