@@ -5,11 +5,15 @@ bound allows (distinct values and top values up to DISTINCT_EXACT, quantiles and
 to SAMPLE_SIZE values) and approximate beyond it, marked so in the result: a HyperLogLog for
 distinct counts, and a uniform sample of SAMPLE_SIZE values for top values, quantiles and
 histograms. Null counts, min, max, mean, standard deviation and lengths are always exact.
+
+The bounds are in bytes too, shared by all the columns: a file of 2,000 columns, or of values a
+megabyte long, turns approximate sooner instead of holding the file in memory.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,15 @@ import pyarrow.compute as pc
 DISTINCT_EXACT = 100_000
 TOP_N = 10
 SAMPLE_SIZE = 100_000
+# What the exact distinct values and counts of all columns together, and the row sample, may
+# hold. Bounded in values per column alone, they held whole files: 400 rows of 800 kB strings
+# took 2.1 GB, 10,000 rows of 2,000 columns 620 MB. The sample's bound in cells (rows times
+# columns) keeps a wide file's sample from costing more than its bytes say: each of its columns
+# is a buffer of its own, copied at every cut.
+PROFILE_BYTES = 32 * 1024 * 1024
+SAMPLE_BYTES = 16 * 1024 * 1024
+SAMPLE_CELLS = 2_000_000
+SLICE_BYTES = 8 * 1024 * 1024  # how much of a column is counted or hashed at a time
 BINS = 20
 QUANTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 HLL_P = 14
@@ -94,19 +107,37 @@ class _HyperLogLog:
         return round(raw)
 
 
-def _hash(values: pa.Array) -> np.ndarray:
+def _slices(values: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array | pa.ChunkedArray]:
+    """`values` in slices (no copies) of about SLICE_BYTES each."""
+    if values.nbytes <= SLICE_BYTES:
+        yield values
+        return
+    rows = max(1, len(values) * SLICE_BYTES // values.nbytes)
+    for start in range(0, len(values), rows):
+        yield values.slice(start, rows)
+
+
+def _hash(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     # polars hashes Arrow memory in place, about 25 times faster than pandas for strings.
     series = pl.Series(values=values)
     return series.hash(seed=0).to_numpy()
 
 
+def column_profiles(schema: pa.Schema) -> list[ColumnProfile]:
+    """A profile for each column of `schema`, sharing PROFILE_BYTES between them."""
+    share = PROFILE_BYTES // max(1, len(schema))
+    return [ColumnProfile(f.name, f.type, max_bytes=share) for f in schema]
+
+
 class ColumnProfile:
     """Accumulates one column's statistics over the batches of a file."""
 
-    def __init__(self, name: str, arrow_type: pa.DataType) -> None:
+    def __init__(self, name: str, arrow_type: pa.DataType, *, max_bytes: int = PROFILE_BYTES) -> None:
         self.name = name
         self.type = arrow_type
         self.kind = _kind(arrow_type)
+        self.max_bytes = max_bytes  # for the exact distinct values or counts
+        self.exact_until = 0  # how many distinct values were known when counting turned approximate
         self.rows = 0
         self.nulls = 0
         self.min: Any = None
@@ -131,9 +162,15 @@ class ColumnProfile:
             array = array.cast(array.type.value_type)
         self.rows += len(array)
         self.nulls += array.null_count
-        if self.kind == "other" or len(array) == array.null_count:
+        if self.kind == "other":
             return
-        values = array.drop_null() if array.null_count else array
+        # In slices of at most SLICE_BYTES: the kernels below copy what they count or hash, and
+        # a column of long strings was copied whole several times over at once.
+        for part in _slices(array):
+            if part.null_count < len(part):
+                self._add(part.drop_null() if part.null_count else part)
+
+    def _add(self, values: pa.ChunkedArray | pa.Array) -> None:
         self._min_max(values)
         if self.kind == "number":
             self._moments(values.cast(pa.float64(), safe=False))
@@ -170,14 +207,18 @@ class ColumnProfile:
     def _distinct(self, values: pa.Array) -> None:
         """Exact distinct values while few; beyond DISTINCT_EXACT, a HyperLogLog estimate."""
         batch_unique = pc.unique(values)
+        if self._too_many(self.uniques, batch_unique):
+            return
         merged = batch_unique if self.uniques is None else pa.concat_arrays([self.uniques, batch_unique])
         self.uniques = pc.unique(merged)
-        if len(self.uniques) > DISTINCT_EXACT:
+        if len(self.uniques) > DISTINCT_EXACT or self.uniques.nbytes > self.max_bytes:
             self._estimate_from_now_on(self.uniques)
 
     def _top(self, values: pa.Array) -> None:
         """Exact value counts (and so distinct values) while few; then an estimate."""
         counted = pc.value_counts(values)
+        if self._too_many(None if self.counts is None else self.counts["value"], counted.field("values")):
+            return
         batch = pa.table(
             {"value": counted.field("values"), "count": counted.field("counts").cast(pa.int64())}
         )
@@ -185,14 +226,24 @@ class ColumnProfile:
         self.counts = (
             merged.group_by("value").aggregate([("count", "sum")]).rename_columns(["value", "count"])
         )
-        if self.counts.num_rows > DISTINCT_EXACT:
+        if self.counts.num_rows > DISTINCT_EXACT or self.counts.nbytes > self.max_bytes:
             self._estimate_from_now_on(self.counts.column("value").combine_chunks())
 
-    def _estimate_from_now_on(self, seen: pa.Array) -> None:
+    def _too_many(self, kept: pa.Array | pa.ChunkedArray | None, new: pa.Array) -> bool:
+        """Whether this slice's distinct values alone are beyond the bounds: then the estimate
+        starts at once, without merging them with those kept (which would copy them again)."""
+        if len(new) <= DISTINCT_EXACT and new.nbytes <= self.max_bytes:
+            return False
+        self._estimate_from_now_on(new, *([] if kept is None else [kept]))
+        return True
+
+    def _estimate_from_now_on(self, *seen: pa.Array | pa.ChunkedArray) -> None:
         # Too many values to keep: seed a sketch with the ones kept so far, and let top values
         # come from the row sample.
         self.hll = _HyperLogLog()
-        self.hll.add_hashes(_hash(seen))
+        for values in seen:
+            self.hll.add_hashes(_hash(values))
+        self.exact_until = max(len(values) for values in seen)
         self.uniques = None
         self.counts = None
 
@@ -230,7 +281,7 @@ class ColumnProfile:
         out["min"] = _json_value(self.min)
         out["max"] = _json_value(self.max)
         if self.hll is not None:
-            out["distinct"] = {"value": max(self.hll.estimate(), DISTINCT_EXACT + 1), "approximate": True}
+            out["distinct"] = {"value": max(self.hll.estimate(), self.exact_until), "approximate": True}
         elif self.uniques is not None:
             out["distinct"] = {"value": len(self.uniques), "approximate": False}
         elif self.counts is not None:
@@ -352,14 +403,18 @@ class RowSample:
     always gets the same profile.
 
     Rows that may still enter are buffered and cut back to k only when k + k/4 have gathered, so
-    a row is copied a few times at most, not once per batch, and the buffer stays near k rows."""
+    a row is copied a few times at most, not once per batch, and the buffer stays near k rows.
+    Wide rows make k smaller, so that the sample holds about `max_bytes`: the smallest keys of a
+    uniform sample are a uniform sample too."""
 
-    def __init__(self, size: int = SAMPLE_SIZE) -> None:
-        self.size = size
+    def __init__(self, size: int = SAMPLE_SIZE, max_bytes: int = SAMPLE_BYTES, *, columns: int = 1) -> None:
+        self.size = max(1, min(size, SAMPLE_CELLS // max(1, columns)))
+        self.max_bytes = max_bytes
         self.rng = np.random.default_rng(20240101)
         self.parts: list[pa.Table] = []
         self.keys: list[np.ndarray] = []
         self.buffered = 0
+        self.buffered_bytes = 0
         self.threshold = 1.0  # rows whose key is at or above it can no longer enter
 
     def add(self, rows: pa.Table | pa.RecordBatch) -> None:
@@ -373,17 +428,27 @@ class RowSample:
         self.parts.append(table)
         self.keys.append(keys)
         self.buffered += len(keys)
-        if self.buffered >= self.size + self.size // 4:
+        self.buffered_bytes += table.nbytes
+        if self.buffered >= self.size + self.size // 4 or self.buffered_bytes >= self.max_bytes * 5 // 4:
             self._cut()
 
     def _cut(self) -> None:
         table = pa.concat_tables(self.parts)
         keys = np.concatenate(self.keys)
+        # As many rows as fit in max_bytes, at the width of those seen so far: decided before any
+        # copy, so that the copy is the smaller sample (cutting first and shrinking after held
+        # three times the bound at once).
+        self.size = min(self.size, max(1, len(keys) * self.max_bytes // max(1, self.buffered_bytes)))
         if len(keys) > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            table, keys = table.take(pa.array(keep)), keys[keep]
-            self.threshold = float(keys.max())
-        self.parts, self.keys, self.buffered = [table.combine_chunks()], [keys], len(keys)
+            table, keys = self._smallest(table, keys, self.size)
+        table = table.combine_chunks()
+        self.parts, self.keys = [table], [keys]
+        self.buffered, self.buffered_bytes = len(keys), table.nbytes
+
+    def _smallest(self, table: pa.Table, keys: np.ndarray, k: int) -> tuple[pa.Table, np.ndarray]:
+        keep = np.argpartition(keys, k - 1)[:k]
+        self.threshold = float(keys[keep].max())
+        return table.take(pa.array(keep)), keys[keep]
 
     def column(self, index: int) -> pa.Array | None:
         if not self.parts:

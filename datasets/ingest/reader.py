@@ -58,16 +58,20 @@ from datasets.ingest.problems import (
     too_deep,
     too_wide,
 )
-from datasets.ingest.profiling import ColumnProfile, RowSample, logical_type
+from datasets.ingest.profiling import ColumnProfile, RowSample, column_profiles, logical_type
 
 PREVIEW_ROWS = 100
+PREVIEW_CHARS = 1000  # of each text (or bytes) value in the preview
 # Rows profiled, sampled and written (as one Parquet row group) at a time. The parser's batches
 # are one block each (about 8k rows of a typical CSV): too small to profile without most of the
 # time going to per-batch overhead, and too small a row group for Parquet readers.
 ROWS_PER_CHUNK = 128 * 1024
 # ...or fewer when the rows are wide: CHUNKS_IN_FLIGHT + 1 chunks are held at once, so a bound in
-# rows alone lets memory grow with the row width (128k rows of 10 KB are 1.3 GB a chunk).
-CHUNK_BYTES = 64 * 1024 * 1024
+# rows alone lets memory grow with the row width (128k rows of 10 KB are 1.3 GB a chunk). At
+# 64 MiB, files of 800 kB strings or of 2,000 columns peaked at 500 to 650 MB. Wide rows are
+# bounded in cells too: the work on a chunk is done column by column, each with buffers of its own.
+CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_CELLS = 1_000_000
 CHUNKS_IN_FLIGHT = 2  # chunks being written and profiled while the parser reads the next
 SCAN_BYTES = 4 * 1024 * 1024
 # How far the side scan may run ahead of the parser: hashing is several times faster than
@@ -354,9 +358,9 @@ def _read_all(
 ) -> Ingested:
     _check_schema(schema)
     parquet_path = workdir / "normalized.parquet"
-    profiles = [ColumnProfile(f.name, f.type) for f in schema]
-    sample = RowSample()
-    preview: list[dict[str, Any]] = []
+    profiles = column_profiles(schema)
+    sample = RowSample(columns=len(schema))
+    preview: list[list[Any]] = []
     rows = 0
     last_report = 0.0
     # Left in reverse order: the writer thread stops before the Parquet file closes, and the
@@ -376,10 +380,10 @@ def _read_all(
 
         in_flight: deque[tuple[Future[None], Future[None]]] = deque()
         try:
-            for chunk in _chunks(batches):
+            for chunk in _chunks(batches, columns=len(schema)):
                 if writer is None:
                     writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
-                    preview = chunk.slice(0, PREVIEW_ROWS).to_pylist()
+                    preview = _preview(chunk)
                 while len(in_flight) >= CHUNKS_IN_FLIGHT:
                     for future in in_flight.popleft():
                         future.result()
@@ -420,15 +424,30 @@ def _read_all(
         profile={"rows": rows, "columns": [p.result(sample.column(i)) for i, p in enumerate(profiles)]},
         preview={
             "columns": schema.names,
-            "rows": [[json_safe(row[name]) for name in schema.names] for row in preview],
+            "rows": preview,
         },
         parquet_path=parquet_path,
     )
 
 
-def _chunks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
-    """The parser's batches, gathered into tables of ROWS_PER_CHUNK rows or CHUNK_BYTES bytes,
-    whichever comes first (no copy)."""
+def _preview(chunk: pa.Table) -> list[list[Any]]:
+    """The first PREVIEW_ROWS rows as JSON values, text and bytes cut at PREVIEW_CHARS: a
+    preview of megabyte-long values held hundreds of megabytes (and was stored in the database)."""
+    head = chunk.slice(0, PREVIEW_ROWS)
+    columns = []
+    for column in head.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.utf8_slice_codeunits(column, 0, PREVIEW_CHARS)
+        elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            column = pc.binary_slice(column, 0, PREVIEW_CHARS)
+        columns.append([json_safe(value) for value in column.to_pylist()])
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _chunks(batches: Iterable[pa.RecordBatch], *, columns: int) -> Iterator[pa.Table]:
+    """The parser's batches, gathered into tables of ROWS_PER_CHUNK rows, CHUNK_CELLS cells or
+    CHUNK_BYTES bytes, whichever comes first (no copy)."""
+    most_rows = max(1, min(ROWS_PER_CHUNK, CHUNK_CELLS // max(1, columns)))
     pending: list[pa.RecordBatch] = []
     rows = size = 0
     for batch in batches:
@@ -437,7 +456,7 @@ def _chunks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
         pending.append(batch)
         rows += batch.num_rows
         size += batch.nbytes
-        if rows >= ROWS_PER_CHUNK or size >= CHUNK_BYTES:
+        if rows >= most_rows or size >= CHUNK_BYTES:
             yield pa.Table.from_batches(pending)
             pending, rows, size = [], 0, 0
     if pending:

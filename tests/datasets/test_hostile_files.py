@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -205,6 +207,25 @@ def test_the_worker_stays_within_its_memory_budget_on_wide_headers_and_huge_parq
     assert report["peak_mb"] < MEMORY_BUDGET_MB, report
 
 
+def test_the_worker_stays_within_its_memory_budget_on_files_of_long_values_and_many_columns(tmp_path):
+    """Files within every limit, whose profile (exact counts and row sample bounded in values per
+    column, not bytes) and preview held most of the file: 760 MB and 650 MB before."""
+    long_values = tmp_path / "long.csv"  # 100 MB: 100 rows of 1,000,000 distinct characters
+    with long_values.open("w") as out:
+        out.write("id,text\n")
+        out.writelines(f"{row},{os.urandom(500_000).hex()}\n" for row in range(100))
+    many_columns = tmp_path / "many.csv"  # 97 MB: 6,000 rows of 2,000 columns, each value distinct
+    rows, columns = 6000, 2000
+    values = np.arange(rows * columns, dtype=np.int64).reshape(columns, rows)
+    pacsv.write_csv(pa.table({f"c{i}": values[i] for i in range(columns)}), many_columns)
+
+    report = ingest_in_a_worker_process({"long values": long_values, "many columns": many_columns}, tmp_path)
+
+    assert report["results"] == {"long values": "ready", "many columns": "ready"}
+    print(f"peak RSS of the ingest worker over long values and many columns: {report['peak_mb']:.0f} MB")
+    assert report["peak_mb"] < MEMORY_BUDGET_MB, report
+
+
 # --- Parquet -------------------------------------------------------------------------------------
 
 
@@ -316,3 +337,9 @@ def test_an_upload_whose_first_line_is_too_deep_to_read_is_refused_naming_the_li
         publish(public_dataset, data=nested_json(100_000) + b"\n")
     assert "(GRANARY_MAX_NESTING_DEPTH)" in refused.value.detail
     assert not Version.objects.exists()
+
+
+def test_the_preview_cuts_long_values_at_a_thousand_characters(public_dataset, publish):
+    version = publish(public_dataset, data=b"id,text\n1," + b"x" * 5000 + b"\n2,short\n")
+    assert version.status == "ready", version.failure_reason
+    assert version.preview["rows"] == [[1, "x" * 1000], [2, "short"]]
