@@ -582,7 +582,7 @@ def _parquet_batches(path: Path, reading: _Reading) -> tuple[_Batches, pa.Schema
 
 
 _CONVERSION = re.compile(
-    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): invalid value '(.*)'", re.S
 )
 
 
@@ -683,7 +683,7 @@ def _widen_all(
 
 def _fit(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> None:
     """Widen `types` until pyarrow's CSV conversion takes every value of `batch` (strings)."""
-    while names := [name for name in batch.schema.names if not pa.types.is_string(types[name])]:
+    while names := [name for name in batch.schema.names if _unsettled(batch, name, types[name])]:
         text = io.BytesIO()
         pacsv.write_csv(batch.select(names), text)
         try:
@@ -700,6 +700,28 @@ def _fit(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> None:
                 raise
             name = names[int(conversion.group(1))]
             types[name] = _wider(types[name], conversion.group(3))
+
+
+def _unsettled(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> bool:
+    """Whether the column may hold a value that `type_` does not take. Quick checks first, at a
+    fraction of the cost of writing the batch out and reading it back: a cast parses numbers and
+    timestamps as the CSV reader does (or more strictly), and booleans are its default words. What
+    they do not settle goes to the round trip, which decides."""
+    column = batch.column(name)
+    if pa.types.is_string(type_):
+        return False
+    if pa.types.is_boolean(type_):
+        return pc.all(pc.is_in(column.drop_null(), value_set=_CSV_BOOLEANS)).as_py() is False
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_timestamp(type_):
+        try:
+            pc.cast(column, type_)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return True
+        return False
+    return True
+
+
+_CSV_BOOLEANS = pa.array(["1", "True", "TRUE", "true", "0", "False", "FALSE", "false"])
 
 
 def _wider(current: pa.DataType, value: str) -> pa.DataType:

@@ -98,12 +98,13 @@ def test_a_deep_line_after_the_first_block_fails_naming_the_limit_and_its_line(
 
 
 def test_a_deep_line_is_refused_before_the_parser_sees_it(tmp_path):
-    """pyarrow's JSON reader crashes the whole process on a line some 10,000 levels deep (and
-    spends minutes on 5,000): the first line passes the upload's sniff, the second is the bomb."""
+    """pyarrow's JSON reader crashes the whole process (SIGSEGV) when it infers a schema from a
+    line some 10,000 levels deep: the first line passes the upload's sniff, the second, with a
+    field of its own, is the bomb."""
     path = tmp_path / "deep.jsonl"
-    path.write_bytes(b'{"a": 1}\n' + nested_json(20_000) + b"\n")
+    path.write_bytes(b'{"b": 1}\n{"a": ' + nested_json(20_000) + b"}\n")
     report = ingest_in_a_worker_process({"deep": path}, tmp_path)
-    assert "Line 2 is nested 20,000 levels deep" in report["results"]["deep"]
+    assert "Line 2 is nested 20,001 levels deep" in report["results"]["deep"]
 
 
 def test_parquet_nested_deeper_than_the_limit_fails_naming_it(public_dataset, publish, settings):
@@ -343,3 +344,26 @@ def test_the_preview_cuts_long_values_at_a_thousand_characters(public_dataset, p
     version = publish(public_dataset, data=b"id,text\n1," + b"x" * 5000 + b"\n2,short\n")
     assert version.status == "ready", version.failure_reason
     assert version.preview["rows"] == [[1, "x" * 1000], [2, "short"]]
+
+
+@pytest.mark.parametrize(
+    ("values", "widened"),
+    [
+        ([b"true", b"false", b""], "boolean"),
+        ([b"true", b"tRuE"], "string"),  # pyarrow's cast takes it, its CSV reader does not
+        ([b"1", b"2", b" 3"], "integer"),  # its CSV reader takes it, its cast does not
+        ([b"2020-01-01 10:00:00", b"2021-02-03"], "timestamp"),
+        ([b"2020-01-01 10:00:00", b"yesterday"], "string"),
+        ([b"1", b"2.5", b"nan"], "float"),
+    ],
+)
+def test_the_widening_pass_widens_exactly_as_the_csv_reader_converts(
+    public_dataset, publish, settings, values, widened
+):
+    settings.GRANARY_MAX_ROW_BYTES = 16 * 1024
+    first = values[0]
+    rows = [b"id,v"] + [b"%d,%s" % (n, first) for n in range(5000)]
+    rows += [b"%d,%s" % (5000 + n, value) for n, value in enumerate(values)]
+    version = publish(public_dataset, data=b"\n".join(rows) + b"\n")
+    assert version.status == "ready", version.failure_reason
+    assert [c["type"] for c in version.schema] == ["integer", widened]
