@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.common import me, valid
+from api.common import JsonTypes, me, valid
 from datasets.access import dataset_get
 from datasets.models import (
     AccessRequest,
@@ -53,11 +53,11 @@ class AccessRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccessRequestWriteSerializer(serializers.Serializer[Any]):
+class AccessRequestWriteSerializer(JsonTypes, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000, help_text="Why you need the data; the owners read it.")
 
 
-class AccessDecisionSerializer(serializers.Serializer[Any]):
+class AccessDecisionSerializer(JsonTypes, serializers.Serializer[Any]):
     decision = serializers.ChoiceField(
         choices=list(DECISIONS),
         help_text="approve or deny a pending request; revoke an approved one",

@@ -25,7 +25,7 @@ from accounts.services import (
     token_exchange,
     token_revoke,
 )
-from api.common import me, valid
+from api.common import JsonTypes, me, slug_field, valid
 from api.permissions import TokenScope, request_token
 
 
@@ -41,8 +41,8 @@ class TeamSerializer(serializers.ModelSerializer):
         return roles.get(team.pk)
 
 
-class TeamCreateSerializer(serializers.Serializer):
-    slug = serializers.CharField(max_length=64)
+class TeamCreateSerializer(JsonTypes, serializers.Serializer):
+    slug = slug_field()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -54,12 +54,12 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["username", "role", "created_at"]
 
 
-class MemberWriteSerializer(serializers.Serializer):
+class MemberWriteSerializer(JsonTypes, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(JsonTypes, serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
@@ -169,7 +169,7 @@ class IssuedTokenSerializer(TokenSerializer):
 TEAM_HELP = "Limit the token to this team's datasets and members (a slug of one of your teams)"
 
 
-class TokenExchangeSerializer(serializers.Serializer):
+class TokenExchangeSerializer(JsonTypes, serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
@@ -177,7 +177,7 @@ class TokenExchangeSerializer(serializers.Serializer):
     team = serializers.CharField(required=False, allow_blank=True, default="", help_text=TEAM_HELP)
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(JsonTypes, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     days = serializers.IntegerField(required=False, min_value=1)
     scope = serializers.ChoiceField(ApiToken.Scope.choices, default=ApiToken.Scope.READ)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.common import me, valid
+from api.common import JsonTypes, VersionRefField, me, valid
 from core.errors import InvalidInput, NotFound
 from datasets.access import dataset_get
 from datasets.models import (
+    ALIAS_PATTERN,
     COMPUTED_ALIASES,
     Alias,
     AliasMove,
     Version,
+    alias_validator,
 )
 from datasets.references import version_resolve
 from datasets.selectors import (
@@ -70,11 +72,26 @@ class AliasDetailSerializer(AliasSerializer):
         return list(AliasMoveSerializer(self.context.get("history", []), many=True).data)
 
 
-class AliasWriteSerializer(serializers.Serializer):
-    version = serializers.CharField(
+class AliasWriteSerializer(JsonTypes, serializers.Serializer):
+    version = VersionRefField(
         max_length=300,
         help_text="The version to point at: its number (3), or any reference to it (latest, staging, sha256:…)",
     )
+
+
+# PUT and DELETE name an alias that can be set: not a computed one, and in the alias pattern.
+SETTABLE_NAME = OpenApiParameter(
+    "name",
+    str,
+    OpenApiParameter.PATH,
+    pattern="^(?!(?:" + "|".join(COMPUTED_ALIASES) + ")$)" + ALIAS_PATTERN.removeprefix("^"),
+)
+
+
+def _exact(name: str) -> None:
+    """The service strips spaces from a name; in an address they are a mistake to point out."""
+    if name != name.strip():
+        raise InvalidInput(str(alias_validator.message), field="name")
 
 
 class AliasList(APIView):
@@ -98,9 +115,12 @@ class AliasDetail(APIView):
         alias = alias_get(dataset=dataset, name=name)
         return Response(_alias_data(alias))
 
-    @extend_schema(request=AliasWriteSerializer, responses={200: AliasDetailSerializer})
+    @extend_schema(
+        parameters=[SETTABLE_NAME], request=AliasWriteSerializer, responses={200: AliasDetailSerializer}
+    )
     def put(self, request: Request, slug: str, name: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+        _exact(name)
         data = valid(AliasWriteSerializer, request)
         try:
             version = version_resolve(dataset=dataset, ref=data["version"])
@@ -109,9 +129,10 @@ class AliasDetail(APIView):
         alias, _ = alias_set(dataset=dataset, user=me(request), name=name, version=version)
         return Response(_alias_data(alias))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[SETTABLE_NAME], responses={204: None})
     def delete(self, request: Request, slug: str, name: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
+        _exact(name)
         alias_delete(dataset=dataset, user=me(request), name=name)
         return Response(status=204)
 

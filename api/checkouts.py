@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.common import me, valid
+from api.common import JsonTypes, me, valid
 from datasets.models import (
     VERSION_DOWNLOAD_API,
     Checkout,
@@ -24,10 +24,11 @@ from datasets.selectors import (
 from datasets.services.checkouts import checkout_create
 
 
-class CheckoutCreateSerializer(serializers.Serializer):
+class CheckoutCreateSerializer(JsonTypes, serializers.Serializer):
     refs = serializers.ListField(
         child=serializers.CharField(max_length=300),
         allow_empty=False,
+        min_length=1,  # allow_empty, as the schema says it (minItems)
         max_length=100,
         help_text="References: churn@3, churn@prod, churn@latest, churn@sha256:<12+ hex>, or churn",
     )

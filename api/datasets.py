@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import team_get
-from api.common import boolean, me, valid
+from api.common import JsonTypes, boolean, me, not_blank, slug_field, tag_field, valid
+from api.parsers import JSONParser
 from core.errors import InvalidInput, NotFound
 from datasets.access import Access, dataset_access, dataset_access_map, dataset_get
 from datasets.models import (
@@ -130,8 +131,8 @@ DatasetRowOrRestricted = PolymorphicProxySerializer(
 )
 
 
-class DatasetWriteSerializer(serializers.Serializer):
-    slug = serializers.CharField(max_length=64)
+class DatasetWriteSerializer(JsonTypes, serializers.Serializer):
+    slug = slug_field()
     title = serializers.CharField(max_length=200)
     team = serializers.CharField(max_length=64, help_text="The owning team's slug")
     summary = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -139,9 +140,7 @@ class DatasetWriteSerializer(serializers.Serializer):
     license = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     visibility = serializers.ChoiceField(choices=Dataset.Visibility.choices, default="internal")
     status = serializers.ChoiceField(choices=Dataset.Status.choices, default="active")
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list, max_length=50
-    )
+    tags = serializers.ListField(child=tag_field(), required=False, default=list, max_length=50)
 
 
 class DatasetPatchSerializer(DatasetWriteSerializer):
@@ -153,12 +152,15 @@ class DatasetPatchSerializer(DatasetWriteSerializer):
             field.required = False  # for the schema: partial=True already lets any of them out
 
 
-class ColumnDocSerializer(serializers.ModelSerializer):
+class ColumnDocSerializer(JsonTypes, serializers.ModelSerializer):
     class Meta:
         model = ColumnDoc
         fields = ["name", "description", "pii", "updated_at"]
         read_only_fields = ["updated_at"]
-        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": [not_blank]}}
+
+
+ORDERINGS = ["slug", "title", "popular", "created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 class DatasetList(generics.ListAPIView):
@@ -179,7 +181,7 @@ class DatasetList(generics.ListAPIView):
             OpenApiParameter(
                 "ordering",
                 str,
-                enum=["slug", "title", "popular", "created_at", "-created_at", "updated_at", "-updated_at"],
+                enum=ORDERINGS,
                 description="popular: most checkouts first",
             ),
         ],
@@ -190,12 +192,15 @@ class DatasetList(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         params = self.request.query_params
+        ordering = params.get("ordering") or "slug"
+        if ordering not in ORDERINGS:
+            raise InvalidInput(f"ordering={ordering!r}: use one of {', '.join(ORDERINGS)}.", field="ordering")
         return dataset_search(
             user=self.request.user,
             q=params.get("q", ""),
             tag=params.get("tag", ""),
             team=params.get("team", ""),
-            ordering=params.get("ordering", "slug"),
+            ordering=ordering,
             certified=boolean(params.get("certified")),
         )
 
@@ -251,6 +256,8 @@ def _dataset_data(request: Request, dataset: Dataset, *, access: Access | None =
 
 class ColumnDocs(APIView):
     """Column documentation of a dataset; maintainers replace entries with PUT (a list)."""
+
+    parser_classes = [JSONParser]  # a list of objects: a form would arrive as an empty list
 
     @extend_schema(responses=ColumnDocSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:

@@ -16,7 +16,7 @@ from datasets.models import Version
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FORMATS = ("original", "parquet", "csv", "jsonl")
-_CONTENT_TYPES = {
+CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
@@ -93,7 +93,7 @@ def version_download_response(
                 "columns= needs format=parquet, csv or jsonl: the original is served whole.", field="columns"
             )
         content_type = (
-            "application/gzip" if version.compression == "gzip" else _CONTENT_TYPES.get(version.format)
+            "application/gzip" if version.compression == "gzip" else CONTENT_TYPES.get(version.format)
         )
         return blob_response(
             request=request,
@@ -110,7 +110,7 @@ def version_download_response(
             sha256=version.parquet_blob.sha256,
             size=version.parquet_blob.size,
             filename=version.download_filename("parquet"),
-            content_type=_CONTENT_TYPES["parquet"],
+            content_type=CONTENT_TYPES["parquet"],
         )
     from datasets.ingest.export import export_stream  # pyarrow: loaded on the first export
 
@@ -119,7 +119,7 @@ def version_download_response(
         format=format,
         columns=_check_columns(version, columns),
     )
-    response = StreamingHttpResponse(chunks, content_type=_CONTENT_TYPES[format])
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[format])
     response["Content-Disposition"] = f'attachment; filename="{version.download_filename(format)}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["X-Granary-Source-Sha256"] = version.parquet_blob.sha256

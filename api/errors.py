@@ -12,7 +12,8 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -71,3 +72,12 @@ def _summarise(detail: Any, prefix: str = "") -> str:
     if isinstance(detail, list):
         return " ".join(_summarise(item, prefix) for item in detail)
     return f"{prefix}{detail}"
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler (config.urls): JSON for an /api/ address no view answers (a path
+    parameter of the wrong type, a typo), the portal's page anywhere else."""
+    if request.path.startswith("/api/"):
+        body = {"code": "not_found", "detail": "No API operation has this address: see /api/v1/docs/."}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.common import me
+from api.common import NOT_BLANK, JsonTypes, me
 from api.parsers import JSONParser, json_document
 from api.permissions import TokenScope
 from core.errors import InvalidInput, UploadTooLarge
@@ -23,7 +23,7 @@ from datasets.access import dataset_get
 from datasets.references import version_resolve
 from lineage.graph import DIRECTIONS, MAX_DEPTH, Graph, Node, lineage_graph, lineage_impact, lineage_params
 from lineage.models import ExternalDataset
-from lineage.openlineage import openlineage_namespace
+from lineage.openlineage import EVENT_TYPES, MAX_DATASETS, MAX_NAME, openlineage_namespace
 from lineage.selectors import external_names_of
 from lineage.services import external_name_link, external_name_unlink, run_event_record
 
@@ -43,6 +43,59 @@ def graph_data(request: Request, graph: Graph) -> dict[str, Any]:
         "nodes": [node_data(request, node) for node in graph.nodes],
         "edges": [{"source": e.source, "target": e.target, "kind": e.kind} for e in graph.edges],
     }
+
+
+def _name() -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": NOT_BLANK}
+
+
+_DATASET = {
+    "type": "object",
+    "required": ["namespace", "name"],
+    "properties": {
+        "namespace": _name(),
+        "name": {**_name(), "description": "in Granary's namespace: a dataset's slug, or slug@ref"},
+        "facets": {
+            "type": "object",
+            "nullable": True,
+            "description": "`version`, `schema` and `columnLineage` are read",
+        },
+    },
+}
+# What lineage.openlineage reads of a RunEvent (https://openlineage.io/spec/2-0-2/OpenLineage.json).
+RUN_EVENT = {
+    "type": "object",
+    "required": ["eventTime", "producer", "schemaURL", "run", "job"],
+    "properties": {
+        # Missing, null or empty: OTHER.
+        "eventType": {"type": "string", "enum": [*EVENT_TYPES, "", None], "nullable": True},
+        "eventTime": {"type": "string", "format": "date-time"},
+        "producer": _name(),
+        "schemaURL": {
+            **_name(),
+            "example": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        },
+        "run": {
+            "type": "object",
+            "required": ["runId"],
+            "properties": {
+                "runId": {"type": "string", "format": "uuid"},
+                "facets": {"type": "object", "nullable": True},
+            },
+        },
+        "job": {
+            "type": "object",
+            "required": ["namespace", "name"],
+            "properties": {
+                "namespace": _name(),
+                "name": _name(),
+                "facets": {"type": "object", "nullable": True},
+            },
+        },
+        "inputs": {"type": "array", "nullable": True, "maxItems": MAX_DATASETS, "items": _DATASET},
+        "outputs": {"type": "array", "nullable": True, "maxItems": MAX_DATASETS, "items": _DATASET},
+    },
+}
 
 
 class LineageNodeSerializer(serializers.Serializer):
@@ -80,7 +133,7 @@ class LineageEvents(APIView):
     parser_classes = [JSONParser]  # documents the body; it is read below, gzip or not
 
     @extend_schema(
-        request=OpenApiTypes.OBJECT,
+        request={"application/json": RUN_EVENT},
         responses={
             201: inline_serializer(
                 "LineageEventStored",
@@ -127,7 +180,7 @@ class DatasetLineage(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("direction", str, enum=list(DIRECTIONS), default="both"),
-            OpenApiParameter("depth", int, default=3, description=f"1 to {MAX_DEPTH}"),
+            OpenApiParameter("depth", {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH, "default": 3}),
         ],
         responses=LineageGraphSerializer,
     )
@@ -174,7 +227,7 @@ class ExternalNameSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExternalNameWriteSerializer(serializers.Serializer):
+class ExternalNameWriteSerializer(JsonTypes, serializers.Serializer):
     namespace = serializers.CharField(max_length=1000, help_text="e.g. postgres://db:5432")
     name = serializers.CharField(max_length=1000, help_text="e.g. public.users")
 

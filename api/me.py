@@ -11,11 +11,11 @@ from rest_framework.views import APIView
 
 from accounts.selectors import preferences_of
 from accounts.services import preferences_set
-from api.common import me, valid
+from api.common import JsonTypes, me, valid
 from api.permissions import TokenScope
 
 
-class PreferencesSerializer(serializers.Serializer[object]):
+class PreferencesSerializer(JsonTypes, serializers.Serializer[object]):
     email_notifications = serializers.BooleanField(
         help_text="Email me of access requests I decide and of decisions on my own requests"
     )

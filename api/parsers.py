@@ -1,5 +1,6 @@
-"""The API's request body parsers: JSON and forms read at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes,
-and JSON nested deeper than MAX_JSON_DEPTH is refused, both with a 4xx instead of a crash."""
+"""The API's JSON body parser: it reads at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and refuses JSON
+nested deeper than MAX_JSON_DEPTH or holding NUL characters, with a 4xx instead of a crash.
+(Uploads are multipart.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from typing import IO, Any
 
 from django.conf import settings
-from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # not in the stubs
@@ -18,6 +18,8 @@ from core.errors import UploadTooLarge
 # far below the interpreter's recursion limit: code that walks a parsed body recursively (DRF's
 # fields, json.dumps into a JSONField) cannot hit a RecursionError on what got through.
 MAX_JSON_DEPTH = 64
+_TOO_DEEP = f"JSON parse error - the document is nested deeper than {MAX_JSON_DEPTH} levels."
+_NUL = "JSON parse error - a string holds a NUL character (\\u0000), which Granary cannot store."
 
 
 def body_too_large_message() -> str:
@@ -37,41 +39,46 @@ def body_read(stream: IO[bytes] | None) -> bytes:
 
 
 def json_document(body: bytes | str) -> Any:
-    """A JSON body as Python values; ParseError (400) when it is not JSON or is nested too deep."""
+    """A JSON body as Python values; ParseError (400) when it is not JSON, is nested too deep, or
+    holds a NUL character (PostgreSQL stores none, in text or in JSON)."""
     try:
         document = json.loads(body, parse_constant=_no_constants)
     except RecursionError:
-        raise ParseError(_too_deep()) from None
+        raise ParseError(_TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"JSON parse error - {exc}") from None
-    if _deeper_than(document, MAX_JSON_DEPTH):
-        raise ParseError(_too_deep())
+    problem = _problem(document)
+    if problem:
+        raise ParseError(problem)
     return document
-
-
-def _too_deep() -> str:
-    return f"JSON parse error - the document is nested deeper than {MAX_JSON_DEPTH} levels."
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _deeper_than(document: Any, limit: int) -> bool:
-    """Whether lists and objects nest deeper than `limit`; iterative, as the input may be hostile."""
+def _problem(document: Any) -> str | None:
+    """Lists and objects nested deeper than MAX_JSON_DEPTH, or a NUL in a string or a key; walked
+    without recursion, as the input may be hostile."""
     stack = [(document, 1)]
     while stack:
         value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return _NUL
+            continue
         if isinstance(value, dict):
+            if any("\x00" in key for key in value):
+                return _NUL
             children: Any = value.values()
         elif isinstance(value, list):
             children = value
         else:
             continue
-        if depth > limit:
-            return True
+        if depth > MAX_JSON_DEPTH:
+            return _TOO_DEEP
         stack.extend((child, depth + 1) for child in children)
-    return False
+    return None
 
 
 class JSONParser(parsers.JSONParser):
@@ -82,9 +89,3 @@ class JSONParser(parsers.JSONParser):
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         return json_document(text)
-
-
-class FormParser(parsers.FormParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = get_encoding(parser_context or {})
-        return QueryDict(body_read(stream), encoding=encoding)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import me
+from api.parsers import JSONParser
 from datasets.access import dataset_get
 from datasets.references import version_resolve
 from quality.models import ValidationRun
@@ -62,16 +63,41 @@ class ValidationRunSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+# Great Expectations suite JSON, as `suite.to_json_dict()` writes it; GX checks each expectation.
+SUITE = {
+    "type": "object",
+    "required": ["expectations"],
+    "properties": {
+        "name": {},  # kept as GX wrote it, never read
+        "expectations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string", "minLength": 1, "example": "expect_column_to_exist"},
+                    "kwargs": {"type": "object", "example": {"column": "id"}},
+                    "meta": {"type": "object", "nullable": True},
+                },
+            },
+        },
+        "meta": {},
+    },
+}
+
+
 class Suite(APIView):
     """The dataset's expectation suite as Great Expectations suite JSON; PUT imports one (a new
     revision) and queues validation of `latest`."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    parser_classes = [JSONParser]  # a suite is a JSON document: a form cannot carry one
+
+    @extend_schema(responses={200: SUITE})
     def get(self, request: Request, slug: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug)
         return Response(suite_export(dataset=dataset))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request={"application/json": SUITE}, responses={200: SUITE})
     def put(self, request: Request, slug: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
         suite_import(dataset=dataset, user=me(request), data=request.data)

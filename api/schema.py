@@ -46,6 +46,13 @@ EXTRA_ERRORS: dict[str, dict[int, str]] = {
 class AutoSchema(SpectacularAutoSchema):
     """Adds to each operation the errors it can answer, unless its view documents them itself."""
 
+    def _get_request_body(self, direction: Any = "request") -> dict[str, Any] | None:
+        body: dict[str, Any] | None = super()._get_request_body(direction)
+        # A schema given as a dict (a RunEvent, a suite) with required properties needs a body.
+        if body and any(media["schema"].get("required") for media in body["content"].values()):
+            body["required"] = True
+        return body
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         for status, description in self._errors().items():
@@ -64,7 +71,7 @@ class AutoSchema(SpectacularAutoSchema):
             errors[400] = "invalid or parse_error: `field` names the wrong field or parameter"
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             errors[403] = "permission_denied: signed in, but not allowed to do this"
-        if "{" in self.path or self._paginated():
+        if has_body or has_parameters:
             errors[404] = "not_found: no such object (or one you may not see), or no such page"
         if self.method in (*BODY_METHODS, "DELETE") or "{ref}" in self.path:
             errors[409] = "conflict or not_ready: the object's state does not allow it"

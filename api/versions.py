@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import me
-from api.downloads import version_download_response
-from api.parsers import FormParser
+from api.downloads import CONTENT_TYPES, version_download_response
+from api.schema import ErrorSerializer
 from core.errors import UploadTooLarge
 from datasets.access import dataset_get
 from datasets.models import (
@@ -179,7 +179,7 @@ class VersionList(generics.ListAPIView):
     """A dataset's versions, newest first; POST uploads a new one (multipart) and answers 202."""
 
     serializer_class = VersionSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: a JSON body or a plain form cannot carry one
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view
@@ -233,6 +233,13 @@ class VersionDetail(APIView):
         return Response(VersionSerializer(version, context=context).data)
 
 
+# The original's type by its format (gzip when compressed), else the export's.
+DOWNLOAD_TYPES = sorted(
+    {media.split(";")[0] for media in CONTENT_TYPES.values()}
+    | {"application/gzip", "application/octet-stream"}
+)
+
+
 class VersionDownload(APIView):
     """The version's data: `format=original` (the default) is the uploaded file as is, `parquet`
     the normalized copy; `columns=` picks columns; csv and jsonl are exported from the copy."""
@@ -243,9 +250,11 @@ class VersionDownload(APIView):
             OpenApiParameter("columns", str, description="comma-separated column names (not with original)"),
         ],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-            206: OpenApiResponse(description="the requested Range"),
-            409: OpenApiResponse(description="the version is not ready"),
+            **{(200, media): OpenApiResponse(OpenApiTypes.BINARY) for media in DOWNLOAD_TYPES},
+            **{(206, media): OpenApiResponse(OpenApiTypes.BINARY) for media in DOWNLOAD_TYPES},
+            304: OpenApiResponse(description="If-None-Match named these bytes"),
+            409: OpenApiResponse(ErrorSerializer, description="the version is not ready"),
+            416: OpenApiResponse(description="the Range is outside the file"),
         },
     )
     def get(self, request: Request, slug: str, ref: str) -> HttpResponseBase:

@@ -105,8 +105,10 @@ def run_event_parse(payload: Any) -> ParsedEvent:
             raise _fail("schemaURL", f"this is a {other}; Granary accepts RunEvents.")
     _string(event, "producer", "")
     event_time = _time(event)
-    event_type = event.get("eventType") or "OTHER"
-    if event_type not in EVENT_TYPES:
+    event_type = event.get("eventType")
+    if event_type in (None, ""):
+        event_type = "OTHER"
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise _fail("eventType", f"{event_type!r} is not one of {', '.join(EVENT_TYPES)}.")
     run = _object(event.get("run"), "run")
     run_id_text = _string(run, "runId", "run")

@@ -149,7 +149,8 @@ def _run(*, event: ParsedEvent, user: User, team: Team | None) -> Run:
         run_id=event.run_id,
         defaults={"job": job, "state": event.event_type, "state_time": event.event_time, **owner},
     )
-    run = Run.objects.select_for_update().select_related("job", "team").get(pk=run.pk)
+    # Only the run's row: PostgreSQL cannot lock the nullable side of the join to its team.
+    run = Run.objects.select_for_update(of=("self",)).select_related("job", "team").get(pk=run.pk)
     # Again under the lock: another user's first event may have created the run meanwhile.
     _require_reporter(user=user, owned=run, what=f"run {event.run_id}", field="run.runId")
     if run.job_id != job.pk:

@@ -141,7 +141,10 @@ def _normalize(expectation: Any, *, position: int) -> dict[str, Any]:
     if not isinstance(kind, str) or not kind:
         raise InvalidInput(f"Expectation {position} has no 'type'.")
     out: dict[str, Any] = {"type": kind, "kwargs": expectation.get("kwargs", {})}
-    meta = expectation.get("meta") or {}
+    meta = expectation.get("meta")
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise InvalidInput(f"Expectation {position}: 'meta' must be an object.")
     notes = expectation.get("notes")
     if notes:
         meta = {**meta, "notes": notes}

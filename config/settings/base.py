@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before any view: no NUL in an address reaches the database (core.middleware).
+    "core.middleware.RefuseNulMiddleware",
     "csp.middleware.CSPMiddleware",
     # Before anything records an audit event: where the request came from.
     "audit.context.ClientAddressMiddleware",
@@ -253,15 +255,12 @@ REST_FRAMEWORK = {
     ],
     # TokenScope: what an API token's scope and team limit allow, checked for every request.
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.PortalAccess", "api.permissions.TokenScope"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
     "PAGE_SIZE": 50,
-    # JSON and form bodies are read up to DATA_UPLOAD_MAX_MEMORY_SIZE and JSON nests at most 64
-    # deep (413 and 400 past them); files come as multipart and stream to disk.
-    "DEFAULT_PARSER_CLASSES": [
-        "api.parsers.JSONParser",
-        "api.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Bodies are JSON, read up to DATA_UPLOAD_MAX_MEMORY_SIZE and nested at most 64 deep (413 and
+    # 400 past them), so a field has one type; only uploads are multipart (api.versions).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # drf-spectacular's, adding the errors each operation can answer (api.schema).
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",

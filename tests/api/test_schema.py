@@ -34,11 +34,17 @@ def conforms(schema: Any, method: str, template: str, response: Any) -> None:
     answer = Response(
         status_code=response.status_code,
         headers={key.lower(): [value] for key, value in response.headers.items()},
-        content=response.content,
+        content=b"".join(response.streaming_content) if response.streaming else response.content,
         request=requests.Request(method, "http://testserver" + response.wsgi_request.path).prepare(),
         elapsed=0.0,
         verify=True,
     )
+    if answer.content:
+        media = response["Content-Type"].split(";")[0]
+        documented_types = schema.get_content_types(operation, answer)
+        assert media in documented_types, (
+            f"{method} {template} answered {media}, documented: {documented_types}"
+        )
     operation.validate_response(answer)  # raises, naming the property, on a mismatch
 
 
@@ -179,3 +185,13 @@ def _json(body: Any) -> str:
     import json
 
     return "" if body is None else json.dumps(body)
+
+
+@pytest.mark.parametrize("format", ["original", "parquet", "csv", "jsonl"])
+def test_every_download_format_has_a_documented_content_type(
+    schema, api, member, public_dataset, publish, format
+):
+    publish(public_dataset)
+    response = api(member).get("/api/v1/datasets/churn/versions/1/download/", {"format": format})
+    assert response.status_code == 200
+    conforms(schema, "GET", "/datasets/{slug}/versions/{ref}/download/", response)
