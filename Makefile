@@ -7,9 +7,11 @@ LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
+BASE_LOCK := requirements/base.lock
+BANDIT_TARGETS := config core audit accounts webhooks datasets quality lineage catalog api client/src
 
 .DEFAULT_GOAL := help
-.PHONY: help setup install run test lint format clean
+.PHONY: help setup install run test lint format clean audit fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +55,28 @@ lint: install ## ruff, ruff format --check, import contracts, mypy (server and c
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_TARGETS)
+
+fuzz: setup ## only the API fuzzer (Schemathesis against a live server; GRANARY_FUZZ_EXAMPLES, GRANARY_FUZZ_SEED)
+	$(BIN)/pytest -m fuzz -p no:cacheprovider $(PYTEST_ARGS)
+
+# pip-audit asks PyPI's JSON API about each locked version. Where that API cannot be reached or does
+# not answer (no network, a mirror without it), every package comes back unaudited: that is said
+# plainly and skipped, never passed as "no known vulnerabilities". Otherwise a vulnerability, or any
+# package left unaudited, fails the target.
+audit: install ## pip-audit the locked dependencies against PyPI's vulnerability data
+	@pins=$$(grep -cE '^[A-Za-z0-9_.-]+==' $(BASE_LOCK)); \
+	out=$$($(BIN)/pip-audit -r $(BASE_LOCK) --no-deps --disable-pip -s pypi \
+		--progress-spinner off --timeout 20 2>&1); rc=$$?; \
+	unaudited=$$(printf '%s\n' "$$out" | grep -c 'could not be audited'); \
+	if printf '%s\n' "$$out" | grep -qE 'ConnectionError|Max retries|NameResolution|timed out'; then \
+		echo "pip-audit SKIPPED: PyPI's vulnerability data could not be reached."; \
+	elif [ $$rc -ne 0 ]; then printf '%s\n' "$$out"; exit $$rc; \
+	elif [ "$$unaudited" -ge "$$pins" ]; then \
+		echo "pip-audit SKIPPED: PyPI's JSON API knew none of the $$pins locked versions (a mirror without vulnerability data?)."; \
+	elif [ "$$unaudited" -gt 0 ]; then printf '%s\n' "$$out"; \
+		echo "pip-audit: $$unaudited of $$pins locked packages could not be audited."; exit 1; \
+	else printf '%s\n' "$$out"; fi
 
 format: install ## fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .
