@@ -139,7 +139,8 @@ def token_create(
 ) -> IssuedToken:
     """A new token for `user`: read-only unless `scope` says more, limited to `team` (the slug of
     one of the user's teams) when given. `issuer` is the token the request came with, if any: a
-    token issues no token wider than itself."""
+    token issues no token wider than itself, nor one that outlives it (its expiry caps theirs), so
+    revoking a stolen token also ends what it issued in time."""
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name, e.g. the laptop or job that will use it.", field="name")
@@ -158,6 +159,9 @@ def token_create(
         token_covers_check(
             token=issuer, scope=scope, team_id=limited_to.pk if limited_to else None, verb="issuing"
         )
+    expires_at = timezone.now() + timedelta(days=days)
+    if issuer is not None:
+        expires_at = min(expires_at, issuer.expires_at)
     secret = PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -167,7 +171,7 @@ def token_create(
             team=limited_to,
             key_hash=_hash(secret),
             prefix=secret[:10],
-            expires_at=timezone.now() + timedelta(days=days),
+            expires_at=expires_at,
         )
         audit_record(
             action="token.create",

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from accounts.models import Team, role_may_write
+from accounts.scopes import token_may_change
 from accounts.selectors import team_role, teams_of
 from core.errors import AccessDenied, Conflict, GranaryError, InvalidInput, NotFound
 from datasets.access import dataset_access
@@ -179,6 +180,8 @@ def _owner(*, user: User, matches: list[Match]) -> Team | None:
 def _may_report(*, user: User, owned: Job | Run) -> bool:
     """Who may report events for a run or job: the maintainers and owners of its team, its first
     reporter while they stay in that team (or alone, when it has no team), and superusers."""
+    if owned.team_id is not None and not token_may_change(user=user, team_id=owned.team_id):
+        return False  # a token limited to another team changes none of this team's lineage
     if user.is_superuser:
         return True
     role = team_role(user=user, team=owned.team) if owned.team else ""

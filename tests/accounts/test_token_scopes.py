@@ -229,6 +229,34 @@ def test_a_team_limited_token_cannot_report_lineage_into_another_teams_dataset(
     assert not Run.objects.exists()
 
 
+def test_a_team_limited_token_cannot_rewrite_another_teams_run_even_without_naming_its_datasets(
+    maintainer, public_dataset, vision, publish
+):
+    publish(vision)
+    run_id = "3f1c6a2e-1b8e-4c4e-9d7a-5a0f2b7c9e11"
+    whole = bearer(maintainer, scope="write")  # vision reports its run first: vision owns it
+    complete = run_event(run_id=run_id, job="vision.faces", outputs=[(GRANARY, "faces")])
+    assert (
+        whole.post("/api/v1/lineage", json.dumps(complete), content_type="application/json").status_code
+        == 201
+    )
+    limited = bearer(maintainer, scope="write", team="ml-core")
+    fail = run_event(run_id=run_id, job="vision.faces", event_type="FAIL", event_time="2026-11-27T11:00:00Z")
+    response = limited.post("/api/v1/lineage", json.dumps(fail), content_type="application/json")
+    assert response.status_code == 403, response.json()
+    assert "vision" in response.json()["detail"]
+    assert Run.objects.get().state == "COMPLETE"
+
+
+def test_a_token_cannot_issue_one_that_outlives_it(maintainer):
+    issuer = token_create(user=maintainer, name="short", scope="read", days=2)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issuer.secret}")
+    made = client.post("/api/v1/tokens/", {"name": "long", "days": 300}, format="json")
+    assert made.status_code == 201, made.json()
+    assert ApiToken.objects.get(name="long").expires_at == ApiToken.objects.get(name="short").expires_at
+
+
 def test_a_team_limited_admin_token_manages_only_its_team(owner, maintainer, vision):
     vision_owner = maintainer  # owns vision; limit a token of theirs to vision
     client = bearer(vision_owner, scope="admin", team="vision")

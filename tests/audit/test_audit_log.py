@@ -17,6 +17,7 @@ from datasets.services.access_requests import access_request_settle
 from datasets.services.aliases import alias_delete, alias_set
 from quality.services import suite_save
 from tests.factories import UserFactory
+from webhooks.models import Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -98,8 +99,20 @@ def test_changes_are_recorded_by_the_services_that_make_them(
     request = AccessRequest.objects.get(pk=asked.json()["id"])
     access_request_settle(user=owner, request=request, decision="approve", note="ok")
     access_request_settle(user=owner, request=request, decision="revoke", note="done")
-    assert actions(dataset="patients") == ["access.request", "access.approve", "access.revoke"]
-    assert AuditEvent.objects.filter(dataset="patients", actor_name="olivia").count() == 2
+    again = api(outsider).post(
+        "/api/v1/datasets/patients/access-requests/", {"reason": "again"}, format="json"
+    )
+    access_request_settle(
+        user=owner, request=AccessRequest.objects.get(pk=again.json()["id"]), decision="deny"
+    )
+    assert actions(dataset="patients") == [
+        "access.request",
+        "access.approve",
+        "access.revoke",
+        "access.request",
+        "access.deny",
+    ]
+    assert AuditEvent.objects.filter(dataset="patients", actor_name="olivia").count() == 3
 
 
 def test_a_refused_change_records_nothing(owner, public_dataset, publish):
@@ -174,8 +187,16 @@ def test_old_events_are_pruned_after_the_retention_period(owner, public_dataset,
     assert AuditEvent.objects.count() == 1
 
 
-def test_team_tokens_webhooks_and_card_changes_are_recorded(api, owner, team, settings):
+def test_team_tokens_webhooks_and_card_changes_are_recorded(api, client, owner, team, settings):
     settings.GRANARY_WEBHOOK_ALLOWED_NETWORKS = ["203.0.113.0/24"]
+    client.force_login(owner)
+    client.post(f"/teams/{team.slug}/webhooks/", {"url": "https://203.0.113.9/hook", "secret": "s" * 20})
+    webhook = Webhook.objects.get()
+    client.post(f"/teams/{team.slug}/webhooks/{webhook.pk}/delete/")
+    assert actions(action__startswith="webhook.") == ["webhook.create", "webhook.delete"]
+    assert AuditEvent.objects.get(action="webhook.create").target == "https://203.0.113.9/hook"
+    api(owner).post("/api/v1/teams/", {"slug": "vision", "name": "Vision"}, format="json")
+    assert AuditEvent.objects.get(action="team.create").target == "vision"
     client = api(owner)
     UserFactory(username="newbie")
     client.post(
