@@ -38,8 +38,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -53,6 +51,7 @@ from lineage.models import ExternalDataset, Job, Run, RunDataset, RunEvent
 from quality.models import SuiteRevision, ValidationRun
 from tests.conftest import CSV, sha256_of
 from tests.factories import run_event
+from tests.migrating import migrate, migrate_to_latest
 from webhooks.models import Webhook, WebhookDelivery
 
 # Where the code from before the restructuring left the migration graph.
@@ -97,20 +96,6 @@ T0 = timezone.now() - timedelta(days=30)
 
 def at(days: int) -> Any:
     return T0 + timedelta(days=days)
-
-
-def migrate(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor
-
-
-def migrate_to_latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @dataclass

@@ -14,30 +14,15 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import Membership
 from lineage.models import Job, Run
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory, run_event
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE = [("lineage", "0001_lineage_moves_here")]
 T0 = timezone.now() - timedelta(days=3)
-
-
-def migrate(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor
-
-
-def migrate_to_latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
