@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 BASE_LOCK := requirements/base.lock
-BANDIT_TARGETS := config core audit accounts webhooks datasets quality lineage catalog api client/src
+BANDIT_TARGETS := config core audit accounts webhooks datasets quality lineage search catalog api client/src
 
 .DEFAULT_GOAL := help
 .PHONY: help setup install run test lint format clean audit fuzz
@@ -51,7 +51,7 @@ lint: install ## ruff, ruff format --check, import contracts, mypy (server and c
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy config core audit accounts webhooks datasets quality lineage catalog api client
+	$(BIN)/mypy config core audit accounts webhooks datasets quality lineage search catalog api client
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=check-deploy-only-$$$$-not-a-real-key-0123456789abcdefghijklmnop \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING

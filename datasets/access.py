@@ -82,6 +82,59 @@ def _granted_ids(user: AnyUser) -> QuerySet[AccessRequest, Any]:
     )
 
 
+@dataclass(frozen=True)
+class Audience:
+    """The visibility rule above as plain facts about one user, for tables that copy each
+    dataset's visibility and team (the search index) and filter on those copies in SQL.
+
+    `visible(visibility, team_id, dataset_id)` and `readable(...)` state the rule once more for
+    them; tests/datasets/test_audience.py proves they agree with `datasets_visible_to` and
+    `datasets_readable_by` for every persona.
+    """
+
+    everything: bool = False  # a superuser
+    public_only: bool = False  # an anonymous visitor where GRANARY_ANONYMOUS_READ is on
+    team_ids: frozenset[int] = frozenset()
+    granted_ids: frozenset[int] = frozenset()  # restricted datasets whose owners approved a request
+
+    @property
+    def nothing(self) -> bool:
+        return not self.everything and not self.public_only and not self.signed_in
+
+    signed_in: bool = False
+
+    def visible(self, *, visibility: str, team_id: int) -> bool:
+        if self.everything:
+            return True
+        if self.public_only or not self.signed_in:
+            return self.public_only and visibility == Dataset.Visibility.PUBLIC
+        return visibility != Dataset.Visibility.INTERNAL or team_id in self.team_ids
+
+    def readable(self, *, visibility: str, team_id: int, dataset_id: int) -> bool:
+        if self.everything:
+            return True
+        if self.public_only or not self.signed_in:
+            return self.public_only and visibility == Dataset.Visibility.PUBLIC
+        return (
+            visibility == Dataset.Visibility.PUBLIC
+            or team_id in self.team_ids
+            or (visibility == Dataset.Visibility.RESTRICTED and dataset_id in self.granted_ids)
+        )
+
+
+def audience_of(user: AnyUser) -> Audience:
+    """Who `user` is to the visibility rule, in at most two queries."""
+    if not is_signed_in(user):
+        return Audience(public_only=bool(settings.GRANARY_ANONYMOUS_READ))
+    if getattr(user, "is_superuser", False):
+        return Audience(everything=True, signed_in=True)
+    return Audience(
+        signed_in=True,
+        team_ids=frozenset(team_ids_of(user).values_list("team_id", flat=True)),
+        granted_ids=frozenset(_granted_ids(user).values_list("dataset_id", flat=True)),
+    )
+
+
 def dataset_access(*, user: AnyUser, dataset: Dataset) -> Access:
     granted = (
         dataset.visibility == Dataset.Visibility.RESTRICTED

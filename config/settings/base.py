@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "datasets",
     "quality",
     "lineage",
+    "search",
     "catalog",
     "api",
 ]

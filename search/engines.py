@@ -1,0 +1,240 @@
+"""What differs between SQLite and PostgreSQL: where the full-text index lives, how a query is
+matched and scored, how column names are searched by substring and how typo candidates are found.
+
+Both engines get the same terms from `search.text`, so the same query matches the same datasets;
+only the text score differs (FTS5's BM25, PostgreSQL's ts_rank with weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.db import connection
+
+from search.query import Query, Words
+from search.text import edits_one, tsquery_term, tsvector_literal
+
+# The index's fields, with their weight in the text score: the name (slug and title) first, then
+# tags and columns, then the team and summary, then the README and the licence and format.
+FIELDS = ("name", "tags", "team", "summary", "columns", "readme", "meta")
+CARD_FIELDS = ("name", "team", "summary")  # what a restricted dataset shows to anyone
+BM25_WEIGHTS = {
+    "name": 10.0,
+    "tags": 5.0,
+    "team": 2.0,
+    "summary": 2.0,
+    "columns": 5.0,
+    "readme": 1.0,
+    "meta": 1.0,
+}
+PG_WEIGHTS = {
+    "name": "A",
+    "tags": "B",
+    "columns": "B",
+    "team": "C",
+    "summary": "C",
+    "meta": "C",
+    "readme": "D",
+}
+
+SQL = tuple[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class IndexedText:
+    """One dataset's terms by field, as the engines store them."""
+
+    dataset_id: int
+    fields: dict[str, list[str]]
+    restricted: bool
+    column_ids_names: Sequence[tuple[int, str]]  # (SearchColumn id, lowercased name)
+
+
+class Engine(Protocol):
+    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None: ...
+    def write(self, texts: Sequence[IndexedText]) -> None: ...
+    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
+    def column_contains(self, value: str) -> SQL: ...
+    def candidates(self, word: str) -> list[str]: ...
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Sqlite:
+    """FTS5: `search_fts` holds every dataset's fields; `search_card_fts` the card fields of the
+    restricted ones alone (what outsiders may match); `search_column_trgm` the column names,
+    trigram-tokenized so a substring search uses the index."""
+
+    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
+        with connection.cursor() as cursor:
+            for table, ids in (
+                ("search_fts", dataset_ids),
+                ("search_card_fts", dataset_ids),
+                ("search_column_trgm", column_ids),
+            ):
+                for chunk in _chunks(ids):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE rowid IN ({', '.join('%s' for _ in chunk)})", list(chunk)
+                    )
+
+    def write(self, texts: Sequence[IndexedText]) -> None:
+        with connection.cursor() as cursor:
+            rows: list[tuple[int | str, ...]] = [
+                (t.dataset_id, *(" ".join(t.fields[f]) for f in FIELDS)) for t in texts
+            ]
+            if rows:
+                cursor.executemany(
+                    f"INSERT INTO search_fts(rowid, {', '.join(FIELDS)}) "
+                    f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 1))})",
+                    rows,
+                )
+            cards: list[tuple[int | str, ...]] = [
+                (t.dataset_id, *(" ".join(t.fields[f]) for f in CARD_FIELDS)) for t in texts if t.restricted
+            ]
+            if cards:
+                cursor.executemany(
+                    f"INSERT INTO search_card_fts(rowid, {', '.join(CARD_FIELDS)}) "
+                    f"VALUES ({', '.join('%s' for _ in range(len(CARD_FIELDS) + 1))})",
+                    cards,
+                )
+            columns = [(column_id, name) for t in texts for column_id, name in t.column_ids_names]
+            if columns:
+                cursor.executemany("INSERT INTO search_column_trgm(rowid, name) VALUES (%s, %s)", columns)
+
+    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
+        expression = _fts_expression(query, corrections)
+        if card:
+            weights = ", ".join(str(BM25_WEIGHTS[f]) for f in CARD_FIELDS)
+            return (
+                f"SELECT rowid AS id, -bm25(search_card_fts, {weights}) AS score, 0 AS whole "
+                "FROM search_card_fts WHERE search_card_fts MATCH %s",
+                [expression],
+            )
+        weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS)
+        return (
+            f"SELECT rowid AS id, -bm25(search_fts, {weights}) AS score, 1 AS whole "
+            "FROM search_fts WHERE search_fts MATCH %s",
+            [expression],
+        )
+
+    def column_contains(self, value: str) -> SQL:
+        """Column ids whose name contains `value` (3 characters or more)."""
+        return (
+            "SELECT rowid FROM search_column_trgm WHERE search_column_trgm MATCH %s",
+            ['"' + value.replace('"', '""') + '"'],
+        )
+
+    def candidates(self, word: str) -> list[str]:
+        variants = sorted(edits_one(word))
+        found: list[str] = []
+        with connection.cursor() as cursor:
+            for chunk in _chunks(variants, 900):
+                cursor.execute(
+                    f"SELECT term FROM search_term WHERE term IN ({', '.join('%s' for _ in chunk)})",
+                    list(chunk),
+                )
+                found += [row[0] for row in cursor.fetchall()]
+        return sorted(found)
+
+
+def _fts_phrase(words: Words, alternatives: Sequence[str] = ()) -> str:
+    phrase = '"' + " ".join(words.terms) + '"' + ("*" if words.prefix else "")
+    if alternatives:
+        return "(" + " OR ".join([phrase] + [f'"{term}"' for term in alternatives]) + ")"
+    return phrase
+
+
+def _fts_expression(query: Query, corrections: dict[int, Sequence[str]]) -> str:
+    positive = [
+        _fts_phrase(words, corrections.get(index, ()))
+        for index, words in enumerate(query.words)
+        if not words.negated
+    ]
+    expression = " AND ".join(positive)
+    negative = [_fts_phrase(words) for words in query.negative_words]
+    if negative:
+        expression = f"({expression}) NOT ({' OR '.join(negative)})"
+    return expression
+
+
+class Postgres:
+    """tsvector columns on the document table: `full_vector` (every field, weighted A-D) and
+    `card_vector` (the card fields), each with a GIN index (the card one only over restricted
+    datasets); a pg_trgm GIN index on column names for substring search and on the vocabulary
+    for near-miss words."""
+
+    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
+        """The vectors live on the document rows, which the indexer deletes itself."""
+
+    def write(self, texts: Sequence[IndexedText]) -> None:
+        rows = []
+        for text in texts:
+            full = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
+            card = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in CARD_FIELDS])
+            rows.append((full, card, text.dataset_id))
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE search_document SET full_vector = %s::tsvector, card_vector = %s::tsvector "
+                    "WHERE dataset_id = %s",
+                    rows,
+                )
+
+    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
+        expression = _tsquery(query, corrections)
+        # Weights D, C, B, A; normalization 1 divides by 1 + log(length), as BM25 tempers long texts.
+        if card:
+            return (
+                "SELECT dataset_id AS id, ts_rank('{0.1, 0.2, 0.4, 1.0}', card_vector, %s::tsquery, 1) AS score, "
+                "0 AS whole FROM search_document WHERE visibility = 'restricted' AND card_vector @@ %s::tsquery",
+                [expression, expression],
+            )
+        return (
+            "SELECT dataset_id AS id, ts_rank('{0.1, 0.2, 0.4, 1.0}', full_vector, %s::tsquery, 1) AS score, "
+            "1 AS whole FROM search_document WHERE full_vector @@ %s::tsquery",
+            [expression, expression],
+        )
+
+    def column_contains(self, value: str) -> SQL:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return ("SELECT id FROM search_column WHERE name_key LIKE %s", [f"%{escaped}%"])
+
+    def candidates(self, word: str) -> list[str]:
+        # pg_trgm finds the near-misses through its index; at 0.19 every word one edit away from a
+        # word of 5 letters or more passes (a swap in the middle of 5 letters scores 0.2), and the
+        # caller keeps only those one edit away.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_limit(0.19)")
+            cursor.execute("SELECT term FROM search_term WHERE term %% %s", [word])
+            return sorted(row[0] for row in cursor.fetchall())
+
+
+def _tsquery_words(words: Words, alternatives: Sequence[str] = ()) -> str:
+    parts = [tsquery_term(term) for term in words.terms]
+    if words.prefix:
+        parts[-1] = tsquery_term(words.terms[-1], prefix=True)
+    phrase = " <-> ".join(parts)
+    if len(parts) > 1:
+        phrase = f"({phrase})"
+    if alternatives:
+        return "(" + " | ".join([phrase] + [tsquery_term(term) for term in alternatives]) + ")"
+    return phrase
+
+
+def _tsquery(query: Query, corrections: dict[int, Sequence[str]]) -> str:
+    parts = [
+        _tsquery_words(words, corrections.get(index, ()))
+        for index, words in enumerate(query.words)
+        if not words.negated
+    ]
+    parts += [f"!{_tsquery_words(words)}" for words in query.negative_words]
+    return " & ".join(parts)
+
+
+def engine() -> Sqlite | Postgres:
+    return Postgres() if connection.vendor == "postgresql" else Sqlite()

@@ -1,0 +1,212 @@
+"""Keeps the search index in step with the catalog: one dataset at a time inside the transaction
+that changed it (through the receivers), or every dataset (`manage.py search_rebuild`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from core.types import SchemaColumn
+from datasets.models import ColumnDoc, Dataset, Version
+from datasets.references import versions_ready_of
+from search.engines import IndexedText, engine
+from search.models import SearchColumn, SearchDocument, SearchTerm
+from search.text import identifier_terms, markdown_text, terms
+
+README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
+VOCABULARY_MIN = 4  # typo correction looks at words of 5 letters or more; a deletion makes 4
+BATCH = 500
+
+# Ranking's inputs that are not text: distinct checkouts in the last 90 days, log-scaled so that
+# a dataset pulled 1,000 times does not bury a better text match pulled 10 times, and certified.
+POPULARITY_WEIGHT = 0.1
+CERTIFIED_BOOST = 1.2
+
+
+def boost(*, checkouts_90d: int, certified: bool) -> float:
+    return (1.0 + POPULARITY_WEIGHT * math.log1p(max(checkouts_90d, 0))) * (
+        CERTIFIED_BOOST if certified else 1.0
+    )
+
+
+QUALITY = {"passed": "passing", "failed": "failing", "error": "failing", None: "none"}
+
+
+def search_index_dataset(*, dataset_id: int) -> None:
+    """Re-index one dataset (or drop it from the index if it is gone), in the caller's transaction."""
+    _index([dataset_id])
+
+
+def search_index_team(*, team_id: int) -> int:
+    """Re-index a team's datasets (its name is indexed with each of them)."""
+    ids = list(Dataset.objects.filter(team_id=team_id).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), BATCH):
+        _index(ids[start : start + BATCH])
+    return len(ids)
+
+
+def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-index every dataset, batch by batch (search keeps answering meanwhile), then drop what
+    is left of datasets that no longer exist. Returns how many datasets are indexed."""
+    with transaction.atomic():
+        SearchTerm.objects.all().delete()
+    ids = list(Dataset.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), BATCH):
+        with transaction.atomic():
+            _index(ids[start : start + BATCH])
+        if progress:
+            progress(min(start + BATCH, len(ids)), len(ids))
+    with transaction.atomic():
+        gone = list(
+            SearchDocument.objects.exclude(dataset_id__in=Dataset.objects.values("pk")).values_list(
+                "pk", flat=True
+            )
+        )
+        _index(gone)
+    return len(ids)
+
+
+def _index(dataset_ids: Sequence[int]) -> None:
+    if not dataset_ids:
+        return
+    datasets = list(
+        Dataset.objects.filter(pk__in=dataset_ids).select_related("team").prefetch_related("tags")
+    )
+    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
+    latest = {
+        version.dataset_id: version
+        for version in Version.objects.filter(
+            dataset_id__in=dataset_ids, status=Version.Status.READY, number=Subquery(newest)
+        ).only(
+            "id",
+            "dataset_id",
+            "number",
+            "schema",
+            "format",
+            "row_count",
+            "quality_status",
+            "status_changed_at",
+        )
+    }
+    certified: dict[int, int] = {}
+    for dataset_id, number in (
+        Version.objects.filter(
+            dataset_id__in=dataset_ids, status=Version.Status.READY, quality_status="passed"
+        )
+        .order_by("dataset_id", "number")
+        .values_list("dataset_id", "number")
+    ):
+        certified[dataset_id] = number  # the newest wins
+    docs: dict[int, dict[str, tuple[str, bool]]] = {}
+    for dataset_id, name, description, pii in ColumnDoc.objects.filter(
+        dataset_id__in=dataset_ids
+    ).values_list("dataset_id", "name", "description", "pii"):
+        docs.setdefault(dataset_id, {})[name] = (description, pii)
+    old_columns = list(SearchColumn.objects.filter(dataset_id__in=dataset_ids).values_list("pk", flat=True))
+
+    index = engine()
+    index.delete(dataset_ids, old_columns)
+    SearchColumn.objects.filter(dataset_id__in=dataset_ids).delete()
+    SearchDocument.objects.filter(dataset_id__in=dataset_ids).delete()
+
+    documents: list[SearchDocument] = []
+    columns: list[SearchColumn] = []
+    fields_of: dict[int, dict[str, list[str]]] = {}
+    for dataset in datasets:
+        version = latest.get(dataset.pk)
+        column_docs = docs.get(dataset.pk, {})
+        document, dataset_columns, fields = _document(
+            dataset, version, column_docs, certified=certified.get(dataset.pk)
+        )
+        documents.append(document)
+        columns += dataset_columns
+        fields_of[dataset.pk] = fields
+    SearchDocument.objects.bulk_create(documents)
+    SearchColumn.objects.bulk_create(columns)
+    names: dict[int, list[tuple[int, str]]] = {}
+    for column in columns:
+        names.setdefault(column.dataset_id, []).append((column.pk, column.name_key))
+    index.write(
+        [
+            IndexedText(
+                dataset_id=document.dataset_id,
+                fields=fields_of[document.dataset_id],
+                restricted=document.visibility == Dataset.Visibility.RESTRICTED,
+                column_ids_names=names.get(document.dataset_id, []),
+            )
+            for document in documents
+        ]
+    )
+    vocabulary = {term for fields in fields_of.values() for words in fields.values() for term in words}
+    SearchTerm.objects.bulk_create(
+        [SearchTerm(term=term) for term in sorted(vocabulary) if len(term) >= VOCABULARY_MIN],
+        ignore_conflicts=True,
+        batch_size=2_000,
+    )
+
+
+def _document(
+    dataset: Dataset,
+    version: Version | None,
+    column_docs: dict[str, tuple[str, bool]],
+    *,
+    certified: int | None,
+) -> tuple[SearchDocument, list[SearchColumn], dict[str, list[str]]]:
+    schema: list[SchemaColumn] = list(version.schema) if version else []
+    readme = markdown_text(dataset.readme)
+    tags = [tag.name for tag in dataset.tags.all()]
+    fields: dict[str, list[str]] = {
+        "name": terms(dataset.slug) + terms(dataset.title),
+        "tags": [term for tag in tags for term in terms(tag)],
+        "team": terms(dataset.team.slug) + terms(dataset.team.name),
+        "summary": terms(dataset.summary),
+        "columns": [],
+        "readme": terms(readme)[:README_TERMS],
+        "meta": terms(dataset.license) + ([version.format] if version and version.format else []),
+    }
+    columns: list[SearchColumn] = []
+    pii = False
+    for position, column in enumerate(schema):
+        description, column_pii = column_docs.get(column["name"], ("", False))
+        pii = pii or column_pii
+        fields["columns"] += identifier_terms(column["name"]) + terms(description)
+        columns.append(
+            SearchColumn(
+                dataset_id=dataset.pk,
+                name=column["name"],
+                name_key=column["name"].lower(),
+                type=str(column.get("type", ""))[:64],
+                description=description,
+                pii=column_pii,
+                position=position,
+            )
+        )
+    checkouts = int(getattr(dataset, "checkouts_90d", 0) or 0)
+    updated: datetime = dataset.updated_at
+    if version is not None and version.status_changed_at > updated:
+        updated = version.status_changed_at
+    document = SearchDocument(
+        dataset_id=dataset.pk,
+        slug=dataset.slug,
+        title_key=dataset.title.strip().lower()[:200],
+        team_id=dataset.team_id,
+        visibility=dataset.visibility,
+        license_key=dataset.license.strip().lower(),
+        format=version.format if version else "",
+        certified=certified is not None,
+        pii=pii,
+        quality=QUALITY.get(version.quality_status, "pending") if version else "none",
+        row_count=version.row_count if version else None,
+        updated_at=updated,
+        checkouts_90d=checkouts,
+        latest_number=version.number if version else None,
+        certified_number=certified,
+        boost=boost(checkouts_90d=checkouts, certified=certified is not None),
+        summary=dataset.summary,
+        readme_text=readme,
+    )
+    return document, columns, fields

@@ -1,0 +1,95 @@
+"""The search index: one document per dataset, one row per column of its latest ready version,
+and the vocabulary that typo correction draws on.
+
+Everything here is derived from the datasets app's tables by `search.indexer` and can be rebuilt
+from them at any time (`manage.py search_rebuild`). The full-text structures themselves are not
+Django fields, because they differ by engine (migration 0002): on SQLite the FTS5 tables
+`search_fts` (every dataset) and `search_card_fts` (restricted datasets' card only) and a trigram
+FTS5 table over column names; on PostgreSQL the tsvector columns `full_vector` and `card_vector`
+of `search_document` with GIN indexes, and a pg_trgm index on column names.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from datasets.models import Dataset
+
+
+class SearchDocument(models.Model):
+    """What search filters, sorts and shows for one dataset, copied from its card and versions so
+    that a search reads one narrow table instead of joining the catalog per row."""
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    slug = models.CharField(max_length=64)
+    title_key = models.CharField(
+        max_length=200, help_text="The title, lowercased: an exact match ranks first"
+    )
+    team_id = models.IntegerField()
+    visibility = models.CharField(max_length=16)
+    # Fields a restricted card hides: filters on them consider only readers of the data.
+    license_key = models.CharField(max_length=100, blank=True, help_text="The licence, lowercased")
+    format = models.CharField(max_length=16, blank=True)
+    certified = models.BooleanField(default=False)
+    pii = models.BooleanField(default=False, help_text="A column of the latest version holds personal data")
+    quality = models.CharField(max_length=16, help_text="passing, failing, pending or none")
+    row_count = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField(
+        help_text="The card's last edit or the newest version, whichever is later"
+    )
+    checkouts_90d = models.IntegerField(default=0)
+    latest_number = models.PositiveIntegerField(null=True, help_text="The newest ready version")
+    certified_number = models.PositiveIntegerField(null=True, help_text="The newest certified version")
+    # The popularity and certified boosts, multiplied into the text score (see search.ranking).
+    boost = models.FloatField(default=1.0)
+    # For snippets: the text a hit is quoted from.
+    summary = models.CharField(max_length=500, blank=True)
+    readme_text = models.TextField(blank=True, help_text="The README without its Markdown, cut at a length")
+
+    class Meta:
+        db_table = "search_document"
+        indexes = [
+            models.Index(fields=["visibility", "team_id"], name="search_doc_visibility_idx"),
+            models.Index(fields=["-checkouts_90d", "slug"], name="search_doc_popular_idx"),
+            models.Index(fields=["-updated_at"], name="search_doc_updated_idx"),
+            models.Index(fields=["title_key"], name="search_doc_title_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search document of {self.slug}"
+
+
+class SearchColumn(models.Model):
+    """A column of a dataset's latest ready version: what column search and `column:` look at."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=1024)
+    name_key = models.CharField(max_length=1024, help_text="The name, lowercased")
+    type = models.CharField(max_length=64)
+    description = models.TextField(blank=True)
+    pii = models.BooleanField(default=False)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "search_column"
+        indexes = [
+            models.Index(fields=["name_key"], name="search_column_name_idx"),
+            models.Index(fields=["dataset", "position"], name="search_column_dataset_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SearchTerm(models.Model):
+    """A word that occurs somewhere in the index: the candidates a misspelt word may be corrected
+    to. Never a result by itself: a correction is shown only when the corrected query finds
+    datasets the user may see, so a word from a hidden dataset reveals nothing."""
+
+    term = models.CharField(max_length=100, primary_key=True)
+
+    class Meta:
+        db_table = "search_term"
+
+    def __str__(self) -> str:
+        return self.term

@@ -1,0 +1,28 @@
+"""The index follows the catalog: the datasets and accounts apps announce changes (they may not
+import search), and each one re-indexes what it touched inside the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from accounts.signals import team_changed
+from datasets.signals import dataset_changed, version_status_changed
+from search.indexer import search_index_dataset, search_index_team
+
+
+@receiver(dataset_changed, dispatch_uid="search.dataset_changed")
+def dataset_reindex(sender: Any, dataset_id: int, **kwargs: Any) -> None:
+    search_index_dataset(dataset_id=dataset_id)
+
+
+@receiver(version_status_changed, dispatch_uid="search.version_status_changed")
+def version_reindex(sender: Any, version: Any, **kwargs: Any) -> None:
+    # A version that became ready brings new columns, rows and format.
+    search_index_dataset(dataset_id=version.dataset_id)
+
+
+@receiver(team_changed, dispatch_uid="search.team_changed")
+def team_reindex(sender: Any, team_id: int, **kwargs: Any) -> None:
+    search_index_team(team_id=team_id)

@@ -1,0 +1,621 @@
+"""Finding datasets: ranked search with facets and highlights, type-ahead suggestions, and
+column search. Every answer passes through the visibility rule (`datasets.access.audience_of`):
+internal datasets of other teams never appear, and a restricted dataset whose data the user may
+not read is matched, counted and quoted by its card alone (slug, title, team, summary).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.db import connection
+
+from accounts.models import Team
+from accounts.selectors import user_may_browse
+from core.errors import InvalidInput, NotSignedIn
+from core.types import AnyUser
+from datasets.access import Audience, audience_of
+from datasets.models import Dataset
+from search.engines import SQL, engine
+from search.models import SearchColumn, SearchDocument
+from search.query import CHOICES, Filter, Query, Words, parse_query
+from search.text import damerau_one, identifier_terms, snippet, terms
+
+SORTS = ("relevance", "popular", "updated", "name")
+MAX_PER_PAGE = 100
+MAX_RESULTS = 10_000  # how deep paging goes; past that, a narrower query serves better
+TYPO_MIN = 5  # words this long may have one letter wrong
+TOP_TAGS = 20
+FACETS = ("team", "tag", "license", "format", "certified", "pii", "quality", "visibility")
+HIDDEN = ("column", "tag", "license", "format", "certified", "pii", "quality", "updated", "rows")
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    name: str
+    type: str
+    pii: bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    dataset: Dataset
+    readable: bool
+    score: float
+    snippet: str
+    matched_columns: list[ColumnMatch]
+    latest_version: int | None
+    certified_version: int | None
+    checkouts_90d: int
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+    query: str  # the search text with this value's filter added (or removed when selected)
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    sort: str
+    page: int
+    per_page: int
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    did_you_mean: str | None = None
+    corrected: bool = False  # the hits are those of `did_you_mean`: the query as typed found none
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(min(self.total, MAX_RESULTS) / self.per_page))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str  # dataset, tag, column
+    value: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ColumnHit:
+    dataset_slug: str
+    dataset_title: str
+    name: str
+    type: str
+    description: str
+    pii: bool
+
+
+@dataclass(frozen=True)
+class ColumnResults:
+    total: int
+    columns: list[ColumnHit]
+
+
+# --- the visibility rule in SQL, on the document's copies of visibility and team ----------------
+
+
+def _in(column: str, ids: Sequence[int] | frozenset[int]) -> SQL:
+    if not ids:
+        return "1=0", []
+    ordered = sorted(ids)
+    return f"{column} IN ({', '.join('%s' for _ in ordered)})", list(ordered)
+
+
+def _visible(audience: Audience) -> SQL:
+    if audience.everything:
+        return "1=1", []
+    if not audience.signed_in:
+        return ("d.visibility = 'public'", []) if audience.public_only else ("1=0", [])
+    teams, params = _in("d.team_id", audience.team_ids)
+    return f"(d.visibility IN ('public', 'restricted') OR {teams})", params
+
+
+def _readable(audience: Audience) -> SQL:
+    if audience.everything:
+        return "1=1", []
+    if not audience.signed_in:
+        return ("d.visibility = 'public'", []) if audience.public_only else ("1=0", [])
+    teams, team_params = _in("d.team_id", audience.team_ids)
+    grants, grant_params = _in("d.dataset_id", audience.granted_ids)
+    return (
+        f"(d.visibility = 'public' OR {teams} OR (d.visibility = 'restricted' AND {grants}))",
+        team_params + grant_params,
+    )
+
+
+# --- a query as SQL -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    query: Query
+    audience: Audience
+    team: str = ""
+    corrections: dict[int, Sequence[str]] = field(default_factory=dict)
+
+    def source(self) -> SQL:
+        """FROM and WHERE: the datasets the query finds that the user may see."""
+        readable, readable_params = _readable(self.audience)
+        visible, visible_params = _visible(self.audience)
+        where = [visible]
+        params: list[Any] = []
+        if self.query.positive_words:
+            index = engine()
+            whole, whole_params = index.match(self.query, self.corrections, card=False)
+            branches, branch_params = [whole], list(whole_params)
+            # An outsider matches a restricted dataset by its card alone; a column filter is about data.
+            if (
+                self.audience.signed_in
+                and not self.audience.everything
+                and not self.query.filters_named("column")
+            ):
+                card, card_params = index.match(self.query, self.corrections, card=True)
+                branches.append(card)
+                branch_params += card_params
+            sql = f"FROM ({' UNION ALL '.join(branches)}) m JOIN search_document d ON d.dataset_id = m.id"
+            params += branch_params
+            where.append(f"((m.whole = 1 AND {readable}) OR (m.whole = 0 AND NOT {readable}))")
+            where_params = visible_params + readable_params + readable_params
+        else:
+            sql = "FROM search_document d"
+            where_params = list(visible_params)
+        for condition in self.query.filters:
+            text, condition_params = _filter_sql(condition, readable, readable_params)
+            where.append(text)
+            where_params += condition_params
+        if self.team:
+            where.append("d.team_id IN (SELECT id FROM datasets_team WHERE slug = %s)")
+            where_params.append(self.team)
+        return f"{sql} WHERE {' AND '.join(where)}", params + where_params
+
+    def score(self) -> SQL:
+        readable, params = _readable(self.audience)
+        text = "m.score" if self.query.positive_words else "1.0"
+        # Popularity and certification are hidden with a restricted dataset's data: no boost.
+        return f"({text} * CASE WHEN {readable} THEN d.boost ELSE 1.0 END)", params
+
+
+def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) -> SQL:
+    name, value = condition.name, condition.value
+    sql: str
+    params: list[Any]
+    if name == "team":
+        sql, params = "d.team_id IN (SELECT id FROM datasets_team WHERE slug = %s)", [value]
+    elif name == "visibility":
+        sql, params = "d.visibility = %s", [value]
+    elif name == "tag":
+        sql, params = (
+            "d.dataset_id IN (SELECT dt.dataset_id FROM datasets_dataset_tags dt "
+            "JOIN datasets_tag t ON t.id = dt.tag_id WHERE t.name = %s)",
+            [value],
+        )
+    elif name == "license":
+        sql, params = "d.license_key = %s", [value]
+    elif name == "format":
+        sql, params = "d.format = %s", [value]
+    elif name in ("certified", "pii"):
+        sql, params = f"d.{name} = %s", [value == "yes"]
+    elif name == "quality":
+        sql, params = "d.quality = %s", [value]
+    elif name == "rows":
+        sql, params = f"d.row_count {_operator(condition)} %s", [int(value)]
+    elif name == "updated":
+        sql, params = _updated_sql(condition)
+    else:  # column
+        key = value.lower()
+        if len(key) >= 3:
+            inner, inner_params = engine().column_contains(key)
+            sql = f"d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE c.id IN ({inner}))"
+            params = inner_params
+        else:  # too short for trigrams: the exact name
+            sql, params = (
+                "d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE c.name_key = %s)",
+                [key],
+            )
+    if name not in HIDDEN:
+        return (f"NOT ({sql})", params) if condition.negated else (f"({sql})", params)
+    # What a restricted card hides cannot be filtered on by those who may not read it, either way:
+    # it neither finds them nor, negated, excludes them.
+    if condition.negated:
+        return f"(NOT {readable} OR NOT ({sql}))", readable_params + params
+    return f"({readable} AND {sql})", readable_params + params
+
+
+def _operator(condition: Filter) -> str:
+    return {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "="}[condition.operator]
+
+
+def _updated_sql(condition: Filter) -> SQL:
+    from datetime import UTC, date, datetime, time, timedelta
+
+    day = date.fromisoformat(condition.value)
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    match condition.operator:
+        case ">":
+            return "d.updated_at >= %s", [end]
+        case ">=":
+            return "d.updated_at >= %s", [start]
+        case "<":
+            return "d.updated_at < %s", [start]
+        case "<=":
+            return "d.updated_at < %s", [end]
+        case _:
+            return "(d.updated_at >= %s AND d.updated_at < %s)", [start, end]
+
+
+def _order(plan: _Plan, sort: str) -> SQL:
+    readable, params = _readable(plan.audience)
+    score, score_params = plan.score()
+    if sort == "relevance":
+        key = plan.query.free_text
+        return f"CASE WHEN d.slug = %s OR d.title_key = %s THEN 1 ELSE 0 END DESC, {score} DESC, d.slug", [
+            key,
+            key,
+            *score_params,
+        ]
+    if sort == "popular":
+        return (
+            f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, {score} DESC, d.slug",
+            params + score_params,
+        )
+    if sort == "updated":
+        return f"CASE WHEN {readable} THEN d.updated_at END DESC NULLS LAST, d.slug", params
+    return "d.title_key, d.slug", []
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+def search_datasets(
+    *,
+    user: AnyUser,
+    q: str = "",
+    sort: str = "",
+    page: int = 1,
+    per_page: int = 20,
+    team: str = "",
+    facets: bool = True,
+) -> SearchResults:
+    """One page of the datasets `q` finds, best first, with facet counts over all of them."""
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    query = parse_query(q)
+    sort = sort or ("relevance" if query.positive_words else "popular")
+    if sort not in SORTS:
+        raise InvalidInput(f"Unknown sort '{sort}'; expected one of {', '.join(SORTS)}.", field="sort")
+    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
+    page = max(1, int(page))
+    if page * per_page > MAX_RESULTS:
+        raise InvalidInput(
+            f"Pages go as deep as the first {MAX_RESULTS:,} results; narrow the search instead.", field="page"
+        )
+    plan = _Plan(query=query, audience=audience_of(user), team=team)
+    total = _count(plan)
+    did_you_mean: str | None = None
+    if total == 0 and query.positive_words:
+        corrections = _corrections(query)
+        if corrections:
+            corrected = replace(plan, corrections=corrections)
+            total = _count(corrected)
+            if total:
+                plan = corrected
+    rows = _page(plan, sort, page, per_page) if total else []
+    hits = _hits(plan, rows)
+    if plan.corrections and hits:
+        did_you_mean = _did_you_mean(plan, hits)
+    return SearchResults(
+        query=q,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+        total=total,
+        hits=hits,
+        facets=_facets(plan) if facets else {},
+        did_you_mean=did_you_mean,
+        corrected=bool(plan.corrections),
+    )
+
+
+def _count(plan: _Plan) -> int:
+    source, params = plan.source()
+    return int(_fetch(f"SELECT count(*) {source}", params)[0][0])
+
+
+def _page(plan: _Plan, sort: str, page: int, per_page: int) -> list[tuple[int, float]]:
+    source, params = plan.source()
+    score, score_params = plan.score()
+    order, order_params = _order(plan, sort)
+    rows = _fetch(
+        f"SELECT d.dataset_id, {score} {source} ORDER BY {order} LIMIT %s OFFSET %s",
+        score_params + params + order_params + [per_page, (page - 1) * per_page],
+    )
+    return [(int(row[0]), float(row[1] or 0.0)) for row in rows]
+
+
+def _corrections(query: Query) -> dict[int, Sequence[str]]:
+    """For each free word of 5 letters or more, the indexed words one edit away from it."""
+    index = engine()
+    corrections: dict[int, Sequence[str]] = {}
+    for position, words in enumerate(query.words):
+        if words.negated or len(words.terms) != 1 or len(words.terms[0]) < TYPO_MIN:
+            continue
+        word = words.terms[0]
+        near = [term for term in index.candidates(word) if damerau_one(word, term)]
+        if near:
+            corrections[position] = near[:8]
+    return corrections
+
+
+def _did_you_mean(plan: _Plan, hits: list[SearchHit]) -> str:
+    """The query with each corrected word replaced by the candidate the best hit contains."""
+    best = hits[0]
+    document = SearchDocument.objects.filter(pk=best.dataset.pk).first()
+    text = " ".join(
+        [
+            best.dataset.slug,
+            best.dataset.title,
+            best.dataset.summary,
+            document.readme_text if document else "",
+        ]
+    )
+    present = set(terms(text)) | {
+        term
+        for column in SearchColumn.objects.filter(dataset_id=best.dataset.pk)
+        for term in identifier_terms(column.name)
+    }
+    words = list(plan.query.words)
+    for position, candidates in plan.corrections.items():
+        chosen = next((c for c in candidates if c in present), candidates[0])
+        words[position] = replace(words[position], terms=(chosen,), source=chosen, prefix=False)
+    return plan.query.with_words(tuple(words))
+
+
+def _hits(plan: _Plan, rows: list[tuple[int, float]]) -> list[SearchHit]:
+    if not rows:
+        return []
+    ids = [dataset_id for dataset_id, _ in rows]
+    datasets = Dataset.objects.select_related("team").prefetch_related("tags").in_bulk(ids)
+    documents = SearchDocument.objects.in_bulk(ids)
+    readable_ids = {
+        pk
+        for pk, document in documents.items()
+        if plan.audience.readable(visibility=document.visibility, team_id=document.team_id, dataset_id=pk)
+    }
+    words = _highlight_words(plan)
+    columns = _matched_columns(plan, readable_ids, words)
+    hits = []
+    for dataset_id, score in rows:
+        dataset, document = datasets.get(dataset_id), documents.get(dataset_id)
+        if dataset is None or document is None:
+            continue
+        readable = dataset_id in readable_ids
+        quote = snippet(document.summary, words)
+        if not quote and readable:
+            quote = snippet(document.readme_text, words)
+        hits.append(
+            SearchHit(
+                dataset=dataset,
+                readable=readable,
+                score=score,
+                snippet=quote,
+                matched_columns=columns.get(dataset_id, []) if readable else [],
+                latest_version=document.latest_number if readable else None,
+                certified_version=document.certified_number if readable else None,
+                checkouts_90d=document.checkouts_90d if readable else 0,
+            )
+        )
+    return hits
+
+
+def _highlight_words(plan: _Plan) -> list[str]:
+    words: list[str] = []
+    for position, found in enumerate(plan.query.words):
+        if found.negated:
+            continue
+        for index, term in enumerate(found.terms):
+            last = index == len(found.terms) - 1
+            words.append(term + ("*" if found.prefix and last else ""))
+        words += list(plan.corrections.get(position, ()))
+    return words
+
+
+def _matched_columns(plan: _Plan, dataset_ids: set[int], words: list[str]) -> dict[int, list[ColumnMatch]]:
+    contains = [f.value.lower() for f in plan.query.filters_named("column") if not f.negated]
+    if not dataset_ids or not (words or contains):
+        return {}
+    exact = {w for w in words if not w.endswith("*")}
+    prefixes = [w[:-1] for w in words if w.endswith("*")]
+    found: dict[int, list[ColumnMatch]] = {}
+    for column in SearchColumn.objects.filter(dataset_id__in=dataset_ids).order_by("dataset_id", "position"):
+        parts = identifier_terms(column.name)
+        hit = any(part in exact or any(part.startswith(p) for p in prefixes) for part in parts) or any(
+            (c in column.name_key if len(c) >= 3 else c == column.name_key) for c in contains
+        )
+        if hit and len(found.setdefault(column.dataset_id, [])) < 5:
+            found[column.dataset_id].append(ColumnMatch(name=column.name, type=column.type, pii=column.pii))
+    return found
+
+
+# --- facets -------------------------------------------------------------------------------------
+
+QUALITY_LABELS = {
+    "passing": "Passing",
+    "failing": "Failing",
+    "pending": "Not checked yet",
+    "none": "No checks",
+}
+VISIBILITY_LABELS = {"public": "Public", "internal": "Internal", "restricted": "Restricted"}
+
+
+def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
+    source, params = plan.source()
+    readable, readable_params = _readable(plan.audience)
+    rows = _fetch(
+        f"SELECT d.team_id, d.visibility, CASE WHEN {readable} THEN 1 ELSE 0 END, d.license_key, d.format, "
+        f"d.certified, d.pii, d.quality, count(*) {source} "
+        "GROUP BY d.team_id, d.visibility, 3, d.license_key, d.format, d.certified, d.pii, d.quality",
+        readable_params + params,
+    )
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+
+    def add(name: str, value: Any, count: int) -> None:
+        if value in ("", None):
+            return
+        counts[name][str(value)] = counts[name].get(str(value), 0) + count
+
+    for team_id, visibility, is_readable, license_key, format_, certified, pii, quality, count in rows:
+        add("team", team_id, count)
+        add("visibility", visibility, count)
+        if is_readable:  # a restricted card's hidden fields count for its readers alone
+            add("license", license_key, count)
+            add("format", format_, count)
+            add("certified", "yes" if certified else "no", count)
+            add("pii", "yes" if pii else "no", count)
+            add("quality", quality, count)
+    tags = _fetch(
+        f"SELECT t.name, count(*) FROM datasets_dataset_tags dt JOIN datasets_tag t ON t.id = dt.tag_id "
+        f"WHERE dt.dataset_id IN (SELECT d.dataset_id {source} AND {readable}) "
+        f"GROUP BY t.name ORDER BY count(*) DESC, t.name LIMIT {TOP_TAGS}",
+        params + readable_params,
+    )
+    counts["tag"] = {name: count for name, count in tags}
+    teams = dict(Team.objects.filter(pk__in=[int(pk) for pk in counts["team"]]).values_list("pk", "slug"))
+    names = dict(Team.objects.filter(pk__in=teams).values_list("slug", "name"))
+    counts["team"] = {teams[int(pk)]: count for pk, count in counts["team"].items() if int(pk) in teams}
+
+    def label(name: str, value: str) -> str:
+        if name == "team":
+            return names.get(value, value)
+        if name == "quality":
+            return QUALITY_LABELS.get(value, value)
+        if name == "visibility":
+            return VISIBILITY_LABELS.get(value, value)
+        if name in ("certified", "pii"):
+            return {"yes": "Yes", "no": "No"}[value]
+        return value
+
+    facets: dict[str, list[FacetValue]] = {}
+    for name in FACETS:
+        ordered = sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))
+        if name in CHOICES or name in ("certified", "pii"):
+            ordered = sorted(counts[name].items(), key=lambda item: item[0])
+        facets[name] = [
+            FacetValue(
+                value=value,
+                label=label(name, value),
+                count=count,
+                selected=Filter(name, value) in plan.query.filters,
+                query=plan.query.with_filter(Filter(name, value)),
+            )
+            for value, count in ordered
+        ]
+    return facets
+
+
+# --- type-ahead and columns ---------------------------------------------------------------------
+
+
+def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion]:
+    """Up to `limit` completions of what is being typed: datasets, then tags and columns."""
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    found = terms(q)
+    if not found or len(q) > 200:
+        return []
+    stem = found[-1]
+    audience = audience_of(user)
+    readable, readable_params = _readable(audience)
+    suggestions: list[Suggestion] = []
+    try:
+        query = parse_query(q.rstrip())
+    except InvalidInput:
+        query = Query(
+            words=(Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q),), text=q
+        )
+    if query.positive_words:
+        plan = _Plan(query=query, audience=audience)
+        for dataset_id, _ in _page(plan, "relevance", 1, max(1, limit // 2)):
+            suggestions.append(Suggestion(kind="dataset", value=str(dataset_id), label="", url=""))
+        datasets = Dataset.objects.in_bulk([int(s.value) for s in suggestions])
+        suggestions = [
+            Suggestion(kind="dataset", value=d.slug, label=d.title, url=d.get_absolute_url())
+            for s in suggestions
+            if (d := datasets.get(int(s.value))) is not None
+        ]
+    upper = stem + "\uffff"
+    tag_rows = _fetch(
+        "SELECT t.name FROM datasets_tag t WHERE t.name >= %s AND t.name < %s AND EXISTS ("
+        "SELECT 1 FROM datasets_dataset_tags dt JOIN search_document d ON d.dataset_id = dt.dataset_id "
+        f"WHERE dt.tag_id = t.id AND {readable}) ORDER BY length(t.name), t.name LIMIT 3",
+        [stem, upper, *readable_params],
+    )
+    suggestions += [Suggestion(kind="tag", value=name, label=f"tag:{name}", url="") for (name,) in tag_rows]
+    column_rows = _fetch(
+        "SELECT c.name_key, min(c.name) FROM search_column c WHERE c.name_key >= %s AND c.name_key < %s "
+        "AND EXISTS (SELECT 1 FROM search_document d WHERE d.dataset_id = c.dataset_id AND "
+        f"{readable}) GROUP BY c.name_key ORDER BY length(c.name_key), c.name_key LIMIT 3",
+        [stem, upper, *readable_params],
+    )
+    suggestions += [
+        Suggestion(kind="column", value=name, label=f"column:{name}", url="") for _, name in column_rows
+    ]
+    return suggestions[:limit]
+
+
+def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -> ColumnResults:
+    """The columns, among datasets whose data the user may read, whose name contains `q`
+    (exactly `q` when it is shorter than 3 characters): the exact name first, then the shortest."""
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    key = q.strip().lower()
+    if not key:
+        raise InvalidInput("Give part of a column name, e.g. ?q=customer_id.", field="q")
+    if len(key) > 200:
+        raise InvalidInput("A column name is at most 200 characters here.", field="q")
+    readable, readable_params = _readable(audience_of(user))
+    if len(key) >= 3:
+        inner, inner_params = engine().column_contains(key)
+        match, match_params = f"c.id IN ({inner})", inner_params
+    else:
+        match, match_params = "c.name_key = %s", [key]
+    source = f"FROM search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {match} AND {readable}"
+    params = match_params + readable_params
+    total = int(_fetch(f"SELECT count(*) {source}", params)[0][0])
+    rows = _fetch(
+        f"SELECT c.id {source} ORDER BY CASE WHEN c.name_key = %s THEN 0 ELSE 1 END, length(c.name_key), "
+        "d.checkouts_90d DESC, d.slug, c.position LIMIT %s OFFSET %s",
+        [*params, key, max(1, min(limit, 200)), max(0, offset)],
+    )
+    ids = [row[0] for row in rows]
+    found = SearchColumn.objects.select_related("dataset").in_bulk(ids)
+    columns = [
+        ColumnHit(
+            dataset_slug=column.dataset.slug,
+            dataset_title=column.dataset.title,
+            name=column.name,
+            type=column.type,
+            description=column.description,
+            pii=column.pii,
+        )
+        for pk in ids
+        if (column := found.get(pk)) is not None
+    ]
+    return ColumnResults(total=total, columns=columns)
