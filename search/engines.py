@@ -54,6 +54,7 @@ class IndexedText:
 
 class Engine(Protocol):
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None: ...
+    def prune(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
     def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
     def column_contains(self, value: str) -> SQL: ...
@@ -81,6 +82,15 @@ class Sqlite:
                     cursor.execute(
                         f"DELETE FROM {table} WHERE rowid IN ({', '.join('%s' for _ in chunk)})", list(chunk)
                     )
+
+    def prune(self) -> None:
+        """Forget the rows of datasets deleted without a re-index (their documents cascaded away)."""
+        with connection.cursor() as cursor:
+            for table in ("search_fts", "search_card_fts"):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE rowid NOT IN (SELECT dataset_id FROM search_document)"
+                )
+            cursor.execute("DELETE FROM search_column_trgm WHERE rowid NOT IN (SELECT id FROM search_column)")
 
     def write(self, texts: Sequence[IndexedText]) -> None:
         with connection.cursor() as cursor:
@@ -170,6 +180,9 @@ class Postgres:
 
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
         """The vectors live on the document rows, which the indexer deletes itself."""
+
+    def prune(self) -> None:
+        """Nothing outlives its document row here."""
 
     def write(self, texts: Sequence[IndexedText]) -> None:
         rows = []

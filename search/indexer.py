@@ -67,7 +67,22 @@ def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int
             )
         )
         _index(gone)
+        engine().prune()
     return len(ids)
+
+
+def search_index_missing() -> int:
+    """Index the datasets that have no search document yet: after the upgrade that brings search
+    (run by `migrate`, so an existing catalog is searchable at once), or after a bulk import."""
+    missing = list(
+        Dataset.objects.exclude(pk__in=SearchDocument.objects.values("dataset_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(missing), BATCH):
+        with transaction.atomic():
+            _index(missing[start : start + BATCH])
+    return len(missing)
 
 
 def _index(dataset_ids: Sequence[int]) -> None:
