@@ -39,7 +39,7 @@ def test_rebuild_drops_what_is_left_of_deleted_datasets(team: Team, outsider: An
     gone.delete()  # the document cascades; a stale full-text row must not resurface
 
     call_command("search_rebuild", stdout=StringIO())
-    reused = DatasetFactory(slug="new-glacier", title="New moraine", team=team, visibility="public")
+    reused = DatasetFactory(slug="moraine", title="New moraine", team=team, visibility="public")
     search_index_dataset(dataset_id=reused.pk)  # factories skip the services that index
 
     assert search_datasets(user=outsider, q="glacier").total == 0
