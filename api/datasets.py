@@ -21,9 +21,8 @@ from datasets.models import (
     ColumnDoc,
     Dataset,
 )
-from datasets.references import version_certified, version_latest, version_resolve
+from datasets.references import version_resolve
 from datasets.selectors import (
-    checkout_count,
     column_docs,
     dataset_search,
     schema_diff,
@@ -68,27 +67,23 @@ class DatasetRowSerializer(serializers.ModelSerializer):
     def get_tags(self, dataset: Dataset) -> list[str]:
         return [tag.name for tag in dataset.tags.all()]
 
+    # The row's numbers are kept on the dataset (datasets.services.summary); dataset_search also
+    # annotates the version numbers, so a list page reads no version row.
     def get_latest_version(self, dataset: Dataset) -> int | None:
         if hasattr(dataset, "latest_number"):
-            return dataset.latest_number  # annotated by dataset_search
-        latest = self.context.get("latest_number")
-        return int(latest) if latest is not None else None
+            return dataset.latest_number
+        return dataset.latest_version.number if dataset.latest_version else None
 
     def get_certified_version(self, dataset: Dataset) -> int | None:
         if hasattr(dataset, "certified_number"):
-            return dataset.certified_number  # annotated by dataset_search
-        certified = version_certified(dataset=dataset)
-        return certified.number if certified else None
+            return dataset.certified_number
+        return dataset.certified_version.number if dataset.certified_version else None
 
     def get_version_count(self, dataset: Dataset) -> int:
-        if hasattr(dataset, "version_count"):
-            return int(dataset.version_count)
-        return dataset.versions.count()
+        return dataset.version_count
 
     def get_checkout_count(self, dataset: Dataset) -> int:
-        if hasattr(dataset, "checkout_count"):
-            return int(dataset.checkout_count)  # annotated by dataset_search
-        return checkout_count(dataset=dataset)
+        return dataset.checkout_count
 
     def get_url(self, dataset: Dataset) -> str:
         path = reverse("api-dataset-detail", args=[dataset.slug])
@@ -247,11 +242,8 @@ def _dataset_data(request: Request, dataset: Dataset, *, access: Access | None =
     if access.restricted_only:
         return dict(RestrictedDatasetSerializer(dataset).data)
     context: dict[str, Any] = {"request": request}
-    if listing:
-        return dict(DatasetRowSerializer(dataset, context=context).data)
-    latest = version_latest(dataset=dataset)
-    context["latest_number"] = latest.number if latest else None
-    return dict(DatasetSerializer(dataset, context=context).data)
+    serializer = DatasetRowSerializer if listing else DatasetSerializer
+    return dict(serializer(dataset, context=context).data)
 
 
 class ColumnDocs(APIView):

@@ -58,6 +58,22 @@ class Dataset(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What a list row shows, kept here by datasets.services.summary (from the versions and
+    # checkouts, by every service that changes them) so lists read columns, not per-row subqueries.
+    latest_version = models.ForeignKey(
+        "Version", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    certified_version = models.ForeignKey(
+        "Version", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    version_count = models.PositiveIntegerField(default=0, editable=False, help_text="all versions")
+    checkout_count = models.PositiveIntegerField(default=0, editable=False, help_text="distinct checkouts")
+    checkouts_90d = models.PositiveIntegerField(
+        default=0, editable=False, help_text="distinct checkouts of the last 90 days"
+    )
+    last_version_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="when the newest ready version became ready"
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -10,19 +10,13 @@ from typing import Any
 
 from django.db.models import (
     Case,
-    Count,
     F,
-    IntegerField,
-    Max,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 
 from accounts.selectors import team_ids_managed_by, user_may_browse, user_pk
 from audit.models import AuditEvent
@@ -39,7 +33,7 @@ from datasets.models import (
     Dataset,
     Version,
 )
-from datasets.references import version_certified, version_latest, versions_certified_of, versions_ready_of
+from datasets.references import version_certified, version_latest
 
 
 def dataset_search(
@@ -64,23 +58,13 @@ def dataset_search(
         datasets = datasets.filter(tags__name=tag, pk__in=readable)
     if team:
         datasets = datasets.filter(team__slug=team)
-    # A subquery, not a join: joining checkout items would multiply the version counts.
-    checkouts = (
-        CheckoutItem.objects.filter(dataset=OuterRef("pk"))
-        .order_by()
-        .values("dataset")
-        .annotate(count=Count("checkout", distinct=True))
-        .values("count")
-    )
+    # What each row shows is kept on the dataset (datasets.services.summary): no per-row subquery.
     datasets = datasets.annotate(
-        latest_number=Subquery(versions_ready_of(OuterRef("pk")).values("number")[:1]),
-        certified_number=Subquery(versions_certified_of(OuterRef("pk")).values("number")[:1]),
-        latest_changed=Max("versions__created_at"),
-        version_count=Count("versions", distinct=True),
-        checkout_count=Coalesce(Subquery(checkouts, output_field=IntegerField()), 0),
+        latest_number=F("latest_version__number"),
+        certified_number=F("certified_version__number"),
     )
     if certified is not None:
-        datasets = datasets.filter(certified_number__isnull=not certified, pk__in=readable)
+        datasets = datasets.filter(certified_version__isnull=not certified, pk__in=readable)
     if ordering == "popular":
         # How often a dataset is pulled is part of what it hides: unreadable ones count as unused.
         datasets = datasets.annotate(
@@ -191,8 +175,8 @@ def checkouts_of(*, dataset: Dataset) -> QuerySet[CheckoutItem]:
 
 
 def checkout_count(*, dataset: Dataset) -> int:
-    """How many checkouts pulled the dataset: its popularity."""
-    return CheckoutItem.objects.filter(dataset=dataset).values("checkout_id").distinct().count()
+    """How many checkouts pulled the dataset: its popularity, as kept on it by every checkout."""
+    return dataset.checkout_count
 
 
 def version_upstream_refs(*, user: AnyUser, versions: Iterable[Version]) -> dict[int, list[str]]:

@@ -23,6 +23,7 @@ from core.errors import InvalidInput, NotReady
 from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
+from datasets.services.summary import dataset_summary_refresh
 from quality.expectations import check
 from quality.models import SuiteRevision, ValidationRun
 from quality.selectors import suite_revision_current
@@ -297,13 +298,14 @@ def versions_quality_refresh(*, dataset_id: int, version_ids: Iterable[int] | No
         revision = suite_revision_current(dataset=dataset)
         if revision is None:
             versions.exclude(quality_status=None).update(quality_status=None)
-            return
-        latest_run = (
-            ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=revision.pk)
-            .order_by("-queued_at", "-pk")
-            .values("status")[:1]
-        )
-        versions.update(quality_status=Coalesce(Subquery(latest_run), Value("unchecked")))
+        else:
+            latest_run = (
+                ValidationRun.objects.filter(version_id=OuterRef("pk"), revision_id=revision.pk)
+                .order_by("-queued_at", "-pk")
+                .values("status")[:1]
+            )
+            versions.update(quality_status=Coalesce(Subquery(latest_run), Value("unchecked")))
+        dataset_summary_refresh(dataset_id=dataset_id)  # the certified version may have changed
 
 
 def datasets_quality_refresh() -> int:

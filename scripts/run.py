@@ -3,7 +3,7 @@
 Seeds the demo admin and datasets, then runs three processes and watches them:
 
   redis   an embedded `redis-server` on 127.0.0.1:6390 (unless REDIS_URL is set: then that one)
-  worker  one Celery worker (prefork, 2 processes)
+  worker  one Celery worker (prefork, 2 processes), with Celery beat embedded for the daily tasks
   web     gunicorn on 127.0.0.1:$PORT (default 8000)
 
 Ctrl-C or SIGTERM stops all three: the web server first, then the worker (which finishes or
@@ -325,10 +325,14 @@ def main() -> int:
             supervisor.check_children()  # a Ctrl-C during seeding is a stop, not a failure
 
         say("starting the Celery worker and the web server")
+        VAR.mkdir(parents=True, exist_ok=True)  # beat's schedule file
         worker = supervisor.start(
             "worker",
             [str(BIN / "celery"), "-A", "config.celery:app", "worker", "-P", "prefork", "-c", "2",
-             "--loglevel", "INFO", "--hostname", "granary@%h", "--without-mingle", "--without-gossip"],
+             "--loglevel", "INFO", "--hostname", "granary@%h", "--without-mingle", "--without-gossip",
+             # The periodic tasks (CELERY_BEAT_SCHEDULE) run from a beat embedded in this worker:
+             # one worker here, so one beat; a deployment runs `celery beat` once on its own.
+             "-B", "--schedule", str(VAR / "celerybeat-schedule")],
             env,
             ready=r"\bready\.$",
         )  # fmt: skip
@@ -353,7 +357,7 @@ def main() -> int:
                     f"  Sign in as: {DEMO_USER} / {DEMO_PASSWORD}",
                     f"  API docs:   {url}api/v1/docs/",
                     f"  Redis:      {redis_note}",
-                    "  Worker:     1 Celery worker, 2 processes",
+                    "  Worker:     1 Celery worker, 2 processes, with the daily tasks (beat)",
                     "  Stop:       press Ctrl-C (or send SIGTERM) to stop all three",
                     rule,
                     "",

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from csp.constants import NONCE as CSP_NONCE
 from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
@@ -300,6 +301,16 @@ CELERY_TASK_TIME_LIMIT = env_int("GRANARY_TASK_TIME_LIMIT", 4 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Periodic tasks (Celery beat) -----------------------------------------------------------------
+# Run by `celery beat`, one per deployment (`make run` embeds it in its worker with -B).
+# Checkouts age out of a dataset's 90-day count with nothing else changing: recount them daily.
+CELERY_BEAT_SCHEDULE = {
+    "datasets-popularity-refresh": {
+        "task": "datasets.tasks.popularity_refresh",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
 
 # --- Production hardening ------------------------------------------------------------------------
 # Granary is reached over HTTPS, by itself or through a TLS proxy (then say so with

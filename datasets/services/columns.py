@@ -10,6 +10,7 @@ from django.db import transaction
 
 from core.errors import InvalidInput
 from datasets.models import ColumnDoc, Dataset
+from datasets.signals import dataset_changed
 
 
 @transaction.atomic
@@ -33,4 +34,5 @@ def column_docs_set(*, dataset: Dataset, user: User, docs: Iterable[dict[str, An
             dataset=dataset, name=name, defaults={"description": description, "pii": pii, "updated_by": user}
         )
         saved.append(entry)
+    dataset_changed.send(sender=Dataset, dataset_id=dataset.pk)
     return saved

@@ -16,6 +16,7 @@ from core.errors import AccessDenied, Conflict, InvalidInput
 from core.validation import validate
 from core.validators import slug_validator
 from datasets.models import AccessRequest, Dataset, Tag
+from datasets.signals import dataset_changed
 
 EDITABLE = ("title", "summary", "readme", "license", "visibility", "status", "tags")
 
@@ -57,6 +58,7 @@ def dataset_create(
             audit_record(
                 action="dataset.create", actor=user, dataset=dataset, detail={"visibility": visibility}
             )
+            dataset_changed.send(sender=Dataset, dataset_id=dataset.pk)
     except IntegrityError:
         raise _slug_taken() from None
     return dataset
@@ -92,6 +94,7 @@ def dataset_update(*, dataset: Dataset, changes: dict[str, Any], user: User | No
                 revoked_at=timezone.now(),
                 revoke_note=f"The dataset became {dataset.visibility}.",
             )
+        dataset_changed.send(sender=Dataset, dataset_id=dataset.pk)
     return dataset
 
 

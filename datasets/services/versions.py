@@ -24,6 +24,7 @@ from datasets import storage
 from datasets.ingest import formats
 from datasets.models import Blob, Dataset, Version
 from datasets.references import versions_resolve
+from datasets.services.summary import dataset_summary_refresh
 from datasets.signals import version_status_changed
 from datasets.tasks import ingest_version
 from datasets.uploads import IncomingFile
@@ -108,6 +109,7 @@ def version_create(
             audit_record(action="version.create", actor=user, version=version, detail={"sha256": sha256})
             version_status_changed.send(sender=Version, version=version)
             version.refresh_from_db(fields=["quality_status"])  # as the listeners recorded it
+            dataset_summary_refresh(dataset_id=locked.pk)
             transaction.on_commit(partial(ingest_version.delay, version.pk))
     except IntegrityError:
         _discard_if_orphan(sha256, created_blob)
@@ -236,9 +238,17 @@ def _publish(path: Path) -> Blob:
 
 
 def _finish(version_id: int, **fields: object) -> bool:
-    changed = Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
-        status_changed_at=timezone.now(), **fields
-    )
+    """End ingest (once) and refresh the dataset's list fields with it, together or not at all."""
+    with transaction.atomic():
+        # The dataset is locked before the version, in the order of the quality service, which
+        # updates versions under the same lock: the other order could deadlock with it.
+        dataset_id = Version.objects.filter(pk=version_id).values_list("dataset_id", flat=True).get()
+        list(Dataset.objects.select_for_update(no_key=True).filter(pk=dataset_id).values_list("pk"))
+        changed = Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
+            status_changed_at=timezone.now(), **fields
+        )
+        if changed:
+            dataset_summary_refresh(dataset_id=dataset_id)
     return changed == 1
 
 
