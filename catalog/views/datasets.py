@@ -65,6 +65,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/home.html", context)
 
 
+VERSIONS_PER_PAGE = 25
+
+
 @portal_page
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset, access = dataset_get(user=request.user, slug=slug, need="discover")
@@ -82,7 +85,10 @@ def detail_page(
     if access.read:
         latest = version_latest(dataset=dataset)
         context["readme_html"] = markdown_render(dataset.readme)
-        context["versions"] = versions_of(dataset=dataset)
+        # The newest page only: a dataset may have thousands of versions.
+        context["versions"] = Paginator(versions_of(dataset=dataset), VERSIONS_PER_PAGE).get_page(
+            request.GET.get("versions_page")
+        )
         context["latest"] = latest
         context["certified"] = version_certified(dataset=dataset)
         context["suite"] = suite_revision_current(dataset=dataset)
@@ -91,7 +97,7 @@ def detail_page(
         context["alias_names"] = version_alias_names(
             dataset=dataset, computed={"latest": latest, "certified": context["certified"]}
         )
-        context["checkout_count"] = checkout_count(dataset=dataset)
+        context["checkout_count"] = dataset.checkout_count
         context["schema_org"] = dataset_schema_org(
             dataset=dataset, version=latest, absolute=request.build_absolute_uri
         )
