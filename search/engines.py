@@ -55,6 +55,7 @@ class IndexedText:
 class Engine(Protocol):
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None: ...
     def prune(self) -> None: ...
+    def analyze(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
     def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
     def column_contains(self, value: str) -> SQL: ...
@@ -91,6 +92,11 @@ class Sqlite:
                     f"DELETE FROM {table} WHERE rowid NOT IN (SELECT dataset_id FROM search_document)"
                 )
             cursor.execute("DELETE FROM search_column_trgm WHERE rowid NOT IN (SELECT id FROM search_column)")
+
+    def analyze(self) -> None:
+        """Fresh statistics for the query planner (`PRAGMA optimize` analyzes what needs it)."""
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA optimize")
 
     def write(self, texts: Sequence[IndexedText]) -> None:
         with connection.cursor() as cursor:
@@ -133,9 +139,9 @@ class Sqlite:
         )
 
     def column_contains(self, value: str) -> SQL:
-        """Column ids whose name contains `value` (3 characters or more)."""
+        """A condition on `search_column c`: its name contains `value` (3 characters or more)."""
         return (
-            "SELECT rowid FROM search_column_trgm WHERE search_column_trgm MATCH %s",
+            "c.id IN (SELECT rowid FROM search_column_trgm WHERE search_column_trgm MATCH %s)",
             ['"' + value.replace('"', '""') + '"'],
         )
 
@@ -184,6 +190,11 @@ class Postgres:
     def prune(self) -> None:
         """Nothing outlives its document row here."""
 
+    def analyze(self) -> None:
+        """Fresh statistics, so the planner knows how many documents and columns there are."""
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE search_document, search_column, search_term")
+
     def write(self, texts: Sequence[IndexedText]) -> None:
         rows = []
         for text in texts:
@@ -215,7 +226,7 @@ class Postgres:
 
     def column_contains(self, value: str) -> SQL:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return ("SELECT id FROM search_column WHERE name_key LIKE %s", [f"%{escaped}%"])
+        return ("c.name_key LIKE %s", [f"%{escaped}%"])
 
     def candidates(self, word: str) -> list[str]:
         # pg_trgm finds the near-misses through its index; at 0.19 every word one edit away from a

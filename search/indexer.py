@@ -68,6 +68,7 @@ def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int
         )
         _index(gone)
         engine().prune()
+        engine().analyze()
     return len(ids)
 
 

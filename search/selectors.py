@@ -216,7 +216,7 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
         key = value.lower()
         if len(key) >= 3:
             inner, inner_params = engine().column_contains(key)
-            sql = f"d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE c.id IN ({inner}))"
+            sql = f"d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE {inner})"
             params = inner_params
         else:  # too short for trigrams: the exact name
             sql, params = (
@@ -592,8 +592,7 @@ def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -
         raise InvalidInput("A column name is at most 200 characters here.", field="q")
     readable, readable_params = _readable(audience_of(user))
     if len(key) >= 3:
-        inner, inner_params = engine().column_contains(key)
-        match, match_params = f"c.id IN ({inner})", inner_params
+        match, match_params = engine().column_contains(key)
     else:
         match, match_params = "c.name_key = %s", [key]
     source = f"FROM search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {match} AND {readable}"

@@ -91,6 +91,11 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-team-list", "GET"): SIGNED_IN_API,
     ("api-team-list", "POST"): {**SIGNED_IN_API, "outsider": 201, "member": 201, "owner": 201},
     ("api-team-detail", "GET"): SIGNED_IN_API,
+    ("api-team-detail", "PATCH"): {**OWNER_ONLY_API, "owner": 200},
+    # Search answers whoever may browse; what each persona finds is checked against LISTED.
+    ("api-search", "GET"): {**SIGNED_IN_API, "anonymous_read": 200},
+    ("api-search-suggest", "GET"): {**SIGNED_IN_API, "anonymous_read": 200},
+    ("api-columns", "GET"): {**SIGNED_IN_API, "anonymous_read": 200},
     ("api-team-members", "GET"): {**SIGNED_IN_API, "outsider": 403},  # members see members
     ("api-team-members", "POST"): {**OWNER_ONLY_API, "owner": 201},
     ("api-team-member", "PATCH"): {**OWNER_ONLY_API, "owner": 200},
@@ -183,6 +188,9 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("preferences", "GET"): SIGNED_IN_PAGE,
     ("api-preferences", "GET"): SIGNED_IN_API,
 }
+# Query strings for the GET routes that need one.
+QUERIES: dict[str, dict[str, str]] = {"api-columns": {"q": "a"}, "api-search-suggest": {"q": "dat"}}
+
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
 
@@ -289,6 +297,7 @@ def call(
         "api-team-member": {"role": "maintainer"},
         "api-dataset-list": {"slug": f"d-{unique}", "title": "D", "team": "ml-core"},
         "api-dataset-detail": {"title": "Renamed"},
+        "api-team-detail": {"name": "Renamed"},
         "api-column-docs": [{"name": "a", "description": "the first column"}],
         "external-name-add": {"namespace": "postgres://db:5432", "name": f"public.t{unique}"},
         "api-dataset-external-names": {"namespace": "postgres://db:5432", "name": f"public.t{unique}"},
@@ -320,7 +329,7 @@ def call(
         return client.post(url, {"file": upload}, format="multipart")  # type: ignore[call-arg]
     data = payloads.get(name, {})
     if method == "GET":
-        return client.get(url)
+        return client.get(url, QUERIES.get(name, {}))
     if isinstance(client, APIClient):
         return getattr(client, method.lower())(url, data, format="json")
     return getattr(client, method.lower())(url, data)
@@ -377,7 +386,7 @@ def test_who_gets_what(name, method, world, settings, publish):
             response = call(client, name, method, world["datasets"][visibility], world, persona)
             if response.status_code != status:
                 wrong.append(f"{persona} on {visibility}: got {response.status_code}, expected {status}")
-            if response.status_code == 200 and name in {"home", "api-dataset-list"}:
+            if response.status_code == 200 and name in {"home", "api-dataset-list", "api-search"}:
                 body = response.content.decode()
                 listed = {v for v in VISIBILITIES if f"{v}-data" in body}
                 if listed != LISTED[persona]:
