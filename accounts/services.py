@@ -17,10 +17,13 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, Preferences, Team, role_may_manage
 from accounts.scopes import TOKEN_ATTRIBUTE, token_covers_check
+from accounts.signals import team_changed
 from audit.services import audit_record
 from core.errors import AccessDenied, Conflict, InvalidInput, LockedOut, NotFound, NotSignedIn
 from core.validation import validate
 from core.validators import slug_validator
+
+NAME_MAX = Team._meta.get_field("name").max_length or 200
 
 
 @transaction.atomic
@@ -35,6 +38,32 @@ def team_create(*, user: User, slug: str, name: str) -> Team:
     Membership.objects.create(team=team, user=user, role=Membership.Role.OWNER)
     audit_record(action="team.create", actor=user, team=team, target=team.slug)
     return team
+
+
+@transaction.atomic
+def team_update(*, actor: User, team: Team, name: str) -> Team:
+    """Rename a team (its slug stays: references and URLs use it); only its owners may. The
+    datasets hear of it (`team_changed`) in the same transaction: search indexes the name."""
+    _require_owner(actor=actor, team=team, what="rename it")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A team's name may not be blank.", field="name")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"A team's name is at most {NAME_MAX} characters.", field="name")
+    locked = Team.objects.select_for_update().get(pk=team.pk)
+    was = locked.name
+    if name != was:
+        locked.name = name
+        locked.save(update_fields=["name"])
+        audit_record(
+            action="team.update",
+            actor=actor,
+            team=locked,
+            target=locked.slug,
+            detail={"from": was, "to": name},
+        )
+        team_changed.send(sender=Team, team_id=locked.pk)
+    return locked
 
 
 @transaction.atomic
@@ -90,12 +119,12 @@ def membership_remove(*, actor: User, team: Team, username: str) -> None:
     audit_record(action="member.remove", actor=actor, team=team, target=username)
 
 
-def _require_owner(*, actor: User, team: Team) -> None:
+def _require_owner(*, actor: User, team: Team, what: str = "change its members") -> None:
     if getattr(actor, "is_superuser", False):
         return
     membership = Membership.objects.filter(team=team, user_id=actor.pk).only("role").first()
     if membership is None or not role_may_manage(membership.role):
-        raise AccessDenied(f"Only owners of {team.slug} may change its members.")
+        raise AccessDenied(f"Only owners of {team.slug} may {what}.")
 
 
 def _check_role(role: str) -> None:

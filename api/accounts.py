@@ -16,16 +16,18 @@ from accounts.models import ApiToken, Membership, Team
 from accounts.selectors import team_get, team_members, teams_visible_to, tokens_of, user_roles
 from accounts.services import (
     LIFETIME_LIMIT,
+    NAME_MAX,
     IssuedToken,
     membership_remove,
     membership_role_change,
     membership_set,
     team_create,
+    team_update,
     token_create,
     token_exchange,
     token_revoke,
 )
-from api.common import JsonTypes, me, slug_field, valid
+from api.common import JsonTypes, me, not_blank, slug_field, valid
 from api.permissions import TokenScope, request_token
 
 
@@ -44,6 +46,11 @@ class TeamSerializer(serializers.ModelSerializer):
 class TeamCreateSerializer(JsonTypes, serializers.Serializer):
     slug = slug_field()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TeamUpdateSerializer(JsonTypes, serializers.Serializer):
+    # Not trimmed here, so the length the schema states is the length checked; the service trims.
+    name = serializers.CharField(max_length=NAME_MAX, trim_whitespace=False, validators=[not_blank])
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -89,6 +96,14 @@ class TeamDetail(APIView):
     @extend_schema(responses=TeamSerializer)
     def get(self, request: Request, slug: str) -> Response:
         team = team_get(user=me(request), slug=slug)
+        return Response(TeamSerializer(team, context={"roles": user_roles(user=request.user)}).data)
+
+    @extend_schema(request=TeamUpdateSerializer, responses=TeamSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        """Rename the team (owners only); its slug stays."""
+        team = team_get(user=me(request), slug=slug)
+        data = valid(TeamUpdateSerializer, request)
+        team = team_update(actor=me(request), team=team, name=data["name"])
         return Response(TeamSerializer(team, context={"roles": user_roles(user=request.user)}).data)
 
 

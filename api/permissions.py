@@ -37,6 +37,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     "api-dataset-external-names": (WRITE, "linking lineage names"),
     "api-dataset-external-name": (WRITE, "unlinking lineage names"),
     "api-team-list": (ADMIN, "creating teams"),
+    "api-team-detail": (ADMIN, "renaming teams"),
     "api-team-members": (ADMIN, "managing team members"),
     "api-team-member": (ADMIN, "managing team members"),
 }

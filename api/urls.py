@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from api import access, accounts, aliases, audit, checkouts, datasets, lineage, me, quality, versions
+from api import access, accounts, aliases, audit, checkouts, datasets, lineage, me, quality, search, versions
 from api.docs import SwaggerView
 from datasets.models import VERSION_DOWNLOAD_API
 
@@ -43,6 +43,9 @@ urlpatterns = [
         accounts.TeamMember.as_view(),
         name="api-team-member",
     ),
+    path("search/", search.Search.as_view(), name="api-search"),
+    path("search/suggest/", search.Suggest.as_view(), name="api-search-suggest"),
+    path("columns/", search.Columns.as_view(), name="api-columns"),
     path("datasets/", datasets.DatasetList.as_view(), name="api-dataset-list"),
     path("datasets/<slug:slug>/", datasets.DatasetDetail.as_view(), name="api-dataset-detail"),
     path("datasets/<slug:slug>/versions/", versions.VersionList.as_view(), name="api-version-list"),
