@@ -137,5 +137,5 @@ def test_exit_codes_and_messages(
     assert "maintainer or owner" in cli("push", "churn", str(tmp_path / "v1.csv"), env=env, check=4).stderr
 
     found = json.loads(cli("search", "churn", "--json", env=env).stdout)
-    assert [d["slug"] for d in found] == ["churn"]
+    assert [d["slug"] for d in found["results"]] == ["churn"]
     assert "churn" in cli("search", env=env).stdout and "patients" in cli("search", env=env).stdout

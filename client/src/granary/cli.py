@@ -26,6 +26,7 @@ from granary.manifest import Manifest
 from granary.progress import human_bytes
 
 EXIT_INTERRUPTED = 130
+SORTS = ["relevance", "popular", "updated", "name"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,13 +82,31 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--team", default="", help="limit what the token may change to this team")
     login.set_defaults(run=_login)
 
-    search = commands.add_parser("search", parents=[common], help="find datasets you may see")
-    search.add_argument("query", nargs="?", default="")
-    search.add_argument("--tag", default="")
-    search.add_argument("--team", default="")
-    search.add_argument("--popular", action="store_true", help="most checked-out first")
-    search.add_argument("--limit", type=int, default=50)
+    search = commands.add_parser(
+        "search",
+        parents=[common],
+        help="find datasets you may see, best first",
+        description='Words (all must match), "quoted phrases", -word, and filters: column:email '
+        "tag:nlp team:vision license:cc-by-4.0 format:parquet certified:yes pii:no quality:failing "
+        "visibility:internal updated:>2026-10-01 rows:>1000000, each negated with a leading -. "
+        "Quote the whole query for your shell when it has quotes or > in it.",
+    )
+    search.add_argument("query", nargs="*", help="the search text (several words are joined)")
+    search.add_argument("--sort", choices=SORTS, help="default: relevance with words, else popular")
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--per-page", "--limit", dest="per_page", type=int, default=20, help="1 to 100")
+    search.add_argument("--tag", default="", help="the same as tag:TAG in the query")
+    search.add_argument("--team", default="", help="the same as team:TEAM in the query")
+    search.add_argument("--popular", action="store_true", help="the same as --sort popular")
     search.set_defaults(run=_search)
+
+    columns = commands.add_parser(
+        "columns", parents=[common], help="which datasets have a column like this one"
+    )
+    columns.add_argument("name", help="part of a column name, any case (exact when under 3 characters)")
+    columns.add_argument("--limit", type=int, default=50, help="1 to 200")
+    columns.add_argument("--offset", type=int, default=0)
+    columns.set_defaults(run=_columns)
 
     info = commands.add_parser("info", parents=[common], help="what a reference resolves to")
     info.add_argument("ref")
@@ -194,26 +213,82 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    ordering = "popular" if args.popular else "slug"
-    found = _client(args).search(
-        args.query, tag=args.tag, team=args.team, ordering=ordering, limit=args.limit
-    )
+    words = [" ".join(args.query)] if args.query else []
+    words += [f"tag:{args.tag}"] if args.tag else []
+    words += [f"team:{args.team}"] if args.team else []
+    query = " ".join(words)
+    sort = args.sort or ("popular" if args.popular else None)
+    found = _client(args).search(query, sort=sort, page=args.page, per_page=args.per_page)
     if args.json:
         _print_json(found)
         return 0
-    if not found:
-        print("No dataset matches." if args.query else "No datasets you may see.")
-    for dataset in found:
-        if dataset.get("restricted"):
-            latest = "restricted"
+    hits = found["results"]
+    if found.get("corrected") and found.get("did_you_mean"):
+        print(f"Nothing matches '{query}'; showing results for '{found['did_you_mean']}'.")
+    if not hits:
+        if found["total"]:
+            print(f"No results on page {found['page']}: {found['total']} in all.")
         else:
-            latest = (
-                f"latest v{dataset['latest_version']}"
-                if dataset.get("latest_version")
-                else "no ready version"
-            )
-        print(f"{dataset['slug']:<24} {dataset['title'][:40]:<40} {dataset['team']:<14} {latest}")
+            print("No dataset matches." if query else "No datasets you may see.")
+        return 0
+    rows = [("DATASET", "TITLE", "LATEST/CERTIFIED", "CHECKOUTS 90D", "MATCHED COLUMNS")]
+    rows += [
+        (
+            hit["slug"],
+            _cut(hit["title"], 40),
+            _versions(hit),
+            str(hit["checkouts_90d"]) if hit.get("readable", True) else "-",
+            ", ".join(c["name"] + (" (PII)" if c["pii"] else "") for c in hit["matched_columns"]),
+        )
+        for hit in hits
+    ]
+    _print_table(rows)
+    first = (found["page"] - 1) * found["per_page"] + 1
+    more = f"; --page {found['page'] + 1} for more" if first + len(hits) - 1 < found["total"] else ""
+    print(f"\n{first}-{first + len(hits) - 1} of {found['total']}, sorted by {found['sort']}{more}.")
     return 0
+
+
+def _versions(hit: dict[str, Any]) -> str:
+    if not hit.get("readable", True):
+        return "restricted"
+    latest, certified = hit.get("latest_version"), hit.get("certified_version")
+    if latest is None:
+        return "no ready version"
+    return f"v{latest} / " + (f"v{certified}" if certified is not None else "-")
+
+
+def _columns(args: argparse.Namespace) -> int:
+    found = _client(args).columns(args.name, limit=args.limit, offset=args.offset)
+    if args.json:
+        _print_json(found)
+        return 0
+    columns = found["results"]
+    if not columns:
+        print(f"No column like '{args.name}' in a dataset you may read.")
+        return 0
+    rows = [("DATASET", "COLUMN", "TYPE", "PII", "DESCRIPTION")]
+    rows += [
+        (c["dataset"], c["name"], c["type"], "yes" if c["pii"] else "", _cut(c["description"], 50))
+        for c in columns
+    ]
+    _print_table(rows)
+    shown = f"{args.offset + 1}-{args.offset + len(columns)} of " if len(columns) < found["total"] else ""
+    print(f"\n{shown}{found['total']} column(s).")
+    return 0
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    """Rows in columns as wide as their widest cell; the last column is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
 
 
 def _info(args: argparse.Namespace) -> int:

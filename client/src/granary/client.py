@@ -145,9 +145,38 @@ class Client:
         return dict(self._get_json(f"/api/v1/datasets/{_q(slug)}/"))
 
     def search(
+        self, q: str = "", *, sort: str | None = None, page: int = 1, per_page: int | None = None
+    ) -> dict[str, Any]:
+        """One page of the datasets `q` finds, best first, as the server's JSON: `total`, `page`,
+        `per_page`, `sort`, `did_you_mean`, `corrected`, `facets` and `results` (each with `slug`,
+        `title`, `summary`, `team`, `snippet`, `matched_columns`, `score`, `latest_version`,
+        `certified_version`, `checkouts_90d` and `readable`). `q` takes words, "phrases" and
+        filters such as `column:email tag:nlp certified:yes -tag:deprecated`; `sort` is relevance,
+        popular, updated or name. A malformed query raises GranaryError saying where."""
+        params: dict[str, Any] = {"q": q, "page": page}
+        if sort:
+            params["sort"] = sort
+        if per_page is not None:
+            params["per_page"] = per_page
+        return dict(self._get_json("/api/v1/search/?" + urlencode(params)))
+
+    def suggest(self, q: str) -> list[dict[str, Any]]:
+        """Up to 10 completions of what has been typed: datasets, then tag: and column: filters."""
+        return list(self._get_json("/api/v1/search/suggest/?" + urlencode({"q": q})))
+
+    def columns(self, q: str, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Which datasets have a column like `q` (its name contains it, any case; exactly it when
+        shorter than 3 characters): `{"total", "results": [{"dataset", "dataset_title", "name",
+        "type", "description", "pii"}]}`, the exact name first. Only datasets you may read."""
+        params = {"q": q, "limit": limit, "offset": offset}
+        return dict(self._get_json("/api/v1/columns/?" + urlencode(params)))
+
+    def datasets(
         self, query: str = "", *, tag: str = "", team: str = "", ordering: str = "slug", limit: int = 100
     ) -> list[dict[str, Any]]:
-        """Datasets you may see, matching `query` (words in the title, summary or slug)."""
+        """Datasets you may see, browsed as a list (GET /api/v1/datasets/): `query` matches words
+        of the title, summary or slug, `tag` and `team` filter; `ordering` is slug, title or
+        popular. Unranked: `search()` ranks, highlights and counts facets."""
         params = {key: value for key, value in {"q": query, "tag": tag, "team": team}.items() if value}
         url: str | None = self._url("/api/v1/datasets/?" + urlencode({**params, "ordering": ordering}))
         found: list[dict[str, Any]] = []
