@@ -136,14 +136,15 @@ class ColumnResultsSerializer(serializers.Serializer):
     results = ColumnHitSerializer(source="columns", many=True)
 
 
-def _number(params: QueryDict, name: str, *, default: int, low: int, high: int | None = None) -> int:
+def _number(params: QueryDict, name: str, *, default: int, low: int, high: int) -> int:
     """A whole-number parameter within its documented bounds, or a 400 naming it."""
     raw = params.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < low or (high is not None and int(raw) > high):
-        upper = f" to {high:,}" if high is not None else " or more"
-        raise InvalidInput(f"{name}={raw!r}: give a whole number from {low}{upper}.", field=name)
+    # Digits only (isdigit alone lets '²' through), and few enough for int() to read at all.
+    digits = raw.isascii() and raw.isdigit() and len(raw.lstrip("0")) <= len(str(high))
+    if not digits or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name}={raw[:20]!r}: give a whole number from {low} to {high:,}.", field=name)
     return int(raw)
 
 
@@ -173,7 +174,7 @@ class Search(APIView):
             ),
             OpenApiParameter(
                 "page",
-                {"type": "integer", "minimum": 1, "default": 1},
+                {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "default": 1},
                 description=f"Pages reach the first {MAX_RESULTS:,} results: page * per_page <= {MAX_RESULTS:,}",
             ),
             OpenApiParameter(
@@ -188,7 +189,7 @@ class Search(APIView):
             user=request.user,
             q=params.get("q", ""),
             sort=_sort(params),
-            page=_number(params, "page", default=1, low=1),
+            page=_number(params, "page", default=1, low=1, high=MAX_RESULTS),
             per_page=_number(params, "per_page", default=20, low=1, high=MAX_PER_PAGE),
         )
         return Response(SearchResultsSerializer(results, context={"request": request}).data)
