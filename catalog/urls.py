@@ -5,13 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.models import TEAM_PAGE
-from catalog.views import access, accounts, aliases, audit, datasets, lineage, quality, versions
+from catalog.views import access, accounts, aliases, audit, datasets, discovery, lineage, quality, versions
 from datasets.models import ACCESS_PAGE, DATASET_PAGE, VERSION_PAGE
 from lineage.models import RUN_PAGE
 from quality.models import VALIDATION_REPORT_PAGE
 
 urlpatterns = [
-    path("", datasets.home, name="home"),
+    path("", discovery.home, name="home"),
+    path("search/suggest/", discovery.suggestions, name="search-suggest"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/new/", datasets.dataset_new, name="dataset-new"),

@@ -1,4 +1,5 @@
-// Granary's few behaviours on top of htmx: the upload progress bar, the size check, copy buttons.
+// Granary's few behaviours on top of htmx: the upload progress bar, the size check, copy buttons,
+// the search box's type-ahead keys.
 (function () {
   "use strict";
 
@@ -71,5 +72,53 @@
       event.detail.shouldSwap = false;
       showFileError(form, event.detail.serverResponse);
     }
+  });
+
+  // The search box's type-ahead (htmx fills .suggestions under it): the arrow keys move between
+  // the box and the suggestions, Escape closes them, and a tag or column suggestion turns the
+  // word being typed into its filter (`tag:nlp `) instead of leaving the page.
+  function searchParts(element) {
+    const form = element.closest && element.closest(".discovery-search");
+    if (!form) return null;
+    return { form: form, input: form.querySelector("input[name=q]"), box: form.querySelector(".suggestions") };
+  }
+
+  function closeSuggestions(parts) {
+    if (window.htmx) window.htmx.trigger(parts.input, "htmx:abort");  // a late answer must not reopen them
+    parts.box.replaceChildren();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    const parts = searchParts(event.target);
+    if (!parts) return;
+    const links = Array.from(parts.box.querySelectorAll("a"));
+    const index = links.indexOf(event.target);
+    if (event.key === "Escape" && links.length) {
+      event.preventDefault();  // which would otherwise also clear the box
+      closeSuggestions(parts);
+      parts.input.focus();
+    } else if (event.key === "ArrowDown" && links.length) {
+      event.preventDefault();
+      links[Math.min(index + 1, links.length - 1)].focus();
+    } else if (event.key === "ArrowUp" && index >= 0) {
+      event.preventDefault();
+      (index === 0 ? parts.input : links[index - 1]).focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest(".suggestions a[data-fill]");
+    const parts = link && searchParts(link);
+    if (!parts) return;
+    event.preventDefault();
+    parts.input.value = link.dataset.fill + " ";
+    closeSuggestions(parts);
+    parts.input.focus();
+  });
+
+  // Leaving the search box and its suggestions closes them.
+  document.addEventListener("focusout", function (event) {
+    const parts = searchParts(event.target);
+    if (parts && !(event.relatedTarget && parts.form.contains(event.relatedTarget))) closeSuggestions(parts);
   });
 })();

@@ -61,6 +61,8 @@ OWNER_ONLY_API = {"anonymous": 401, "anonymous_read": 401, "outsider": 403, "mem
 
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("home", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
+    # Type-ahead under the portal's search boxes: open to whoever may browse, filtered like search.
+    ("search-suggest", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
     ("login", "GET"): dict.fromkeys(PERSONAS, 200),
     ("logout", "POST"): dict.fromkeys(PERSONAS, 302),
     ("dataset-new", "GET"): SIGNED_IN_PAGE,

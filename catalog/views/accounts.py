@@ -33,11 +33,9 @@ from catalog.forms import (
     TokenForm,
     WebhookForm,
 )
+from catalog.presentation.discovery import page_number, search_page_context
 from catalog.views.common import form_submit
 from core.http import AuthenticatedHttpRequest
-from datasets.selectors import (
-    dataset_search,
-)
 from webhooks.selectors import webhook_deliveries_of, webhooks_of
 from webhooks.services import webhook_create, webhook_delete, webhooks_require_owner
 
@@ -74,17 +72,25 @@ def team_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     if changed:
         return redirect(team)
     role = team_role(user=request.user, team=team)
-    context = {
-        "team": team,
-        "form": form,
-        "role": role,
+    # The team's datasets, searched like the home page's (the team facet would have one value).
+    context, status = search_page_context(
+        user=request.user,
+        q=request.GET.get("q", ""),
+        sort=request.GET.get("sort", ""),
+        page=page_number(request.GET.get("page")),
+        team=team.slug,
+        hidden_facets=("team",),
+    )
+    context.update(
+        team=team,
+        form=form,
+        role=role,
         # None: not theirs to see (the page says so); the rule is the selector's.
-        "members": team_members(user=request.user, team=team)
+        members=team_members(user=request.user, team=team)
         if team_members_visible(user=request.user, team=team)
         else None,
-        "datasets": dataset_search(user=request.user, team=team.slug),
-    }
-    return render(request, "catalog/team_detail.html", context, status=400 if form.errors else 200)
+    )
+    return render(request, "catalog/team_detail.html", context, status=400 if form.errors else status)
 
 
 @require_POST

@@ -1,4 +1,4 @@
-"""Pages of datasets: the home page's list, a dataset's page, registering and editing one, its column docs and usage."""
+"""Pages of datasets: a dataset's page, registering and editing one, its column docs and usage."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from catalog.presentation.charts import quality_bars
 from catalog.presentation.markdown import markdown_render
 from catalog.views.common import form_submit, portal_page
 from core.http import AuthenticatedHttpRequest
-from datasets.access import Access, dataset_access_map, dataset_get
+from datasets.access import Access, dataset_get
 from datasets.models import Dataset
 from datasets.references import version_certified, version_latest
 from datasets.selectors import (
@@ -31,7 +31,6 @@ from datasets.selectors import (
     checkout_count,
     checkouts_of,
     column_docs,
-    dataset_search,
     version_alias_names,
     versions_of,
 )
@@ -40,30 +39,6 @@ from datasets.services.croissant import dataset_schema_org
 from datasets.services.datasets import dataset_create, dataset_update
 from lineage.graph import lineage_graph
 from quality.selectors import quality_history, suite_revision_current
-
-
-@portal_page
-def home(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    datasets = dataset_search(
-        user=request.user,
-        q=params.get("q", "").strip(),
-        tag=params.get("tag", ""),
-        team=params.get("team", ""),
-        ordering=params.get("ordering", "slug"),
-    )
-    page = Paginator(datasets, 25).get_page(params.get("page"))
-    access = dataset_access_map(user=request.user, datasets=page)
-    readable = {pk for pk, rights in access.items() if rights.read}
-    context = {
-        "page": page,
-        "readable": readable,
-        "q": params.get("q", ""),
-        "tag": params.get("tag", ""),
-        "ordering": params.get("ordering", "slug"),
-    }
-    return render(request, "catalog/home.html", context)
-
 
 VERSIONS_PER_PAGE = 25
 

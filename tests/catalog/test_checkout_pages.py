@@ -78,7 +78,7 @@ def test_the_home_page_sorts_by_use(client, member, versions, team, publish):
     publish(DatasetFactory(slug="aardvark", team=team, visibility="public"), data=CSV)
     checkout_create(user=member, refs=["churn"], purpose="train")
     client.force_login(member)
-    html = client.get("/?ordering=popular").content.decode()
+    html = client.get("/?sort=popular").content.decode()
     assert html.index("churn") < html.index("aardvark")
     assert "1 checkout" in html
 
