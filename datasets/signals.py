@@ -5,7 +5,9 @@
   to validate a ready one.
 - `dataset_changed`: something a catalog search shows or filters on changed: the card (title,
   summary, README, tags, licence, visibility, status, team), the column docs, the latest or
-  certified version, or the usage counts. The search app listens, to re-index the dataset.
+  certified version. The search app listens, to re-index the dataset.
+- `datasets_popularity_changed`: only the checkout counts of some datasets changed (a checkout, or
+  the daily recount); search updates their popularity without re-indexing their text.
 """
 
 from django.dispatch import Signal
@@ -16,3 +18,6 @@ version_status_changed = Signal()
 # Sent with `dataset_id` (an int), inside the transaction that made the change, so the search
 # index commits or rolls back with it.
 dataset_changed = Signal()
+
+# Sent with `dataset_ids` (a list of ints), inside the transaction that changed the counts.
+datasets_popularity_changed = Signal()

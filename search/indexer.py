@@ -49,6 +49,17 @@ def search_index_team(*, team_id: int) -> int:
     return len(ids)
 
 
+def search_popularity_update(*, dataset_ids: Sequence[int]) -> None:
+    """Copy new checkout counts into the index and re-weigh the popularity boost, without
+    re-indexing any text (the daily recount touches thousands of datasets)."""
+    counts = dict(Dataset.objects.filter(pk__in=dataset_ids).values_list("pk", "checkouts_90d"))
+    documents = list(SearchDocument.objects.filter(pk__in=counts).only("pk", "certified"))
+    for document in documents:
+        document.checkouts_90d = counts[document.pk]
+        document.boost = boost(checkouts_90d=document.checkouts_90d, certified=document.certified)
+    SearchDocument.objects.bulk_update(documents, ["checkouts_90d", "boost"], batch_size=500)
+
+
 def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int:
     """Re-index every dataset, batch by batch (search keeps answering meanwhile), then drop what
     is left of datasets that no longer exist. Returns how many datasets are indexed."""

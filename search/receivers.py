@@ -8,8 +8,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from accounts.signals import team_changed
-from datasets.signals import dataset_changed, version_status_changed
-from search.indexer import search_index_dataset, search_index_team
+from datasets.signals import dataset_changed, datasets_popularity_changed, version_status_changed
+from search.indexer import search_index_dataset, search_index_team, search_popularity_update
 
 
 @receiver(dataset_changed, dispatch_uid="search.dataset_changed")
@@ -26,3 +26,8 @@ def version_reindex(sender: Any, version: Any, **kwargs: Any) -> None:
 @receiver(team_changed, dispatch_uid="search.team_changed")
 def team_reindex(sender: Any, team_id: int, **kwargs: Any) -> None:
     search_index_team(team_id=team_id)
+
+
+@receiver(datasets_popularity_changed, dispatch_uid="search.datasets_popularity_changed")
+def popularity_update(sender: Any, dataset_ids: list[int], **kwargs: Any) -> None:
+    search_popularity_update(dataset_ids=dataset_ids)

@@ -11,7 +11,7 @@ from audit.services import audit_record
 from core.errors import GranaryError, InvalidInput, NotReady
 from datasets.models import Checkout, CheckoutItem, Version
 from datasets.references import version_get
-from datasets.services.summary import dataset_summary_refresh
+from datasets.services.summary import datasets_checkouts_refresh
 
 MAX_REFS = 100
 
@@ -58,9 +58,8 @@ def checkout_create(
                 target=str(checkout.pk),
                 detail={"ref": ref, "purpose": checkout.purpose, "model": checkout.model},
             )
-        # In id order, as the popularity refresh locks them, so the two never deadlock.
-        for dataset_id in sorted({version.dataset_id for version in versions}):
-            dataset_summary_refresh(dataset_id=dataset_id)
+        # Locked in id order, as the popularity refresh locks them, so the two never deadlock.
+        datasets_checkouts_refresh(dataset_ids=sorted({version.dataset_id for version in versions}))
     return checkout
 
 

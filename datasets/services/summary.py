@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from datasets.models import CheckoutItem, Dataset, Version
 from datasets.references import versions_certified_of, versions_ready_of
-from datasets.signals import dataset_changed
+from datasets.signals import dataset_changed, datasets_popularity_changed
 
 POPULARITY_DAYS = 90
 # Datasets updated per transaction by the popularity refresh: short locks, bounded memory.
@@ -39,6 +39,19 @@ def dataset_summary_refresh(*, dataset_id: int) -> None:
         dataset_changed.send(sender=Dataset, dataset_id=dataset_id)
 
 
+def datasets_checkouts_refresh(*, dataset_ids: list[int]) -> None:
+    """Recount the checkouts of datasets a new checkout pulled, and announce only that
+    (`datasets_popularity_changed`): their text and versions did not change."""
+    with transaction.atomic():
+        locked = _lock(sorted(dataset_ids))
+        if not locked:
+            return
+        Dataset.objects.filter(pk__in=locked).update(
+            checkout_count=_checkouts(since=None), checkouts_90d=_checkouts(since=_popularity_since())
+        )
+        datasets_popularity_changed.send(sender=Dataset, dataset_ids=locked)
+
+
 def datasets_popularity_refresh() -> int:
     """Recompute the checkout counts of every dataset whose 90-day count may have moved (checkouts
     age out of the window without anything else changing), announcing each one that changed;
@@ -59,8 +72,7 @@ def datasets_popularity_refresh() -> int:
         with transaction.atomic():
             locked = _lock(block)
             Dataset.objects.filter(pk__in=locked).update(**fresh)
-            for dataset_id in locked:
-                dataset_changed.send(sender=Dataset, dataset_id=dataset_id)
+            datasets_popularity_changed.send(sender=Dataset, dataset_ids=locked)
     return len(changed)
 
 

@@ -22,7 +22,7 @@ from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 from datasets.services.summary import datasets_popularity_refresh
 from datasets.services.versions import version_ingest
-from datasets.signals import dataset_changed
+from datasets.signals import dataset_changed, datasets_popularity_changed
 from quality.services import suite_save, validation_queue, validation_run
 from tests.factories import DatasetFactory
 
@@ -48,15 +48,20 @@ def fresh(dataset: Dataset) -> Dataset:
 
 @pytest.fixture
 def announced() -> Iterator[list[int]]:
-    """The dataset ids `dataset_changed` announces, in order."""
+    """The dataset ids `dataset_changed` and `datasets_popularity_changed` announce, in order."""
     ids: list[int] = []
 
     def listen(sender: Any, dataset_id: int, **kwargs: Any) -> None:
         ids.append(dataset_id)
 
+    def listen_many(sender: Any, dataset_ids: list[int], **kwargs: Any) -> None:
+        ids.extend(dataset_ids)
+
     dataset_changed.connect(listen, dispatch_uid="test_dataset_summary")
+    datasets_popularity_changed.connect(listen_many, dispatch_uid="test_dataset_summary_many")
     yield ids
     dataset_changed.disconnect(dispatch_uid="test_dataset_summary")
+    datasets_popularity_changed.disconnect(dispatch_uid="test_dataset_summary_many")
 
 
 def test_a_new_version_counts_at_once_and_becomes_latest_when_its_ingest_ends_ready(public_dataset, publish):
