@@ -83,6 +83,13 @@ class TeamForm(ServiceErrorsMixin):
     name = forms.CharField(max_length=200)
 
 
+class TeamNameForm(ServiceErrorsMixin):
+    """A team's new name, on its page (owners); the slug stays."""
+
+    prefix = "rename"
+    name = forms.CharField(max_length=200)
+
+
 class MemberForm(ServiceErrorsMixin):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)

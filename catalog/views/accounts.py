@@ -23,6 +23,7 @@ from accounts.services import (
     membership_set,
     preferences_set,
     team_create,
+    team_update,
     token_create,
     token_revoke,
 )
@@ -30,6 +31,7 @@ from catalog.forms import (
     MemberForm,
     PreferencesForm,
     TeamForm,
+    TeamNameForm,
     TokenForm,
     WebhookForm,
 )
@@ -62,14 +64,23 @@ def team_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def team_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     team = team_get(user=request.user, slug=slug)
-    form = MemberForm(request.POST or None)
+    # Two forms post here: the owners' rename (its fields are prefixed) and the member form.
+    renaming = "rename-name" in request.POST
+    rename = TeamNameForm(request.POST if renaming else None, initial={"name": team.name})
+    renamed = form_submit(
+        request,
+        rename,
+        lambda data: team_update(actor=request.user, team=team, name=data["name"]),
+        success=lambda renamed: f"Renamed {renamed.slug} to {renamed.name}.",
+    )
+    form = MemberForm(None if renaming else request.POST or None)
     changed = form_submit(
         request,
         form,
         lambda data: membership_set(actor=request.user, team=team, **data),
         success=lambda membership: f"{membership.user.username} is now {membership.role}.",
     )
-    if changed:
+    if renamed or changed:
         return redirect(team)
     role = team_role(user=request.user, team=team)
     # The team's datasets, searched like the home page's (the team facet would have one value).
@@ -84,13 +95,15 @@ def team_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     context.update(
         team=team,
         form=form,
+        rename_form=rename,
         role=role,
         # None: not theirs to see (the page says so); the rule is the selector's.
         members=team_members(user=request.user, team=team)
         if team_members_visible(user=request.user, team=team)
         else None,
     )
-    return render(request, "catalog/team_detail.html", context, status=400 if form.errors else status)
+    invalid = form.errors or rename.errors
+    return render(request, "catalog/team_detail.html", context, status=400 if invalid else status)
 
 
 @require_POST

@@ -166,3 +166,35 @@ def test_renaming_needs_an_admin_token_for_the_team(hydrology):
     limited = bearer("hana", team="other").patch("/api/v1/teams/water/", {"name": "X"}, format="json")
     assert limited.status_code == 403 and limited.json()["code"] == "token_scope"
     assert Team.objects.get(pk=hydrology.pk).name == "Hydrology Group"
+
+
+# --- the team page's rename form (owners) ---------------------------------------------------------
+
+
+def test_an_owner_renames_the_team_on_its_page(hydrology, client):
+    client.force_login(user("hana"))
+    page = client.get("/teams/water/")
+    assert "Rename the team" in page.content.decode() and 'value="Hydrology Group"' in page.content.decode()
+    response = client.post("/teams/water/", {"rename-name": "Glaciology Unit"}, follow=True)
+    assert response.redirect_chain == [("/teams/water/", 302)]
+    assert "Renamed water to Glaciology Unit." in response.content.decode()
+    assert Team.objects.get(pk=hydrology.pk).name == "Glaciology Unit"
+    assert found("glaciology") == {"river-levels", "rain-gauges"}
+
+
+def test_the_rename_form_shows_its_error_and_leaves_the_member_form_alone(hydrology, client):
+    client.force_login(user("hana"))
+    response = client.post("/teams/water/", {"rename-name": "   "})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert Team.objects.get(pk=hydrology.pk).name == "Hydrology Group"
+    added = client.post("/teams/water/", {"username": "max", "role": "owner"})
+    assert added.status_code == 302 and Team.objects.get(pk=hydrology.pk).name == "Hydrology Group"
+
+
+def test_a_maintainer_sees_no_rename_form_and_cannot_post_one(hydrology, client):
+    client.force_login(user("max"))
+    assert "Rename the team" not in client.get("/teams/water/").content.decode()
+    response = client.post("/teams/water/", {"rename-name": "Mine now"})
+    assert response.status_code == 400
+    assert Team.objects.get(pk=hydrology.pk).name == "Hydrology Group"
