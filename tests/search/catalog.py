@@ -15,9 +15,9 @@ them in view.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -25,6 +25,8 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from core.types import SchemaColumn
 from datasets.models import Blob, Checkout, CheckoutItem, ColumnDoc, Dataset, Tag, Version
+from datasets.services.summary import dataset_summary_refresh
+from search.indexer import search_rebuild
 
 PUBLIC = Dataset.Visibility.PUBLIC
 INTERNAL = Dataset.Visibility.INTERNAL
@@ -970,19 +972,11 @@ def catalog_build() -> Catalog:
     return Catalog(teams=teams, users=users, datasets=datasets)
 
 
-def catalog_index(datasets: Any) -> None:
+def catalog_index(datasets: Iterable[Dataset]) -> None:
     """Bring the denormalized fields and the search index up to date with the rows."""
-    # TODO(#11): import these at the top once datasets.services.summary and search.indexer land
-    # (being written now by other engineers); until then the catalog is rows only.
-    import importlib.util
-
-    if importlib.util.find_spec("datasets.services.summary") is not None:
-        summary: Any = importlib.import_module("datasets.services.summary")
-        for dataset in datasets:
-            summary.dataset_summary_refresh(dataset_id=dataset.pk)
-    if importlib.util.find_spec("search.indexer") is not None:
-        indexer: Any = importlib.import_module("search.indexer")
-        indexer.search_rebuild()
+    for dataset in datasets:
+        dataset_summary_refresh(dataset_id=dataset.pk)
+    search_rebuild()
 
 
 def _dataset_build(spec: Spec, *, team: Team, trainer: User) -> Dataset:
