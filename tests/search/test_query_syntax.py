@@ -262,3 +262,42 @@ def test_a_valid_query_through_the_api_answers_its_results(
     body = response.json()
     assert body["total"] == 1
     assert [hit["slug"] for hit in body["results"]] == ["seattle-weather"]
+
+
+# --- sorts and facet links ---------------------------------------------------------------------
+
+
+def test_each_sort_orders_as_it_says(catalog: Catalog) -> None:
+    def order(sort: str) -> list[str]:
+        hits = search_datasets(user=catalog.users["otto"], q="team:mobility", sort=sort).hits
+        return [hit.dataset.slug for hit in hits]
+
+    assert order("popular")[:2] == ["taxi-trips-2024", "taxi-trips-2023"]  # 4 and 1 in 90 days
+    assert order("updated")[0] == "gtfs-stops"
+    assert order("name") == [
+        "city-bike-bergen",
+        "city-bike-oslo",
+        "taxi-trips-2023",
+        "taxi-trips-2024",
+        "gtfs-stops",
+    ]
+    default = search_datasets(user=catalog.users["otto"], q="")
+    assert default.sort == "popular" and default.hits[0].dataset.slug == "seattle-weather"  # 12 checkouts
+    assert search_datasets(user=catalog.users["otto"], q="weather").sort == "relevance"
+
+
+def test_a_facet_link_adds_its_filter_and_a_selected_one_removes_it(catalog: Catalog) -> None:
+    results = search_datasets(user=catalog.users["otto"], q="weather")
+    tutorial = next(value for value in results.facets["tag"] if value.value == "tutorial")
+    assert (tutorial.count, tutorial.selected) == (1, False)
+    assert tutorial.query == "weather tag:tutorial"
+    narrowed = search_datasets(user=catalog.users["otto"], q=tutorial.query)
+    assert [hit.dataset.slug for hit in narrowed.hits] == ["seattle-weather"]
+    selected = next(value for value in narrowed.facets["tag"] if value.value == "tutorial")
+    assert selected.selected and selected.query == "weather"
+
+
+def test_an_unknown_sort_is_a_400_naming_the_sorts(catalog: Catalog, api: Callable[[Any], APIClient]) -> None:
+    response = api(catalog.users["otto"]).get("/api/v1/search/", {"q": "weather", "sort": "best"})
+    assert response.status_code == 400
+    assert "relevance" in response.json()["detail"]
