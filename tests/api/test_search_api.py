@@ -370,7 +370,6 @@ def test_suggest_completes_datasets_tags_and_columns(as_user):
     kinds = {(s["kind"], s["value"]) for s in suggestions}
     assert {
         ("dataset", "churn"),
-        ("dataset", "loyalty"),
         ("tag", "customers"),
         ("column", "customer_id"),
     } <= kinds
