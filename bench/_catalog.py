@@ -266,6 +266,10 @@ N_TAGS = 500
 VERSIONS = 3
 CHECKOUTS_PER_DATASET = 3  # 300,000 checkouts at 100,000 datasets
 BATCH = 2000
+# Zipf exponents: the most common theme (sales) is a seventh of the catalog, the most common
+# extra tag on about one dataset in ten.
+THEME_LAW = 0.6
+TAG_LAW = 0.8
 PASSWORD = "bench-search-password"  # noqa: S105 (the bench user's, in a throwaway database)
 
 
@@ -297,12 +301,17 @@ class Draw:
 
 
 def tag_names() -> list[str]:
-    """500 tag names, most used first: the themes, modifiers, theme words, then theme-modifier pairs."""
+    """500 tag names, most used first: modifiers and theme words mixed (`raw`, `training`,
+    `forecast`), then the themes (each dataset is tagged with its own anyway), then theme-modifier
+    pairs (`nlp-gold`)."""
     names: dict[str, None] = {}
     rng = random.Random(11)  # noqa: S311 (a reproducible vocabulary)
-    words = [word for words, _ in THEMES.values() for word in words[:8]]
-    rng.shuffle(words)
-    for name in itertools.chain(THEMES, MODIFIERS, words):
+    general = [
+        *MODIFIERS,
+        *(word for words, _ in THEMES.values() for word in words[:8] if word not in THEMES),
+    ]
+    rng.shuffle(general)
+    for name in itertools.chain(general, THEMES):
         names.setdefault(name, None)
     pairs = [f"{theme}-{mod}" for theme in THEMES for mod in MODIFIERS[:12]]
     rng.shuffle(pairs)
@@ -327,7 +336,7 @@ def bench_username(seed: int = 7) -> str:
 def team_specs() -> list[tuple[str, str, str]]:
     """(slug, name, theme) of 200 teams; the themes follow the same law as the datasets'."""
     rng = random.Random(12)  # noqa: S311
-    themes = Draw(list(THEMES), 0.9)
+    themes = Draw(list(THEMES), THEME_LAW)
     specs: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     while len(specs) < N_TEAMS:
@@ -384,9 +393,9 @@ class Catalog:
         self.now = now
         self.log = log
         self.general = Draw(GENERAL, 1.0)
-        self.themes = Draw(list(THEMES), 0.9)
+        self.themes = Draw(list(THEMES), THEME_LAW)
         self.theme_words = {name: Draw(words, 0.9) for name, (words, _) in THEMES.items()}
-        self.tags = Draw(tag_names(), 1.05)
+        self.tags = Draw(tag_names(), TAG_LAW)
         self.licenses = (LICENSES, list(itertools.accumulate(LICENSE_WEIGHTS)))
         self.formats = (FORMATS, list(itertools.accumulate(FORMAT_WEIGHTS)))
 
