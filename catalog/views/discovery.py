@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from catalog.presentation.discovery import (
     discovery_context,
@@ -18,7 +18,7 @@ from search.selectors import search_suggest
 
 
 @portal_page
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     params = request.GET
     q, sort = params.get("q", ""), params.get("sort", "")
@@ -31,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-@require_GET
+@require_safe
 def suggestions(request: HttpRequest) -> HttpResponse:
     """An HTML fragment for htmx: what completes the text being typed in a search box."""
     q = request.GET.get("q", "")

@@ -65,8 +65,11 @@ def test_the_upload_form_shows_what_is_wrong_without_leaving_the_page(
 
 
 def test_search_finds_a_dataset_from_the_home_page(signed_in_page, live_server, public_dataset):
+    from search.indexer import search_index_dataset
+
+    search_index_dataset(dataset_id=public_dataset.pk)  # factories skip the services that index
     page = signed_in_page
-    page.fill("input[name=q]", "churn")
+    page.fill(".discovery-search input[name=q]", "churn")
     page.keyboard.press("Enter")
     expect(page.locator(".dataset-row")).to_have_count(1)
     page.click(f"text={public_dataset.title}")
