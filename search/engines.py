@@ -20,14 +20,17 @@ from search.text import edits_one, tsquery_term, tsvector_literal
 # tags and columns, then the team and summary, then the README and the licence and format.
 FIELDS = ("name", "tags", "team", "summary", "columns", "readme", "meta")
 CARD_FIELDS = ("name", "team", "summary")  # what a restricted dataset shows to anyone
+# FTS5's BM25 adds up a term's weighted hits over the fields and then saturates the sum (k1 =
+# 1.2), so large weights flatten into each other: weights well below 1 keep the sum in the curve's
+# near-linear part, where a title hit stays worth six column hits.
 BM25_WEIGHTS = {
-    "name": 10.0,
-    "tags": 5.0,
-    "team": 2.0,
-    "summary": 2.0,
-    "columns": 5.0,
-    "readme": 1.0,
-    "meta": 1.0,
+    "name": 0.1,
+    "tags": 0.016,
+    "columns": 0.016,
+    "team": 0.006,
+    "summary": 0.006,
+    "readme": 0.002,
+    "meta": 0.002,
 }
 PG_WEIGHTS = {
     "name": "A",
@@ -35,9 +38,10 @@ PG_WEIGHTS = {
     "columns": "B",
     "team": "C",
     "summary": "C",
-    "meta": "C",
+    "meta": "D",
     "readme": "D",
 }
+PG_RANK_WEIGHTS = "'{0.02, 0.06, 0.16, 1.0}'"  # D, C, B, A: as the BM25 weights, roughly
 
 SQL = tuple[str, list[Any]]
 
@@ -57,8 +61,11 @@ class Engine(Protocol):
     def prune(self) -> None: ...
     def analyze(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL: ...
     def column_contains(self, value: str) -> SQL: ...
+    def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
     def candidates(self, word: str) -> list[str]: ...
 
 
@@ -68,15 +75,15 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 
 class Sqlite:
-    """FTS5: `search_fts` holds every dataset's fields; `search_card_fts` the card fields of the
-    restricted ones alone (what outsiders may match); `search_column_trgm` the column names,
-    trigram-tokenized so a substring search uses the index."""
+    """FTS5: `search_fts` holds every dataset's fields (an outsider matches a restricted one through
+    a column filter on its card fields, scored against the same corpus so its BM25 compares with
+    the rest); `search_column_trgm` the column names, trigram-tokenized so a substring search uses
+    the index."""
 
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
         with connection.cursor() as cursor:
             for table, ids in (
                 ("search_fts", dataset_ids),
-                ("search_card_fts", dataset_ids),
                 ("search_column_trgm", column_ids),
             ):
                 for chunk in _chunks(ids):
@@ -87,7 +94,7 @@ class Sqlite:
     def prune(self) -> None:
         """Forget the rows of datasets deleted without a re-index (their documents cascaded away)."""
         with connection.cursor() as cursor:
-            for table in ("search_fts", "search_card_fts"):
+            for table in ("search_fts",):
                 cursor.execute(
                     f"DELETE FROM {table} WHERE rowid NOT IN (SELECT dataset_id FROM search_document)"
                 )
@@ -109,34 +116,34 @@ class Sqlite:
                     f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 1))})",
                     rows,
                 )
-            cards: list[tuple[int | str, ...]] = [
-                (t.dataset_id, *(" ".join(t.fields[f]) for f in CARD_FIELDS)) for t in texts if t.restricted
-            ]
-            if cards:
-                cursor.executemany(
-                    f"INSERT INTO search_card_fts(rowid, {', '.join(CARD_FIELDS)}) "
-                    f"VALUES ({', '.join('%s' for _ in range(len(CARD_FIELDS) + 1))})",
-                    cards,
-                )
             columns = [(column_id, name) for t in texts for column_id, name in t.column_ids_names]
             if columns:
                 cursor.executemany("INSERT INTO search_column_trgm(rowid, name) VALUES (%s, %s)", columns)
 
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL:
         expression = _fts_expression(query, corrections)
+        weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS)
+        if names_only or card:  # type-ahead, or an outsider: what a card shows
+            expression = f"{{{' '.join(CARD_FIELDS)}}} : ({expression})"
         if card:
-            weights = ", ".join(str(BM25_WEIGHTS[f]) for f in CARD_FIELDS)
             return (
-                f"SELECT rowid AS id, -bm25(search_card_fts, {weights}) AS score, 0 AS whole "
-                "FROM search_card_fts WHERE search_card_fts MATCH %s",
+                f"SELECT rowid AS id, -bm25(search_fts, {weights}) AS score, 0 AS whole FROM search_fts "
+                "WHERE search_fts MATCH %s AND rowid IN "
+                "(SELECT dataset_id FROM search_document WHERE visibility = 'restricted')",
                 [expression],
             )
-        weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS)
         return (
             f"SELECT rowid AS id, -bm25(search_fts, {weights}) AS score, 1 AS whole "
             "FROM search_fts WHERE search_fts MATCH %s",
             [expression],
         )
+
+    def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL:
+        """A condition on `search_document d`: the query matches its slug or title."""
+        expression = f"{{name}} : ({_fts_expression(query, corrections)})"
+        return "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)", [expression]
 
     def column_contains(self, value: str) -> SQL:
         """A condition on `search_column c`: its name contains `value` (3 characters or more)."""
@@ -209,20 +216,27 @@ class Postgres:
                     rows,
                 )
 
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
-        expression = _tsquery(query, corrections)
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL:
+        # Type-ahead: what a card shows, the fields weighted A and C.
+        expression = _tsquery(query, corrections, weight="AC" if names_only else "")
         # Weights D, C, B, A; normalization 1 divides by 1 + log(length), as BM25 tempers long texts.
         if card:
             return (
-                "SELECT dataset_id AS id, ts_rank('{0.1, 0.2, 0.4, 1.0}', card_vector, %s::tsquery, 1) AS score, "
+                f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, card_vector, %s::tsquery, 1) AS score, "
                 "0 AS whole FROM search_document WHERE visibility = 'restricted' AND card_vector @@ %s::tsquery",
                 [expression, expression],
             )
         return (
-            "SELECT dataset_id AS id, ts_rank('{0.1, 0.2, 0.4, 1.0}', full_vector, %s::tsquery, 1) AS score, "
+            f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, full_vector, %s::tsquery, 1) AS score, "
             "1 AS whole FROM search_document WHERE full_vector @@ %s::tsquery",
             [expression, expression],
         )
+
+    def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL:
+        """A condition on `search_document d`: the query matches its slug or title (weight A)."""
+        return "d.full_vector @@ %s::tsquery", [_tsquery(query, corrections, weight="A")]
 
     def column_contains(self, value: str) -> SQL:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -238,21 +252,21 @@ class Postgres:
             return sorted(row[0] for row in cursor.fetchall())
 
 
-def _tsquery_words(words: Words, alternatives: Sequence[str] = ()) -> str:
-    parts = [tsquery_term(term) for term in words.terms]
+def _tsquery_words(words: Words, alternatives: Sequence[str] = (), weight: str = "") -> str:
+    parts = [tsquery_term(term, weight=weight) for term in words.terms]
     if words.prefix:
-        parts[-1] = tsquery_term(words.terms[-1], prefix=True)
+        parts[-1] = tsquery_term(words.terms[-1], prefix=True, weight=weight)
     phrase = " <-> ".join(parts)
     if len(parts) > 1:
         phrase = f"({phrase})"
     if alternatives:
-        return "(" + " | ".join([phrase] + [tsquery_term(term) for term in alternatives]) + ")"
+        return "(" + " | ".join([phrase] + [tsquery_term(term, weight=weight) for term in alternatives]) + ")"
     return phrase
 
 
-def _tsquery(query: Query, corrections: dict[int, Sequence[str]]) -> str:
+def _tsquery(query: Query, corrections: dict[int, Sequence[str]], weight: str = "") -> str:
     parts = [
-        _tsquery_words(words, corrections.get(index, ()))
+        _tsquery_words(words, corrections.get(index, ()), weight)
         for index, words in enumerate(query.words)
         if not words.negated
     ]

@@ -14,7 +14,7 @@ from core.types import SchemaColumn
 from datasets.models import ColumnDoc, Dataset, Version
 from datasets.references import versions_ready_of
 from search.engines import IndexedText, engine
-from search.models import SearchColumn, SearchDocument, SearchTerm
+from search.models import SearchColumn, SearchDocument, SearchTerm, SearchText
 from search.text import identifier_terms, markdown_text, terms
 
 README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
@@ -22,15 +22,18 @@ VOCABULARY_MIN = 4  # typo correction looks at words of 5 letters or more; a del
 BATCH = 500
 
 # Ranking's inputs that are not text: distinct checkouts in the last 90 days, log-scaled so that
-# a dataset pulled 1,000 times does not bury a better text match pulled 10 times, and certified.
+# a dataset pulled 1,000 times does not bury a better text match pulled 10 times; certified; and
+# deprecated. Squared, because it multiplies a text score that BM25's length normalization already
+# spreads by as much for two datasets with the same match (a longer README, more columns).
 POPULARITY_WEIGHT = 0.1
 CERTIFIED_BOOST = 1.2
+DEPRECATED_BOOST = 0.5  # still found, below what replaced it
 
 
-def boost(*, checkouts_90d: int, certified: bool) -> float:
-    return (1.0 + POPULARITY_WEIGHT * math.log1p(max(checkouts_90d, 0))) * (
-        CERTIFIED_BOOST if certified else 1.0
-    )
+def boost(*, checkouts_90d: int, certified: bool, deprecated: bool = False) -> float:
+    popularity = 1.0 + POPULARITY_WEIGHT * math.log1p(max(checkouts_90d, 0))
+    factor = popularity * (CERTIFIED_BOOST if certified else 1.0) * (DEPRECATED_BOOST if deprecated else 1.0)
+    return factor**2
 
 
 QUALITY = {"passed": "passing", "failed": "failing", "error": "failing", None: "none"}
@@ -52,11 +55,20 @@ def search_index_team(*, team_id: int) -> int:
 def search_popularity_update(*, dataset_ids: Sequence[int]) -> None:
     """Copy new checkout counts into the index and re-weigh the popularity boost, without
     re-indexing any text (the daily recount touches thousands of datasets)."""
-    counts = dict(Dataset.objects.filter(pk__in=dataset_ids).values_list("pk", "checkouts_90d"))
-    documents = list(SearchDocument.objects.filter(pk__in=counts).only("pk", "certified"))
+    found = {
+        pk: (count, status)
+        for pk, count, status in Dataset.objects.filter(pk__in=dataset_ids).values_list(
+            "pk", "checkouts_90d", "status"
+        )
+    }
+    documents = list(SearchDocument.objects.filter(pk__in=found).only("pk", "certified"))
     for document in documents:
-        document.checkouts_90d = counts[document.pk]
-        document.boost = boost(checkouts_90d=document.checkouts_90d, certified=document.certified)
+        document.checkouts_90d, status = found[document.pk]
+        document.boost = boost(
+            checkouts_90d=document.checkouts_90d,
+            certified=document.certified,
+            deprecated=status == Dataset.Status.DEPRECATED,
+        )
     SearchDocument.objects.bulk_update(documents, ["checkouts_90d", "boost"], batch_size=500)
 
 
@@ -139,20 +151,24 @@ def _index(dataset_ids: Sequence[int]) -> None:
     index.delete(dataset_ids, old_columns)
     SearchColumn.objects.filter(dataset_id__in=dataset_ids).delete()
     SearchDocument.objects.filter(dataset_id__in=dataset_ids).delete()
+    SearchText.objects.filter(dataset_id__in=dataset_ids).delete()
 
     documents: list[SearchDocument] = []
+    texts: list[SearchText] = []
     columns: list[SearchColumn] = []
     fields_of: dict[int, dict[str, list[str]]] = {}
     for dataset in datasets:
         version = latest.get(dataset.pk)
         column_docs = docs.get(dataset.pk, {})
-        document, dataset_columns, fields = _document(
+        document, dataset_columns, fields, readme = _document(
             dataset, version, column_docs, certified=certified.get(dataset.pk)
         )
         documents.append(document)
+        texts.append(SearchText(dataset_id=dataset.pk, summary=dataset.summary, readme_text=readme))
         columns += dataset_columns
         fields_of[dataset.pk] = fields
     SearchDocument.objects.bulk_create(documents)
+    SearchText.objects.bulk_create(texts)
     SearchColumn.objects.bulk_create(columns)
     names: dict[int, list[tuple[int, str]]] = {}
     for column in columns:
@@ -182,7 +198,7 @@ def _document(
     column_docs: dict[str, tuple[str, bool]],
     *,
     certified: int | None,
-) -> tuple[SearchDocument, list[SearchColumn], dict[str, list[str]]]:
+) -> tuple[SearchDocument, list[SearchColumn], dict[str, list[str]], str]:
     schema: list[SchemaColumn] = list(version.schema) if version else []
     readme = markdown_text(dataset.readme)
     tags = [tag.name for tag in dataset.tags.all()]
@@ -232,8 +248,10 @@ def _document(
         checkouts_90d=checkouts,
         latest_number=version.number if version else None,
         certified_number=certified,
-        boost=boost(checkouts_90d=checkouts, certified=certified is not None),
-        summary=dataset.summary,
-        readme_text=readme,
+        boost=boost(
+            checkouts_90d=checkouts,
+            certified=certified is not None,
+            deprecated=dataset.status == Dataset.Status.DEPRECATED,
+        ),
     )
-    return document, columns, fields
+    return document, columns, fields, readme

@@ -40,23 +40,39 @@ class SearchDocument(models.Model):
     checkouts_90d = models.IntegerField(default=0)
     latest_number = models.PositiveIntegerField(null=True, help_text="The newest ready version")
     certified_number = models.PositiveIntegerField(null=True, help_text="The newest certified version")
-    # The popularity and certified boosts, multiplied into the text score (see search.ranking).
+    # The popularity and certified boosts, multiplied into the text score (search.indexer.boost).
     boost = models.FloatField(default=1.0)
-    # For snippets: the text a hit is quoted from.
-    summary = models.CharField(max_length=500, blank=True)
-    readme_text = models.TextField(blank=True, help_text="The README without its Markdown, cut at a length")
 
     class Meta:
         db_table = "search_document"
         indexes = [
-            models.Index(fields=["visibility", "team_id"], name="search_doc_visibility_idx"),
             models.Index(fields=["-checkouts_90d", "slug"], name="search_doc_popular_idx"),
             models.Index(fields=["-updated_at"], name="search_doc_updated_idx"),
             models.Index(fields=["title_key"], name="search_doc_title_idx"),
+            # Facet counts read this index alone, in its order, without the table.
+            models.Index(
+                fields=["visibility", "team_id", "license_key", "format", "certified", "pii", "quality"],
+                name="search_doc_facets_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"search document of {self.slug}"
+
+
+class SearchText(models.Model):
+    """The text a hit is quoted from, kept apart from the document so that scans and joins over
+    documents stay narrow (a README is a thousand times wider than a document's filters)."""
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    summary = models.CharField(max_length=500, blank=True)
+    readme_text = models.TextField(blank=True, help_text="The README without its Markdown, cut at a length")
+
+    class Meta:
+        db_table = "search_text"
+
+    def __str__(self) -> str:
+        return f"search text of {self.dataset_id}"
 
 
 class SearchColumn(models.Model):

@@ -20,7 +20,7 @@ from core.types import AnyUser
 from datasets.access import Audience, audience_of
 from datasets.models import Dataset
 from search.engines import SQL, engine
-from search.models import SearchColumn, SearchDocument
+from search.models import SearchColumn, SearchDocument, SearchText
 from search.query import CHOICES, Filter, Query, Words, parse_query
 from search.text import damerau_one, identifier_terms, snippet, terms
 
@@ -143,6 +143,7 @@ class _Plan:
     audience: Audience
     team: str = ""
     corrections: dict[int, Sequence[str]] = field(default_factory=dict)
+    names_only: bool = False  # type-ahead matches slugs and titles alone
 
     def source(self) -> SQL:
         """FROM and WHERE: the datasets the query finds that the user may see."""
@@ -152,7 +153,9 @@ class _Plan:
         params: list[Any] = []
         if self.query.positive_words:
             index = engine()
-            whole, whole_params = index.match(self.query, self.corrections, card=False)
+            whole, whole_params = index.match(
+                self.query, self.corrections, card=False, names_only=self.names_only
+            )
             branches, branch_params = [whole], list(whole_params)
             # An outsider matches a restricted dataset by its card alone; a column filter is about data.
             if (
@@ -160,7 +163,9 @@ class _Plan:
                 and not self.audience.everything
                 and not self.query.filters_named("column")
             ):
-                card, card_params = index.match(self.query, self.corrections, card=True)
+                card, card_params = index.match(
+                    self.query, self.corrections, card=True, names_only=self.names_only
+                )
                 branches.append(card)
                 branch_params += card_params
             sql = f"FROM ({' UNION ALL '.join(branches)}) m JOIN search_document d ON d.dataset_id = m.id"
@@ -259,12 +264,17 @@ def _order(plan: _Plan, sort: str) -> SQL:
     readable, params = _readable(plan.audience)
     score, score_params = plan.score()
     if sort == "relevance":
+        # The slug or title typed exactly, then the datasets whose slug or title match at all, then
+        # the rest: field weights order matches within a dataset's text, these tiers across them.
         key = plan.query.free_text
-        return f"CASE WHEN d.slug = %s OR d.title_key = %s THEN 1 ELSE 0 END DESC, {score} DESC, d.slug", [
-            key,
-            key,
-            *score_params,
-        ]
+        named, named_params = (
+            engine().name_matches(plan.query, plan.corrections) if plan.query.positive_words else ("1=0", [])
+        )
+        return (
+            f"CASE WHEN d.slug = %s OR d.title_key = %s THEN 2 WHEN {named} THEN 1 ELSE 0 END DESC, "
+            f"{score} DESC, d.slug",
+            [key, key, *named_params, *score_params],
+        )
     if sort == "popular":
         return (
             f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, {score} DESC, d.slug",
@@ -308,16 +318,15 @@ def search_datasets(
             f"Pages go as deep as the first {MAX_RESULTS:,} results; narrow the search instead.", field="page"
         )
     plan = _Plan(query=query, audience=audience_of(user), team=team)
-    total = _count(plan)
+    total, rows = _run(plan, sort, page, per_page)
     did_you_mean: str | None = None
     if total == 0 and query.positive_words:
         corrections = _corrections(query)
         if corrections:
             corrected = replace(plan, corrections=corrections)
-            total = _count(corrected)
+            total, rows = _run(corrected, sort, page, per_page)
             if total:
                 plan = corrected
-    rows = _page(plan, sort, page, per_page) if total else []
     hits = _hits(plan, rows)
     if plan.corrections and hits:
         did_you_mean = _did_you_mean(plan, hits)
@@ -339,15 +348,31 @@ def _count(plan: _Plan) -> int:
     return int(_fetch(f"SELECT count(*) {source}", params)[0][0])
 
 
-def _page(plan: _Plan, sort: str, page: int, per_page: int) -> list[tuple[int, float]]:
+def _run(plan: _Plan, sort: str, page: int, per_page: int) -> tuple[int, list[tuple[int, float]]]:
+    """The total and one page. With words, one statement: the match is the costly part and a
+    window count reads it once; without, the count scans an index and the page can stop early."""
+    if not plan.query.positive_words:
+        total = _count(plan)
+        rows = _page(plan, sort, page, per_page) if total else []
+        return total, [(row[0], row[1]) for row in rows]
+    rows = _page(plan, sort, page, per_page, counted=True)
+    if rows:
+        return int(rows[0][2]), [(row[0], row[1]) for row in rows]
+    return (_count(plan) if page > 1 else 0), []
+
+
+def _page(
+    plan: _Plan, sort: str, page: int, per_page: int, *, counted: bool = False
+) -> list[tuple[int, float, int]]:
     source, params = plan.source()
     score, score_params = plan.score()
     order, order_params = _order(plan, sort)
+    total = ", count(*) OVER ()" if counted else ", 0"
     rows = _fetch(
-        f"SELECT d.dataset_id, {score} {source} ORDER BY {order} LIMIT %s OFFSET %s",
-        score_params + params + order_params + [per_page, (page - 1) * per_page],
+        f"SELECT d.dataset_id, {score}{total} {source} ORDER BY {order} LIMIT %s OFFSET %s",
+        [*score_params, *params, *order_params, per_page, (page - 1) * per_page],
     )
-    return [(int(row[0]), float(row[1] or 0.0)) for row in rows]
+    return [(int(row[0]), float(row[1] or 0.0), int(row[2] or 0)) for row in rows]
 
 
 def _corrections(query: Query) -> dict[int, Sequence[str]]:
@@ -367,7 +392,7 @@ def _corrections(query: Query) -> dict[int, Sequence[str]]:
 def _did_you_mean(plan: _Plan, hits: list[SearchHit]) -> str:
     """The query with each corrected word replaced by the candidate the best hit contains."""
     best = hits[0]
-    document = SearchDocument.objects.filter(pk=best.dataset.pk).first()
+    document = SearchText.objects.filter(pk=best.dataset.pk).first()
     text = " ".join(
         [
             best.dataset.slug,
@@ -394,6 +419,7 @@ def _hits(plan: _Plan, rows: list[tuple[int, float]]) -> list[SearchHit]:
     ids = [dataset_id for dataset_id, _ in rows]
     datasets = Dataset.objects.select_related("team").prefetch_related("tags").in_bulk(ids)
     documents = SearchDocument.objects.in_bulk(ids)
+    texts = SearchText.objects.in_bulk(ids)
     readable_ids = {
         pk
         for pk, document in documents.items()
@@ -407,9 +433,10 @@ def _hits(plan: _Plan, rows: list[tuple[int, float]]) -> list[SearchHit]:
         if dataset is None or document is None:
             continue
         readable = dataset_id in readable_ids
-        quote = snippet(document.summary, words)
-        if not quote and readable:
-            quote = snippet(document.readme_text, words)
+        text = texts.get(dataset_id)
+        quote = snippet(text.summary, words) if text else ""
+        if not quote and readable and text:
+            quote = snippet(text.readme_text, words)
         hits.append(
             SearchHit(
                 dataset=dataset,
@@ -534,7 +561,8 @@ def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
 
 
 def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion]:
-    """Up to `limit` completions of what is being typed: datasets, then tags and columns."""
+    """Up to `limit` completions of what is being typed: datasets whose slug or title match, then
+    tags and columns that start with the last word, each from datasets the user may read."""
     if not user_may_browse(user):
         raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
     found = terms(q)
@@ -543,39 +571,34 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     stem = found[-1]
     audience = audience_of(user)
     readable, readable_params = _readable(audience)
-    suggestions: list[Suggestion] = []
-    try:
-        query = parse_query(q.rstrip())
-    except InvalidInput:
-        query = Query(
-            words=(Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q),), text=q
-        )
-    if query.positive_words:
-        plan = _Plan(query=query, audience=audience)
-        for dataset_id, _ in _page(plan, "relevance", 1, max(1, limit // 2)):
-            suggestions.append(Suggestion(kind="dataset", value=str(dataset_id), label="", url=""))
-        datasets = Dataset.objects.in_bulk([int(s.value) for s in suggestions])
-        suggestions = [
-            Suggestion(kind="dataset", value=d.slug, label=d.title, url=d.get_absolute_url())
-            for s in suggestions
-            if (d := datasets.get(int(s.value))) is not None
-        ]
+    words = Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q)
+    plan = _Plan(query=Query(words=(words,), text=q), audience=audience, names_only=True)
+    rows = _page(plan, "relevance", 1, max(1, limit // 2))
+    datasets = Dataset.objects.in_bulk([row[0] for row in rows])
+    suggestions = [
+        Suggestion(kind="dataset", value=dataset.slug, label=dataset.title, url=dataset.get_absolute_url())
+        for row in rows
+        if (dataset := datasets.get(row[0])) is not None
+    ]
     upper = stem + "\uffff"
-    tag_rows = _fetch(
+    # Walk the names in index order and keep the first few that some readable dataset has: an
+    # EXISTS per candidate stops at its first readable dataset, where a GROUP BY would count all.
+    tags = _fetch(
         "SELECT t.name FROM datasets_tag t WHERE t.name >= %s AND t.name < %s AND EXISTS ("
         "SELECT 1 FROM datasets_dataset_tags dt JOIN search_document d ON d.dataset_id = dt.dataset_id "
-        f"WHERE dt.tag_id = t.id AND {readable}) ORDER BY length(t.name), t.name LIMIT 3",
+        f"WHERE dt.tag_id = t.id AND {readable}) ORDER BY t.name LIMIT 3",
         [stem, upper, *readable_params],
     )
-    suggestions += [Suggestion(kind="tag", value=name, label=f"tag:{name}", url="") for (name,) in tag_rows]
-    column_rows = _fetch(
-        "SELECT c.name_key, min(c.name) FROM search_column c WHERE c.name_key >= %s AND c.name_key < %s "
-        "AND EXISTS (SELECT 1 FROM search_document d WHERE d.dataset_id = c.dataset_id AND "
-        f"{readable}) GROUP BY c.name_key ORDER BY length(c.name_key), c.name_key LIMIT 3",
+    suggestions += [Suggestion(kind="tag", value=name, label=f"tag:{name}", url="") for (name,) in tags]
+    columns = _fetch(
+        "SELECT n.name_key FROM (SELECT DISTINCT name_key FROM search_column WHERE name_key >= %s "
+        "AND name_key < %s ORDER BY name_key LIMIT 40) n WHERE EXISTS (SELECT 1 FROM search_column c "
+        f"JOIN search_document d ON d.dataset_id = c.dataset_id WHERE c.name_key = n.name_key AND {readable}) "
+        "ORDER BY length(n.name_key), n.name_key LIMIT 3",
         [stem, upper, *readable_params],
     )
     suggestions += [
-        Suggestion(kind="column", value=name, label=f"column:{name}", url="") for _, name in column_rows
+        Suggestion(kind="column", value=name, label=f"column:{name}", url="") for (name,) in columns
     ]
     return suggestions[:limit]
 

@@ -80,8 +80,10 @@ def tsvector_literal(fields: Sequence[tuple[Iterable[str], str]]) -> str:
     return " ".join(f"'{_quote(term)}':{','.join(spots)}" for term, spots in positions.items())
 
 
-def tsquery_term(term: str, *, prefix: bool = False) -> str:
-    return f"'{_quote(term)}'" + (":*" if prefix else "")
+def tsquery_term(term: str, *, prefix: bool = False, weight: str = "") -> str:
+    """A term of a tsquery: `'temp'`, as a prefix `'temp':*`, only at weight A `'temp':*A`."""
+    suffix = ("*" if prefix else "") + weight
+    return f"'{_quote(term)}'" + (f":{suffix}" if suffix else "")
 
 
 def _quote(term: str) -> str:

@@ -46,7 +46,6 @@ CASES = [
             first="global-precipitation",
             also=("seattle-weather", "weather-stations"),
             did_you_mean="precipitation",
-            wrong_on=("sqlite",),
         ),
         id="a misspelt word is corrected and the title match comes first",
     ),
@@ -127,12 +126,11 @@ CASES = [
             "wind",
             first="wind-turbines",
             also=("weather-stations", "seattle-weather"),
-            wrong_on=("sqlite", "postgresql"),
         ),
         id="a title match before column matches",
     ),
     pytest.param(
-        Case("customer", first="support-tickets", also=("churn", "product-reviews"), wrong_on=("sqlite",)),
+        Case("customer", first="support-tickets", also=("churn", "product-reviews")),
         id="a title word before the same word in column names",
     ),
     pytest.param(
