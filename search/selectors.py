@@ -517,11 +517,13 @@ def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
             add("certified", "yes" if certified else "no", count)
             add("pii", "yes" if pii else "no", count)
             add("quality", quality, count)
+    # Materialized: the matches are found once and then joined to the tags, whatever the planner
+    # guesses of tables it has no statistics for yet.
     tags = _fetch(
-        f"SELECT t.name, count(*) FROM datasets_dataset_tags dt JOIN datasets_tag t ON t.id = dt.tag_id "
-        f"WHERE dt.dataset_id IN (SELECT d.dataset_id {source} AND {readable}) "
-        f"GROUP BY t.name ORDER BY count(*) DESC, t.name LIMIT {TOP_TAGS}",
-        params + readable_params,
+        f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id {source} AND {readable}) "
+        "SELECT t.name, count(*) FROM m JOIN datasets_dataset_tags dt ON dt.dataset_id = m.id "
+        f"JOIN datasets_tag t ON t.id = dt.tag_id GROUP BY t.name ORDER BY count(*) DESC, t.name LIMIT {TOP_TAGS}",
+        [*params, *readable_params],
     )
     counts["tag"] = {name: count for name, count in tags}
     teams = dict(Team.objects.filter(pk__in=[int(pk) for pk in counts["team"]]).values_list("pk", "slug"))
