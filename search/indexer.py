@@ -131,15 +131,12 @@ def _index(dataset_ids: Sequence[int]) -> None:
             "status_changed_at",
         )
     }
-    certified: dict[int, int] = {}
-    for dataset_id, number in (
-        Version.objects.filter(
-            dataset_id__in=dataset_ids, status=Version.Status.READY, quality_status="passed"
-        )
-        .order_by("dataset_id", "number")
-        .values_list("dataset_id", "number")
-    ):
-        certified[dataset_id] = number  # the newest wins
+    # `@certified` is decided once, by datasets.references, and kept on the dataset.
+    certified = {
+        dataset.pk: dataset.certified_version.number
+        for dataset in datasets
+        if dataset.certified_version is not None
+    }
     docs: dict[int, dict[str, tuple[str, bool]]] = {}
     for dataset_id, name, description, pii in ColumnDoc.objects.filter(
         dataset_id__in=dataset_ids
