@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from django.conf import settings
 
@@ -30,8 +30,34 @@ class Storage(Protocol):
     def discard(self, key: str) -> None:
         """Remove what is at `key`, if anything."""
 
-    def local_path(self, key: str) -> Path:
-        """A local file with the bytes at `key`, for libraries that read files themselves."""
+    def local_path(self, key: str) -> Path | None:
+        """The local file with the bytes at `key` on the filesystem backend (for X-Sendfile); None
+        on object storage, where nothing is local."""
+
+    def source(self, key: str) -> Source:
+        """The bytes at `key` for readers that seek (Parquet footers) or stream (CSV): ranged reads
+        on object storage, never a full local copy (FileNotFoundError if there are none)."""
+
+    def presigned_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
+        """A short-lived URL a client can GET (with Range) straight from storage; None where the
+        backend has no such thing (the filesystem), so the app streams the bytes itself."""
+
+
+class Source(Protocol):
+    """One stored object, opened for reading as often as a reader needs."""
+
+    @property
+    def name(self) -> str:
+        """The key, for messages."""
+
+    @property
+    def size(self) -> int: ...
+
+    def open(self) -> BinaryIO:
+        """A seekable binary file over the object (each call a new, independent handle)."""
+
+    def arrow(self) -> tuple[Any, str]:
+        """(pyarrow.fs.FileSystem, path) for pyarrow's own readers (ParquetFile, datasets)."""
 
 
 def backend() -> Storage:
@@ -66,8 +92,16 @@ def blob_open(sha256: str) -> BinaryIO:
 
 @contextmanager
 def blob_file(sha256: str) -> Iterator[Path]:
-    """A local file holding the blob, for pyarrow and the ingest reader, which read files themselves."""
-    yield backend().local_path(blob_key(sha256))
+    """A local file holding the blob. Filesystem backend only: readers move to `blob_source`."""
+    path = backend().local_path(blob_key(sha256))
+    if path is None:
+        raise NotImplementedError("blob_file has no local file on object storage: use blob_source")
+    yield path
+
+
+def blob_source(sha256: str) -> Source:
+    """The blob for readers (ingest, validation, export), wherever it is stored."""
+    return backend().source(blob_key(sha256))
 
 
 def blob_discard(sha256: str) -> None:

@@ -7,8 +7,9 @@ one is an atomic link that cannot expose a partial file.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 class FilesystemStorage:
@@ -38,8 +39,30 @@ class FilesystemStorage:
     def discard(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    def local_path(self, key: str) -> Path:
+    def local_path(self, key: str) -> Path | None:
         return self.path(key)
+
+    def source(self, key: str) -> LocalSource:
+        path = self.path(key)
+        return LocalSource(name=key, path=path, size=path.stat().st_size)
+
+    def presigned_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    name: str
+    path: Path
+    size: int
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb")
+
+    def arrow(self) -> tuple[Any, str]:
+        from pyarrow import fs
+
+        return fs.LocalFileSystem(), str(self.path)
 
 
 def _fsync_dir(path: Path) -> None:
