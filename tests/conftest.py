@@ -16,17 +16,44 @@ from accounts.models import Membership, Team
 from accounts.services import token_create
 from datasets.models import Dataset, Version
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.services import S3_TEST_BUCKET
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings: Any, tmp_path: Path) -> Path:
-    """Every test gets its own GRANARY_DATA_DIR, so leftover files are easy to spot."""
+def data_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Path:
+    """Every test gets its own GRANARY_DATA_DIR, so leftover files are easy to spot.
+
+    With GRANARY_TEST_STORAGE=s3 (CI's second leg) blobs go to a fresh prefix of a bucket on
+    moto's S3 server instead; the data directory keeps only working files (`tmp/`).
+    """
     path = tmp_path / "granary-data"
     path.mkdir()
     settings.GRANARY_DATA_DIR = path
+    if os.environ.get("GRANARY_TEST_STORAGE") == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        settings.GRANARY_S3_ENDPOINT_URL = endpoint
+        settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/t-{os.urandom(8).hex()}"
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server for the session, with the test bucket and any credentials boto3 finds
+    (moto accepts them all; set here so a developer's own profile is never used)."""
+    import boto3
+
+    from tests.services import running_s3
+
+    with pytest.MonkeyPatch.context() as patch, running_s3() as endpoint:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "granary-test")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "granary-test")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=S3_TEST_BUCKET)
+        yield endpoint
 
 
 def files_under(path: Path) -> list[Path]:

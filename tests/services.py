@@ -1,4 +1,4 @@
-"""Real services for integration tests: a Redis server and an in-process Celery worker."""
+"""Real services for tests: a Redis server and an S3 endpoint (moto's server), on free local ports."""
 
 from __future__ import annotations
 
@@ -66,3 +66,26 @@ def running_redis() -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+S3_TEST_BUCKET = "granary-test"
+
+
+@contextmanager
+def running_s3() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, speaking real HTTP; yields its endpoint URL.
+
+    Any credentials sign for it: the caller sets AWS_ACCESS_KEY_ID and friends (tests/conftest.py).
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -202,6 +202,18 @@ if GRANARY_TOKEN_DAYS > GRANARY_TOKEN_MAX_DAYS:
 # slow download does not hold an application worker.
 GRANARY_SENDFILE = env_choice("GRANARY_SENDFILE", "", ("", "x-accel-redirect", "x-sendfile"))
 GRANARY_SENDFILE_PREFIX = env_str("GRANARY_SENDFILE_PREFIX", "/_granary_blobs/")
+# --- Blob storage (README, "Storage") ---
+# `file:///abs/path` or `s3://bucket/prefix`; empty: the filesystem under GRANARY_DATA_DIR.
+# Credentials and region are boto3's own (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_DEFAULT_REGION...);
+# the endpoint of MinIO, Ceph or R2 comes from here or from boto3's AWS_ENDPOINT_URL.
+GRANARY_STORAGE_URL = env_str("GRANARY_STORAGE_URL", "").strip()
+GRANARY_S3_ENDPOINT_URL = env_str("GRANARY_S3_ENDPOINT_URL", "").strip()
+# Empty: path-style with a custom endpoint (MinIO by IP), boto3's choice on AWS.
+GRANARY_S3_ADDRESSING_STYLE = env_choice("GRANARY_S3_ADDRESSING_STYLE", "", ("", "auto", "path", "virtual"))
+# Files above this go to S3 in parts, uploaded in parallel and committed only if the key is absent.
+GRANARY_S3_MULTIPART_BYTES = env_size("GRANARY_S3_MULTIPART_BYTES", 64 * 1024**2)
+# How long a presigned download (or upload part) URL stays valid.
+GRANARY_PRESIGNED_URL_SECONDS = env_int("GRANARY_PRESIGNED_URL_SECONDS", 300)
 # --- Ingest limits: what one hostile file may cost a worker (README, "Hostile files") ---
 # Each refusal fails the version with a reason naming its setting.
 # Columns, nested fields included; a CSV header is counted before pyarrow parses anything.

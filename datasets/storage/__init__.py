@@ -12,12 +12,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+from core.errors import GranaryError
 from datasets.storage.filesystem import FilesystemStorage
 
 CHUNK = 1024 * 1024
+
+
+class StorageUnavailable(GranaryError):
+    """The blob store did not answer, or answered with an error of its own (unreachable, 5xx,
+    throttled, refused): nothing the request can fix, so try again later."""
+
+    status = 503
+    code = "storage_unavailable"
 
 
 class Storage(Protocol):
@@ -29,6 +40,11 @@ class Storage(Protocol):
 
     def discard(self, key: str) -> None:
         """Remove what is at `key`, if anything."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every stored key that starts with `prefix`, in key order (for fsck and storage_migrate)."""
 
     def local_path(self, key: str) -> Path | None:
         """The local file with the bytes at `key` on the filesystem backend (for X-Sendfile); None
@@ -61,7 +77,31 @@ class Source(Protocol):
 
 
 def backend() -> Storage:
-    return FilesystemStorage(data_dir())
+    """The configured store (GRANARY_STORAGE_URL; empty: the filesystem under GRANARY_DATA_DIR)."""
+    return backend_at(settings.GRANARY_STORAGE_URL)
+
+
+def backend_at(url: str) -> Storage:
+    """The store a URL names: `file:///abs/path`, `s3://bucket/prefix`, or empty for the default."""
+    if not url:
+        return FilesystemStorage(data_dir())
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+        return FilesystemStorage(Path(unquote(parts.path)))
+    if parts.scheme == "s3" and parts.netloc and not (parts.query or parts.fragment):
+        # boto3 (and its endpoint, credentials, retries) loads with the first S3 access only.
+        from datasets.storage.s3 import s3_storage
+
+        return s3_storage(
+            bucket=parts.netloc,
+            prefix=unquote(parts.path),
+            endpoint_url=settings.GRANARY_S3_ENDPOINT_URL,
+            addressing_style=settings.GRANARY_S3_ADDRESSING_STYLE,
+            multipart_bytes=settings.GRANARY_S3_MULTIPART_BYTES,
+        )
+    raise ImproperlyConfigured(
+        f"GRANARY_STORAGE_URL={url!r} is not a storage URL: use file:///absolute/path or s3://bucket/prefix."
+    )
 
 
 def data_dir() -> Path:

@@ -7,6 +7,7 @@ one is an atomic link that cannot expose a partial file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,6 +39,19 @@ class FilesystemStorage:
 
     def discard(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        # Walks only the directory the prefix names (`blobs/`, not the working files in `tmp/`).
+        top = self.path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        found = sorted(
+            key
+            for path in top.rglob("*")
+            if path.is_file() and (key := path.relative_to(self.root).as_posix()).startswith(prefix)
+        )
+        yield from found
 
     def local_path(self, key: str) -> Path | None:
         return self.path(key)

@@ -1,0 +1,330 @@
+"""Blobs in S3-compatible object storage (AWS S3, MinIO, Ceph, R2) under `<prefix>/blobs/sha256/...`.
+
+Written once: every write is conditional (`If-None-Match: *`, on PutObject and on
+CompleteMultipartUpload), so two uploads of the same bytes racing each other end with one object
+and neither can replace it. Reads are streamed or ranged, never a full local copy. Every failure
+of the service itself (unreachable, 5xx, throttled, refused) is one `StorageUnavailable`; a missing
+key is a FileNotFoundError, as on the filesystem.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from datasets.storage import StorageUnavailable
+
+MIB = 1024**2
+# S3 allows 10,000 parts of at least 5 MiB; 16 MiB parts, four at a time, bound a worker's memory
+# to 64 MiB for any file and still fill a loopback or a data-centre link.
+PART_BYTES = 16 * MIB
+MAX_PARTS = 10_000
+PART_THREADS = 4
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+@contextmanager
+def storage_errors(key: str) -> Iterator[None]:
+    """Translate botocore's many exceptions into the two the rest of Granary knows."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in _MISSING:
+            raise FileNotFoundError(f"{key} does not exist") from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise StorageUnavailable(
+            f"Object storage answered {status or '?'} {code or 'error'} for {key}: "
+            f"{error.get('Message') or exc}"
+        ) from exc
+    except BotoCoreError as exc:
+        # Connection refused or reset, timeouts, no credentials: nothing the request can fix.
+        raise StorageUnavailable(f"Object storage is unreachable: {exc}") from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class S3Storage:
+    """One bucket and key prefix. `client`, `bucket` and `full_key` are what presigned multipart
+    uploads (datasets.storage.multipart) build on."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        client: Any,
+        arrow_fs: Any,
+        multipart_bytes: int,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client
+        self._arrow_fs = arrow_fs
+        self.multipart_bytes = max(multipart_bytes, 5 * MIB)
+
+    def full_key(self, key: str) -> str:
+        return self.prefix + key
+
+    # --- writes ----------------------------------------------------------------------------------
+    def put(self, *, source: Path, key: str) -> bool:
+        """Upload `source` to `key` unless an object is there; True if it was new. The caller
+        still owns `source` and deletes it."""
+        size = source.stat().st_size
+        if size <= self.multipart_bytes:
+            return self._put_single(source, key)
+        # A big file whose bytes are already stored need not cross the network again; the
+        # conditional completion still decides any race.
+        if self.exists(key):
+            return False
+        return self._put_multipart(source, key, size)
+
+    def _put_single(self, source: Path, key: str) -> bool:
+        with storage_errors(key), open(source, "rb") as body:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self.full_key(key), Body=body, IfNoneMatch="*")
+            except ClientError as exc:
+                if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    # Conflict: another conditional write of the key is in flight; both carry the
+                    # same bytes (the key is their digest), so the other one's is as good.
+                    return False
+                raise
+        return True
+
+    def _put_multipart(self, source: Path, key: str, size: int) -> bool:
+        full_key = self.full_key(key)
+        part_bytes = max(PART_BYTES, math.ceil(size / MAX_PARTS))
+        count = math.ceil(size / part_bytes)
+        with storage_errors(key):
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key)["UploadId"]
+            try:
+
+                def send(number: int) -> dict[str, Any]:
+                    with open(source, "rb") as handle:
+                        handle.seek((number - 1) * part_bytes)
+                        data = handle.read(part_bytes)
+                    answer = self.client.upload_part(
+                        Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=data
+                    )
+                    return {"ETag": answer["ETag"], "PartNumber": number}
+
+                with ThreadPoolExecutor(PART_THREADS, thread_name_prefix="s3-part") as pool:
+                    parts = list(pool.map(send, range(1, count + 1)))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=full_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    IfNoneMatch="*",
+                )
+            except ClientError as exc:
+                self._abort(full_key, upload_id)
+                if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    return False
+                raise
+            except BaseException:
+                self._abort(full_key, upload_id)  # or its parts are billed until a lifecycle rule
+                raise
+        return True
+
+    def _abort(self, full_key: str, upload_id: str) -> None:
+        # The original error says more; a bucket lifecycle rule removes parts left if this fails.
+        with suppress(ClientError, BotoCoreError):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
+
+    def discard(self, key: str) -> None:
+        with storage_errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
+
+    # --- reads -----------------------------------------------------------------------------------
+    def open(self, key: str) -> BinaryIO:
+        with storage_errors(key):
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
+        return cast(BinaryIO, io.BufferedReader(_Body(answer["Body"], key), buffer_size=MIB))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def _head(self, key: str) -> dict[str, Any]:
+        with storage_errors(key):
+            return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self.full_key(key)))
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key under `prefix` (relative to this storage's own prefix), in key order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        with storage_errors(prefix or "/"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.full_key(prefix)):
+                for item in page.get("Contents", ()):
+                    yield item["Key"][len(self.prefix) :]
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def source(self, key: str) -> S3Source:
+        return S3Source(name=key, size=self.size(key), storage=self, full_key=self.full_key(key))
+
+    def presigned_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.full_key(key)}
+        if filename:
+            # RFC 6266: an ASCII fallback and the exact UTF-8 name.
+            fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+            params["ResponseContentDisposition"] = (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+            )
+        with storage_errors(key):  # signing is local: only missing credentials can fail it
+            return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
+
+    def arrow_filesystem(self) -> Any:
+        return self._arrow_fs()
+
+
+@dataclass(frozen=True)
+class S3Source:
+    name: str
+    size: int
+    storage: S3Storage
+    full_key: str
+
+    def open(self) -> BinaryIO:
+        """A seekable file whose reads are ranged GETs (pyarrow's S3 input file)."""
+        return cast(
+            BinaryIO, _arrow_call(self.name, self.storage.arrow_filesystem().open_input_file, self.path)
+        )
+
+    def arrow(self) -> tuple[Any, str]:
+        return self.storage.arrow_filesystem(), self.path
+
+    @property
+    def path(self) -> str:
+        return f"{self.storage.bucket}/{self.full_key}"
+
+
+def _arrow_call(key: str, call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{key} does not exist") from None
+    except OSError as exc:  # pyarrow reports S3 errors as OSError with the SDK's message
+        raise StorageUnavailable(f"Object storage failed reading {key}: {exc}") from exc
+
+
+class _Body(io.RawIOBase):
+    """botocore's StreamingBody as a raw binary file, its network errors made ours."""
+
+    def __init__(self, body: Any, key: str) -> None:
+        self._body = body
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with storage_errors(self._key):
+            data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()  # back to the pool, or dropped if unread bytes remain
+        super().close()
+
+
+# --- construction ----------------------------------------------------------------------------------
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+
+
+def s3_storage(
+    *, bucket: str, prefix: str, endpoint_url: str, addressing_style: str, multipart_bytes: int
+) -> S3Storage:
+    # A client per process and configuration: building one costs tens of milliseconds, a client
+    # is thread-safe, and a forked worker child must not share its parent's connections.
+    config_key = (os.getpid(), endpoint_url, addressing_style)
+    with _lock:
+        if config_key not in _clients:
+            _clients[config_key] = _client(endpoint_url, addressing_style)
+        client = _clients[config_key]
+
+    return S3Storage(
+        bucket=bucket,
+        prefix=prefix,
+        client=client,
+        arrow_fs=lambda: _arrow_fs(config_key, client),
+        multipart_bytes=multipart_bytes,
+    )
+
+
+def _client(endpoint_url: str, addressing_style: str) -> Any:
+    style = addressing_style or ("path" if endpoint_url else "auto")
+    config = Config(
+        s3={"addressing_style": style},
+        signature_version="s3v4",
+        retries={"mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=max(10, PART_THREADS * 2),
+    )
+    # boto3 reads credentials, region and AWS_ENDPOINT_URL itself; an explicit endpoint wins.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+_arrow: dict[tuple[Any, ...], Any] = {}
+_STATIC_CREDENTIALS = {"env", "explicit", "shared-credentials-file", "config-file"}
+
+
+def _arrow_fs(config_key: tuple[Any, ...], client: Any) -> Any:
+    """pyarrow's S3 filesystem on the endpoint, region and credentials boto3 resolved, so both
+    read the same bucket whatever mix of variables and files configured it."""
+    with _lock:
+        found = _arrow.get(config_key)
+        if found is not None:
+            return found
+        from urllib.parse import urlsplit
+
+        from pyarrow import fs
+
+        endpoint = urlsplit(client.meta.endpoint_url)
+        options: dict[str, Any] = {
+            "region": client.meta.region_name or "us-east-1",
+            "endpoint_override": endpoint.netloc,
+            "scheme": endpoint.scheme or "https",
+            "force_virtual_addressing": client.meta.config.s3.get("addressing_style") == "virtual",
+        }
+        if endpoint.hostname and endpoint.hostname.endswith(".amazonaws.com"):
+            del options["endpoint_override"], options["scheme"]  # the SDK knows AWS's own
+        credentials = client._request_signer._credentials
+        if credentials is None:
+            options["anonymous"] = True
+        elif credentials.method in _STATIC_CREDENTIALS:
+            frozen = credentials.get_frozen_credentials()
+            options.update(access_key=frozen.access_key, secret_key=frozen.secret_key)
+            if frozen.token:
+                options["session_token"] = frozen.token
+        # Otherwise (instance roles, web identity, SSO) they expire: the AWS SDK under pyarrow
+        # walks the same default chain and refreshes them itself.
+        found = _arrow[config_key] = fs.S3FileSystem(**options)
+        return found
