@@ -15,3 +15,17 @@ def validate(validator: Callable[[Any], None], value: Any, *, field: str) -> Non
         validator(value)
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages), field=field) from None
+
+
+# 18 digits always fit the databases' signed 64-bit integers; longer ones overflow them (or, past
+# 4,300 digits, Python's int() itself), so they are refused as input, not passed on.
+MAX_DIGITS = 18
+
+
+def whole_number(raw: object) -> int | None:
+    """`raw` as a non-negative integer if it is one written in ASCII digits that a database column
+    can hold; None otherwise (`str.isdigit` alone accepts '²' and numbers of any length)."""
+    text = str(raw)
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > MAX_DIGITS:
+        return None
+    return int(text)

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, QuerySet
 
 from core.errors import GranaryError, InvalidInput, NotFound
 from core.types import AnyUser
+from core.validation import whole_number
 from datasets.access import dataset_get
 from datasets.models import Dataset, Version
 
@@ -77,7 +78,8 @@ def version_resolve(*, dataset: Dataset, ref: str) -> Version:
             raise NotFound(f"No version of '{dataset.slug}' has sha256 {prefix}….")
         return matches[0]
     if ref.isdigit():
-        version = versions.filter(number=int(ref)).first()
+        number = whole_number(ref)
+        version = versions.filter(number=number).first() if number is not None else None
         if version is None:
             raise NotFound(f"'{dataset.slug}' has no version {ref}.")
         return version

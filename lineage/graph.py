@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from core.errors import InvalidInput, NotFound
 from core.types import AnyUser
+from core.validation import whole_number
 from datasets.access import datasets_readable_by
 from datasets.models import DATASET_PAGE, VERSION_PAGE, Dataset, Version
 from lineage.models import RUN_PAGE, ExternalDataset, Run, RunDataset
@@ -377,9 +378,11 @@ def lineage_params(params: Any) -> tuple[str, int]:
     if direction not in DIRECTIONS:
         raise InvalidInput(f"direction={direction!r}: use up, down or both.", field="direction")
     raw = params.get("depth") or "3"
-    if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_DEPTH:
-        raise InvalidInput(f"depth={raw!r}: use a whole number from 1 to {MAX_DEPTH}.", field="depth")
-    return direction, int(raw)
+    depth = whole_number(raw)
+    if depth is None or not 1 <= depth <= MAX_DEPTH:
+        shown = raw if len(str(raw)) <= 20 else f"{str(raw)[:20]}…"
+        raise InvalidInput(f"depth={shown!r}: use a whole number from 1 to {MAX_DEPTH}.", field="depth")
+    return direction, depth
 
 
 # --- the public reads ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from core.errors import InvalidInput
+from core.validation import whole_number
 from search.text import terms
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -222,7 +223,7 @@ def _filter(name: str, value: str, *, negated: bool, position: int) -> Filter:
         at = position + (len(operator) if value.startswith(operator) else 0)
         if name == "rows":
             digits = literal.replace(",", "").replace("_", "")
-            if not digits.isdigit():
+            if whole_number(digits) is None:
                 raise QuerySyntaxError(
                     f"expected a whole number of rows after '{name}:{operator if operator != '=' else ''}', "
                     f"e.g. rows:>1000000; got '{literal}'.",

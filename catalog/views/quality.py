@@ -18,6 +18,7 @@ from catalog.forms import (
 from catalog.views.common import portal_page
 from core.errors import AccessDenied, GranaryError
 from core.http import AuthenticatedHttpRequest
+from core.validation import whole_number
 from datasets.access import dataset_get
 from datasets.references import version_latest, version_resolve
 from quality import services as quality
@@ -81,7 +82,8 @@ def suite_suggest(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     version = version_resolve(dataset=dataset, ref="latest")
     draft = quality.suite_suggest(version=version)
     if request.method == "POST":
-        chosen = [draft[int(i)] for i in request.POST.getlist("keep") if i.isdigit() and int(i) < len(draft)]
+        kept = {whole_number(i) for i in request.POST.getlist("keep")}
+        chosen = [expectation for i, expectation in enumerate(draft) if i in kept]
         quality.suite_extend(dataset=dataset, user=request.user, expectations=chosen)
         messages.success(request, f"Added {len(chosen)} suggested checks.")
         return redirect("suite", dataset.slug)
