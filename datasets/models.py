@@ -142,6 +142,11 @@ class Version(models.Model):
     # Progress while processing: how far the worker has read.
     bytes_read = models.BigIntegerField(default=0)
     rows_processed = models.BigIntegerField(default=0)
+    # Ingest's delivery (core.leases, versions_requeue): when its task last reached the broker
+    # (null: not yet, e.g. Redis was down at upload), and the worker holding it while it runs.
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
     message = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
     failure_reason = models.TextField(blank=True)

@@ -1,4 +1,7 @@
-"""Celery tasks of datasets: thin wrappers that take ids, call one service and own the retries."""
+"""Celery tasks of datasets: thin wrappers that take ids, call one service and own the retries.
+
+Queues (config/celery.py): ingest on `ingest`, the rest on `io`.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from django.db import OperationalError
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def ingest_version(version_id: int) -> None:
-    from datasets.services.versions import version_ingest
+    from datasets.services.versions import version_ingest_leased
 
-    version_ingest(version_id=version_id)
+    version_ingest_leased(version_id=version_id)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -19,3 +22,19 @@ def popularity_refresh() -> int:
     from datasets.services.summary import datasets_popularity_refresh
 
     return datasets_popularity_refresh()
+
+
+# Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: a lost sweep costs nothing.
+@shared_task(ignore_result=True, time_limit=300)
+def versions_sweep() -> list[int]:
+    from datasets.services.versions import versions_requeue
+
+    return versions_requeue()
+
+
+# Hourly (CELERY_BEAT_SCHEDULE), and at each worker's start on its own machine (config/celery.py).
+@shared_task(ignore_result=True, time_limit=300)
+def tmp_sweep() -> int:
+    from datasets.services.workfiles import tmp_sweep
+
+    return len(tmp_sweep().removed)

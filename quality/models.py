@@ -65,6 +65,11 @@ class ValidationRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Delivery (core.leases, runs_requeue): when its task last reached the broker, and the worker
+    # holding it while it runs.
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
         db_table = "datasets_validationrun"

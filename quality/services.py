@@ -12,14 +12,17 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models import F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
+from core.leases import lease_hold, lease_is_free
 from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
@@ -229,8 +232,29 @@ def version_status_followed(*, version: Version) -> ValidationRun | None:
     return None
 
 
-def _send(run_id: int) -> None:
-    validate_version.delay(run_id)
+def _send(run_id: int) -> bool:
+    """Put the run on the broker and note when; False if the broker is down (the run is its own
+    outbox: the sweeper, runs_requeue, sends it once Redis answers again)."""
+    try:
+        validate_version.delay(run_id)
+    except KombuOperationalError:
+        logger.warning("The broker is down: run %s will be sent by the sweeper", run_id, exc_info=True)
+        return False
+    ValidationRun.objects.filter(pk=run_id).update(sent_at=timezone.now())
+    return True
+
+
+def validation_run_leased(*, run_id: int) -> ValidationRun | None:
+    """`validation_run` under the run's lease (core.leases): a duplicate delivery while it runs
+    returns at once; if the worker dies, the lease runs out and the sweeper sends it again."""
+    unfinished = ValidationRun.objects.filter(
+        status__in=[ValidationRun.Status.QUEUED, ValidationRun.Status.RUNNING]
+    )
+    with lease_hold(unfinished, pk=run_id) as held:
+        if not held:
+            logger.info("Run %s is running elsewhere, or is done: skipping", run_id)
+            return None
+        return validation_run(run_id=run_id)
 
 
 def validation_run(*, run_id: int) -> ValidationRun | None:
@@ -349,14 +373,38 @@ def webhooks_announce_run(*, run_id: int) -> list[WebhookDelivery]:
     return webhooks_publish(team=dataset.team, event=event, payload=payload)
 
 
-def runs_requeue(*, older_than_minutes: int) -> list[int]:
-    """Send again the runs still queued or running after this long (their task was lost)."""
-    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
-    stuck = list(
-        ValidationRun.objects.filter(status__in=["queued", "running"], queued_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+# A run's own send happens right after its commit; the sweeper leaves it that long.
+SEND_GRACE = timedelta(seconds=10)
+
+
+def runs_requeue(*, older_than_minutes: int | None = None) -> list[int]:
+    """Send again the runs left queued or running with no live task; returns their ids.
+
+    As datasets.services.versions.versions_requeue: without `older_than_minutes` (the sweeper),
+    runs nobody holds that were never sent, whose worker died after the last send, or whose send
+    was lost; with it (`manage.py requeue_stuck`), every unfinished run queued that long ago.
+    """
+    now = timezone.now()
+    unfinished = ValidationRun.objects.filter(
+        status__in=[ValidationRun.Status.QUEUED, ValidationRun.Status.RUNNING]
     )
-    for run_id in stuck:
-        _send(run_id)
-    return stuck
+    if older_than_minutes is not None:
+        due = unfinished.filter(queued_at__lte=now - timedelta(minutes=older_than_minutes))
+    else:
+        due = unfinished.filter(lease_is_free()).filter(
+            Q(sent_at__isnull=True, queued_at__lt=now - SEND_GRACE)
+            | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
+            | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
+        )
+    sent = []
+    for run_id, sent_at in due.order_by("pk").values_list("pk", "sent_at"):
+        if not unfinished.filter(pk=run_id, sent_at=sent_at).update(sent_at=now):
+            continue  # another sweeper has it
+        try:
+            validate_version.delay(run_id)
+        except KombuOperationalError:
+            ValidationRun.objects.filter(pk=run_id, sent_at=now).update(sent_at=sent_at)
+            logger.warning("The broker is down: run %s stays unsent", run_id)
+            break
+        sent.append(run_id)
+    return sent

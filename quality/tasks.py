@@ -1,11 +1,12 @@
-"""Celery tasks of quality: thin wrappers that take ids, call one service and own the retries."""
+"""Celery tasks of quality: thin wrappers that take ids, call one service and own the retries.
+
+Validations run on the `quality` queue, sweeps on `io` (config/celery.py). Great Expectations is
+loaded by the worker's parent before it forks (config.celery), never in a new process's start-up.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
-from celery.signals import worker_process_init
 from django.db import OperationalError
 
 
@@ -18,14 +19,14 @@ from django.db import OperationalError
     max_retries=5,
 )
 def validate_version(run_id: int) -> None:
-    from quality.services import validation_run
+    from quality.services import validation_run_leased
 
-    validation_run(run_id=run_id)
+    validation_run_leased(run_id=run_id)
 
 
-@worker_process_init.connect
-def _load_great_expectations(**kwargs: Any) -> None:
-    """Import GX when a worker process starts (seconds), not during the first validation."""
-    from quality.runner import gx_load
+# Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: a lost sweep costs nothing.
+@shared_task(ignore_result=True, time_limit=300)
+def runs_sweep() -> list[int]:
+    from quality.services import runs_requeue
 
-    gx_load()
+    return runs_requeue()

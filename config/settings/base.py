@@ -299,20 +299,46 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Celery --------------------------------------------------------------------------------------
+# --- Celery (README, "Workers and queues") --------------------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6390/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
+# Queues by kind of work (routes in config/celery.py), so each can have its own machines.
+CELERY_TASK_DEFAULT_QUEUE = "io"
 # Nothing is lost when a worker dies: a task is acknowledged only once it has finished, and one
-# whose worker vanished goes back on the queue. Redis redelivers an unacknowledged task after the
-# visibility timeout, so it must outlast the longest task.
+# whose worker vanished goes back on the queue. Long tasks: a process takes one message at a time,
+# so a message never waits behind another task in a busy process while an idle one could run it.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("GRANARY_TASK_TIME_LIMIT", 4 * 3600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+# The hard limit ends a task that has run away (ingest of terabytes reads at ~100 MB/s: 4 h is
+# about 1.4 TB); the soft one 5 minutes before it lets the task fail its version with a reason.
+# Redis hands an unacknowledged message to another worker after the visibility timeout, so it
+# outlasts the hard limit (plus the retry backoff): a task still running is never delivered twice.
+# A worker that died is found long before that, by its lease (GRANARY_LEASE_SECONDS).
+CELERY_TASK_TIME_LIMIT = env_int("GRANARY_TASK_TIME_LIMIT", 4 * 3600, minimum=60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(300, CELERY_TASK_TIME_LIMIT // 10)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+    "socket_connect_timeout": 5,
+}
+# A process that has grown past this (KiB, after a task) is replaced before it takes the next.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("GRANARY_WORKER_MAX_MEMORY_MB", 4096, minimum=0) * 1024 or None
+# A new process must say it is alive within this; ours import nothing heavy at start (the parent
+# loads Great Expectations before it forks them), so Celery's 4 s suffices on a loaded machine
+# with room to spare.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 20.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for Redis to come back, for ever
+# An upload's request waits at most ~2 s for a broker that is down: its version is committed and
+# sent later by the sweeper (datasets.services.versions.versions_requeue), never lost.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.5, "interval_step": 0.5}
 CELERY_TASK_ALWAYS_EAGER = False
+# How long a running ingest or validation holds its row without renewing it (every third of it):
+# after a worker dies, its work is sent again within this plus one sweep.
+GRANARY_LEASE_SECONDS = env_int("GRANARY_LEASE_SECONDS", 90, minimum=3)
+# How often Celery beat sweeps for work to send again (expired leases, sends that failed).
+GRANARY_SWEEP_SECONDS = env_int("GRANARY_SWEEP_SECONDS", 60, minimum=1)
 
 # --- Periodic tasks (Celery beat) -----------------------------------------------------------------
 # Run by `celery beat`, one per deployment (`make run` embeds it in its worker with -B).
@@ -322,7 +348,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "datasets.tasks.popularity_refresh",
         "schedule": crontab(hour=3, minute=30),
     },
+    "datasets-versions-sweep": {
+        "task": "datasets.tasks.versions_sweep",
+        "schedule": float(GRANARY_SWEEP_SECONDS),
+        "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
+    },
+    "quality-runs-sweep": {
+        "task": "quality.tasks.runs_sweep",
+        "schedule": float(GRANARY_SWEEP_SECONDS),
+        "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
+    },
+    # Working files crashed processes left in the data directory of the machine that runs it.
+    "datasets-tmp-sweep": {
+        "task": "datasets.tasks.tmp_sweep",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3600.0},
+    },
 }
+# Working files untouched this long belong to no live process (services/workfiles.py): the longest
+# task is killed at its time limit; an hour more for anything slower to notice.
+GRANARY_TMP_GRACE_MINUTES = env_int("GRANARY_TMP_GRACE_MINUTES", CELERY_TASK_TIME_LIMIT // 60 + 60, minimum=1)
 
 # --- Production hardening ------------------------------------------------------------------------
 # Granary is reached over HTTPS, by itself or through a TLS proxy (then say so with

@@ -11,14 +11,17 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.validators import URLValidator
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
 from core.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
+from core.leases import lease_hold, lease_is_free
 from core.validation import validate
 from datasets import storage
 from datasets.ingest import formats
@@ -110,7 +113,7 @@ def version_create(
             version_status_changed.send(sender=Version, version=version)
             version.refresh_from_db(fields=["quality_status"])  # as the listeners recorded it
             dataset_summary_refresh(dataset_id=locked.pk)
-            transaction.on_commit(partial(ingest_version.delay, version.pk))
+            transaction.on_commit(partial(version_send, version_id=version.pk))
     except IntegrityError:
         _discard_if_orphan(sha256, created_blob)
         raise Conflict("Another upload to this dataset finished at the same moment: try again.") from None
@@ -252,14 +255,67 @@ def _finish(version_id: int, **fields: object) -> bool:
     return changed == 1
 
 
-def versions_requeue(*, older_than_minutes: int) -> list[int]:
-    """Queue ingest again for versions stuck in `processing`; returns their ids."""
-    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
-    stuck = list(
-        Version.objects.filter(status=Version.Status.PROCESSING, status_changed_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    for version_id in stuck:
+def version_send(*, version_id: int) -> bool:
+    """Put the version's ingest on the broker and note when; False if the broker is down.
+
+    The committed version is its own outbox: one never sent (Redis down at upload) has no
+    `sent_at`, and the sweeper sends it once Redis answers again, so an accepted upload is never
+    lost and never needs uploading again.
+    """
+    try:
         ingest_version.delay(version_id)
-    return stuck
+    except KombuOperationalError:
+        logger.warning(
+            "The broker is down: version %s will be sent by the sweeper", version_id, exc_info=True
+        )
+        return False
+    Version.objects.filter(pk=version_id).update(sent_at=timezone.now())
+    return True
+
+
+def version_ingest_leased(*, version_id: int) -> Version | None:
+    """`version_ingest` under the version's lease (core.leases): a second delivery of the same
+    message while the first still runs returns at once, and if this worker dies mid-way the
+    lease runs out and the sweeper sends the version again."""
+    with lease_hold(Version.objects.filter(status=Version.Status.PROCESSING), pk=version_id) as held:
+        if not held:
+            logger.info("Version %s is being ingested elsewhere, or is done: skipping", version_id)
+            return None
+        return version_ingest(version_id=version_id)
+
+
+# An upload's own send happens right after its commit; the sweeper leaves it that long.
+SEND_GRACE = timedelta(seconds=10)
+
+
+def versions_requeue(*, older_than_minutes: int | None = None) -> list[int]:
+    """Send ingest again for versions left `processing` with no live task; returns their ids.
+
+    Without `older_than_minutes` (the sweeper: Celery beat and worker start), those nobody holds
+    that were never sent, whose worker died after the last send (lease expired), or whose send
+    was lost (GRANARY_STUCK_AFTER_MINUTES ago). With it (`manage.py requeue_stuck`), every
+    version processing for that long. Each is claimed by a conditional update of `sent_at`, so
+    two sweepers send it once; a duplicate delivery does no harm (the lease, then the status).
+    """
+    now = timezone.now()
+    processing = Version.objects.filter(status=Version.Status.PROCESSING)
+    if older_than_minutes is not None:
+        due = processing.filter(status_changed_at__lte=now - timedelta(minutes=older_than_minutes))
+    else:
+        due = processing.filter(lease_is_free()).filter(
+            Q(sent_at__isnull=True, created_at__lt=now - SEND_GRACE)
+            | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
+            | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
+        )
+    sent = []
+    for version_id, sent_at in due.order_by("pk").values_list("pk", "sent_at"):
+        if not processing.filter(pk=version_id, sent_at=sent_at).update(sent_at=now):
+            continue  # another sweeper has it
+        try:
+            ingest_version.delay(version_id)
+        except KombuOperationalError:
+            Version.objects.filter(pk=version_id, sent_at=now).update(sent_at=sent_at)
+            logger.warning("The broker is down: version %s stays unsent", version_id)
+            break
+        sent.append(version_id)
+    return sent

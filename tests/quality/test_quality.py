@@ -294,7 +294,7 @@ def test_requeue_stuck_sends_lost_runs_again(suited, monkeypatch):
     from django.core.management import call_command
 
     sent: list[int] = []
-    monkeypatch.setattr(quality_services, "_send", sent.append)
+    monkeypatch.setattr(quality_services.validate_version, "delay", sent.append)
     run = validation_queue(version=suited, trigger="test")
     ValidationRun.objects.filter(pk=run.pk).update(queued_at=run.queued_at.replace(year=2020))
     out = io.StringIO()

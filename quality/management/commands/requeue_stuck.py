@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from datasets.services.versions import versions_requeue
@@ -19,9 +18,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             type=int,
-            default=settings.GRANARY_STUCK_AFTER_MINUTES,
+            default=None,
             metavar="MINUTES",
-            help="requeue versions processing for at least this long (default: %(default)s; 0 for all)",
+            help="requeue everything processing for at least this long, lease or not (0 for all; default: the sweep, as beat runs it)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
