@@ -7,6 +7,8 @@ CI runs the suite twice, the second time with GRANARY_TEST_STORAGE=s3 (tests/con
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,18 @@ def blob_tamper(sha256: str, data: bytes) -> None:
 
 def blob_remove(sha256: str) -> None:
     storage.blob_discard(sha256)
+
+
+def working_files(data_dir: Path) -> list[Path]:
+    """Files in the data directory that are not blobs: temporary uploads, working directories."""
+    return sorted(
+        p for p in data_dir.rglob("*") if p.is_file() and p.relative_to(data_dir).parts[0] != "blobs"
+    )
+
+
+def parquet_file(sha256: str) -> Any:
+    """pyarrow's ParquetFile over a stored blob, read in place on either backend."""
+    import pyarrow.parquet as pq
+
+    filesystem, path = storage.blob_source(sha256).arrow()
+    return pq.ParquetFile(path, filesystem=filesystem)

@@ -6,6 +6,7 @@ import pytest
 
 from datasets.models import Dataset, Version
 from search.indexer import search_rebuild
+from tests.blobs import stored_keys
 from tests.conftest import CSV, files_under, upload
 
 pytestmark = pytest.mark.django_db
@@ -151,7 +152,7 @@ def test_the_upload_form_says_what_is_wrong_and_keeps_nothing(
     assert response.status_code == 400
     assert response.context["form"].errors["file"] == [error]
     assert not Version.objects.exists()
-    assert files_under(data_dir) == []
+    assert files_under(data_dir) == [] and stored_keys() == []
 
 
 def test_the_upload_form_refuses_a_file_over_the_limit(
@@ -161,7 +162,7 @@ def test_the_upload_form_refuses_a_file_over_the_limit(
     response = signed_in(maintainer).post("/datasets/churn/upload/", {"file": upload(data=CSV * 3)})
     assert response.status_code == 413
     assert "larger than the upload limit of 50 bytes" in response.context["form"].errors["file"][0]
-    assert files_under(data_dir) == []
+    assert files_under(data_dir) == [] and stored_keys() == []
 
 
 def test_the_status_panel_stops_polling_once_ready(signed_in, member, public_dataset, publish):

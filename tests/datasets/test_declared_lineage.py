@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from datasets.models import Blob, Dataset, Version
+from tests.blobs import stored_keys
 from tests.conftest import CSV, files_under, upload
 from tests.factories import DatasetFactory, TeamFactory
 
@@ -66,14 +67,14 @@ def test_a_bare_slug_means_the_latest_ready_version(api, maintainer, public_data
 def test_an_unresolvable_reference_is_a_400_naming_it_and_leaves_nothing(
     api, maintainer, public_dataset, upstreams, data_dir, ref, reason
 ):
-    before = set(files_under(data_dir))
+    before = set(files_under(data_dir)), stored_keys()
     response = post_version(api(maintainer), "churn", file=upload(), derived_from=f"users@1,{ref}")
 
     assert response.status_code == 400
     assert response.json()["field"] == "derived_from"
     assert response.json()["detail"].startswith(reason)
     assert not Version.objects.filter(dataset=public_dataset).exists()
-    assert set(files_under(data_dir)) == before
+    assert (set(files_under(data_dir)), stored_keys()) == before
 
 
 def test_a_dataset_the_uploader_may_not_see_does_not_resolve_and_is_not_named(

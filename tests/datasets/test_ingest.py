@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
-from datasets import storage
 from datasets.ingest import reader
 from datasets.ingest.reader import _Scanner, ingest_file
 from datasets.models import Version
 from datasets.services.versions import version_ingest
+from tests.blobs import blob_tamper, parquet_file
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +69,7 @@ def test_a_parquet_file_with_a_lying_footer_fails(public_dataset, publish):
 
 def test_corrupted_stored_bytes_fail_the_version(public_dataset, publish):
     version = publish(public_dataset, ingest=False)
-    path = storage.blob_path(version.sha256)
-    path.chmod(0o644)
-    path.write_bytes(b"id,name\n9,z\n")
+    blob_tamper(version.sha256, b"id,name\n9,z\n")
     version = version_ingest(version_id=version.pk)
     assert version.status == "failed"
     assert "the blob is corrupt" in version.failure_reason
@@ -120,7 +118,7 @@ def test_the_parquet_copy_is_written_in_large_row_groups_with_dictionaries_only_
     lines = [b"id,country"] + [f"{n},{('DE', 'FR', 'JP')[n % 3]}".encode() for n in range(rows)]
     version = publish(public_dataset, data=b"\n".join(lines) + b"\n")
 
-    copy = pq.ParquetFile(storage.blob_path(version.parquet_blob.sha256))
+    copy = parquet_file(version.parquet_blob.sha256)
     assert copy.metadata.num_rows == rows
     # Row groups of at least 128k rows (but the last), not one per parser block.
     sizes = [copy.metadata.row_group(i).num_rows for i in range(copy.num_row_groups)]

@@ -13,6 +13,7 @@ import pytest
 
 from core.errors import GranaryError
 from datasets.models import Blob, Version
+from tests.blobs import stored_digests, stored_keys, working_files
 from tests.conftest import files_under, sha256_of
 from tests.datasets.corpus import DECOMPRESSED_LIMIT, HEAVY, corpus
 
@@ -37,13 +38,13 @@ def test_each_bad_file_gets_a_precise_reason_and_leaves_nothing_behind(
     except GranaryError as refused:  # refused at upload: nothing was stored
         assert reason in refused.detail, refused.detail
         assert not Version.objects.exists()
-        assert files_under(data_dir) == []
+        assert files_under(data_dir) == [] and stored_keys() == []
         return
     assert version.status == "failed", f"{name} became {version.status}"
     assert reason in version.failure_reason, version.failure_reason
     assert version.parquet_blob is None and version.schema == [] and version.row_count is None
     # Only the uploaded bytes remain (kept, so the failure can be looked into); no copy, no temp.
-    assert [p.name for p in files_under(data_dir)] == [sha256_of(data)]
+    assert working_files(data_dir) == [] and stored_digests() == [sha256_of(data)]
     assert Blob.objects.count() == 1
 
 

@@ -8,12 +8,12 @@ import gzip
 import io
 import json
 import statistics
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from datasets.ingest.profiling import SAMPLE_SIZE
+from tests.blobs import parquet_file, stored_keys
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.django_db
@@ -133,18 +133,13 @@ def test_gzipped_json_lines_with_a_nested_object(public_dataset, publish):
 
 
 def test_every_format_gets_a_parquet_copy_with_the_same_rows(public_dataset, publish, data_dir):
-    from datasets import storage
-
     for name in ("stations_quoted.csv", "penguins_sample.tsv", "orders_nested.parquet", "events.jsonl.gz"):
         dataset_version = publish(public_dataset, data=(DATA / name).read_bytes())
-        copy = pq.read_table(storage.blob_path(dataset_version.parquet_blob.sha256))
+        copy = parquet_file(dataset_version.parquet_blob.sha256).read()
         assert copy.num_rows == dataset_version.row_count, name
         assert copy.column_names == [c["name"] for c in dataset_version.schema], name
         assert (
-            pq.ParquetFile(storage.blob_path(dataset_version.parquet_blob.sha256))
-            .metadata.row_group(0)
-            .column(0)
-            .compression
+            parquet_file(dataset_version.parquet_blob.sha256).metadata.row_group(0).column(0).compression
             == "ZSTD"
         )
 
@@ -182,4 +177,4 @@ def test_the_parquet_copy_is_stored_once_for_identical_content(
     first = publish(public_dataset, data=(DATA / "stations_quoted.csv").read_bytes())
     second = publish(internal_dataset, data=(DATA / "stations_quoted.csv").read_bytes())
     assert first.parquet_blob_id == second.parquet_blob_id
-    assert len([p for p in Path(data_dir / "blobs").rglob("*") if p.is_file()]) == 2
+    assert len(stored_keys()) == 2

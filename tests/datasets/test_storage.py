@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from datasets import storage
+from tests.blobs import blob_bytes, blob_remove, blob_tamper, stored_digests
 from tests.conftest import CSV, sha256_of
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +33,8 @@ def test_publishing_the_same_bytes_twice_keeps_one_intact_copy(data_dir):
         source.write_bytes(CSV)
         storage.blob_put(source=source, sha256=digest)
         source.unlink()
-    assert storage.blob_path(digest).read_bytes() == CSV
-    assert [p.name for p in (data_dir / "blobs").rglob("*") if p.is_file()] == [digest]
+    assert blob_bytes(digest) == CSV
+    assert stored_digests() == [digest]
 
 
 def test_fsck_passes_on_intact_blobs(public_dataset, publish):
@@ -46,10 +47,8 @@ def test_fsck_passes_on_intact_blobs(public_dataset, publish):
 def test_fsck_reports_a_corrupt_and_a_missing_blob_and_fails(public_dataset, internal_dataset, publish):
     corrupt = publish(public_dataset)
     missing = publish(internal_dataset, data=b"a\n1\n")
-    path = storage.blob_path(corrupt.sha256)
-    path.chmod(0o644)
-    path.write_bytes(b"tampered\n")
-    storage.blob_path(missing.sha256).unlink()
+    blob_tamper(corrupt.sha256, b"tampered\n")
+    blob_remove(missing.sha256)
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError) as failure:
