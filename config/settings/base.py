@@ -71,9 +71,13 @@ INSTALLED_APPS = [
     "search",
     "catalog",
     "api",
+    # Health checks, metrics and logs (config/health.py, config/metrics.py; README "Deployment").
+    "config.apps.OperationsConfig",
 ]
 
 MIDDLEWARE = [
+    # First: the request's id for the logs, and its latency by route for /metrics.
+    "config.metrics.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before any view: no NUL in an address reaches the database (core.middleware).
     "core.middleware.RefuseNulMiddleware",
@@ -90,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "catalog.middleware.DomainErrorMiddleware",
+    # The database or storage lost mid-request: a 503 with Retry-After (config.health).
+    "config.health.UnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its answer (LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
@@ -214,6 +220,16 @@ GRANARY_S3_ADDRESSING_STYLE = env_choice("GRANARY_S3_ADDRESSING_STYLE", "", ("",
 GRANARY_S3_MULTIPART_BYTES = env_size("GRANARY_S3_MULTIPART_BYTES", 64 * 1024**2)
 # How long a presigned download (or upload part) URL stays valid.
 GRANARY_PRESIGNED_URL_SECONDS = env_int("GRANARY_PRESIGNED_URL_SECONDS", 300)
+# Downloads from a store with presigned URLs (S3): `redirect` sends the client to one; `stream`
+# serves the bytes through the app, for clients that cannot reach the store.
+GRANARY_DOWNLOAD_MODE = env_choice("GRANARY_DOWNLOAD_MODE", "redirect", ("redirect", "stream"))
+# --- Direct uploads (README, "Direct uploads"): big files go from the client to S3 in parts ---
+# The client takes the direct path for files above this (on object storage only).
+GRANARY_DIRECT_UPLOAD_BYTES = env_size("GRANARY_DIRECT_UPLOAD_BYTES", 100 * 1024**2)
+# Parts of this size (at least 5 MiB), grown for a file that would need more than 10,000.
+GRANARY_DIRECT_UPLOAD_PART_BYTES = env_size("GRANARY_DIRECT_UPLOAD_PART_BYTES", 64 * 1024**2)
+# An upload not completed by then is aborted by the sweeper (its part URLs expire with it).
+GRANARY_DIRECT_UPLOAD_HOURS = env_int("GRANARY_DIRECT_UPLOAD_HOURS", 24)
 # --- Ingest limits: what one hostile file may cost a worker (README, "Hostile files") ---
 # Each refusal fails the version with a reason naming its setting.
 # Columns, nested fields included; a CSV header is counted before pyarrow parses anything.
@@ -409,13 +425,27 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Logs and metrics (README "Deployment") -------------------------------------------------------
+# `json`: one JSON object a line (timestamp, level, logger, message, request_id), for a log
+# shipper; `text` for people. Web and workers alike.
+GRANARY_LOG_FORMAT = env_choice("GRANARY_LOG_FORMAT", "text", ("text", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            **({"formatter": "json"} if GRANARY_LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is off (404).
+GRANARY_METRICS_TOKEN = env_str("GRANARY_METRICS_TOKEN", "").strip()
 
 # --- Audit log -----------------------------------------------------------------------------------
 # Events older than this are deleted by `manage.py audit_prune` (run it daily); 0 keeps them all.
