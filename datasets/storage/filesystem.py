@@ -6,7 +6,10 @@ one is an atomic link that cannot expose a partial file.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,28 @@ class FilesystemStorage:
             os.link(source, target)
         except FileExistsError:
             return False
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            return self._put_copy(source, target)  # a root (file:// URL) on another disk
+        _fsync_dir(target.parent)
+        return True
+
+    def _put_copy(self, source: Path, target: Path) -> bool:
+        """Copy beside the target, then link: the blob still appears whole or not at all."""
+        fd, name = tempfile.mkstemp(prefix=".put-", dir=target.parent)
+        try:
+            with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
+                shutil.copyfileobj(reader, writer, 1024 * 1024)
+                writer.flush()
+                os.fsync(writer.fileno())
+            os.chmod(name, 0o444)
+            try:
+                os.link(name, target)
+            except FileExistsError:
+                return False
+        finally:
+            os.unlink(name)
         _fsync_dir(target.parent)
         return True
 

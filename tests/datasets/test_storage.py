@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -60,3 +63,22 @@ def test_fsck_reports_a_corrupt_and_a_missing_blob_and_fails(public_dataset, int
     )
     assert f"MISSING sha256:{missing.sha256}" in err.getvalue()
     assert "4 blobs checked, 2 problems." in out.getvalue()
+
+
+def test_a_filesystem_root_on_another_disk_than_the_uploads_still_gets_whole_blobs(settings, tmp_path):
+    other_disk = Path("/dev/shm")
+    if not other_disk.is_dir() or other_disk.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second filesystem (/dev/shm) to publish across")
+    root = Path(tempfile.mkdtemp(prefix="granary-test-blobs-", dir=other_disk))
+    try:
+        settings.GRANARY_STORAGE_URL = f"file://{root}"
+        digest = sha256_of(CSV)
+        for expected in (True, False):
+            source = storage.tmp_dir() / f"t-{os.urandom(4).hex()}"
+            source.write_bytes(CSV)
+            assert storage.blob_put(source=source, sha256=digest) is expected
+            source.unlink()
+        assert (root / storage.blob_key(digest)).read_bytes() == CSV
+        assert [p.name for p in root.rglob("*") if p.is_file()] == [digest], "no temporary copy left"
+    finally:
+        shutil.rmtree(root)
