@@ -46,6 +46,7 @@ from accounts.models import ApiToken, Membership, Team
 from accounts.services import token_create
 from datasets import storage
 from datasets.ingest.reader import ingest_file
+from datasets.ingest.sources import local_source
 from datasets.models import AccessRequest, Alias, AliasMove, Checkout, CheckoutItem, Dataset, Version
 from lineage.models import ExternalDataset, Job, Run, RunDataset, RunEvent
 from quality.models import SuiteRevision, ValidationRun
@@ -120,7 +121,7 @@ def store(data: bytes, workdir: Path) -> tuple[str, dict[str, Any]]:
         if data != V3:
             workdir = workdir / sha256  # its own: the Parquet copy is stored by a hard link
             workdir.mkdir()
-            ingested = ingest_file(path=source, workdir=workdir, progress=lambda *_: None)
+            ingested = ingest_file(source=local_source(source), workdir=workdir, progress=lambda *_: None)
             parquet_sha256 = sha256_of(ingested.parquet_path.read_bytes())
             storage.blob_put(source=ingested.parquet_path, sha256=parquet_sha256)
             fields = {

@@ -25,8 +25,10 @@ def export_stream(*, sha256: str, format: str, columns: list[str] | None) -> Ite
     The file is opened here, before the first byte is sent, so a missing or broken copy is an
     error response rather than a download cut short.
     """
-    with storage.blob_file(sha256) as path:
-        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
+    filesystem, path = storage.blob_source(sha256).arrow()
+    # Not pre-buffered: that holds much of the file. Only the footer and the chosen columns' chunks
+    # are read (ranged GETs on object storage).
+    parquet = pq.ParquetFile(path, filesystem=filesystem, pre_buffer=False)
     batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
     if format == "parquet":
         schema = parquet.schema_arrow if columns is None else _select(parquet.schema_arrow, columns)

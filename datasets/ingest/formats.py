@@ -11,11 +11,11 @@ import csv
 import json
 import zlib
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from django.conf import settings
 
 from core.errors import EmptyUpload, UnsupportedFormat
+from datasets.storage import Source
 
 HEAD_BYTES = 64 * 1024
 SUPPORTED = "CSV, TSV, Parquet or JSON Lines (plain or gzip-compressed)"
@@ -53,18 +53,18 @@ class Detected:
     header: bool = True
 
 
-def sniff(path: Path) -> Detected:
-    """The format of the file at `path`, judged from its first 64 KiB and its last bytes."""
-    with open(path, "rb") as handle:
+def sniff(source: Source) -> Detected:
+    """The format of `source`, judged from its first 64 KiB and its last bytes (two reads, each a
+    ranged GET on object storage)."""
+    size = source.size
+    with source.open() as handle:
         head = handle.read(HEAD_BYTES)
         if not head:
             raise EmptyUpload("The file is empty (0 bytes).")
-        handle.seek(0, 2)
-        size = handle.tell()
         handle.seek(max(0, size - 4))
         tail = handle.read(4)
     if head.startswith(GZIP_MAGIC):
-        inner, complete = _gunzip_head(path)
+        inner, complete = _gunzip_head(source)
         if not inner.strip():
             raise EmptyUpload("The gzip file holds no data.")
         if inner.startswith(b"PAR1"):
@@ -79,11 +79,11 @@ def sniff(path: Path) -> Detected:
     return _sniff_text(head, complete=size <= HEAD_BYTES)
 
 
-def _gunzip_head(path: Path) -> tuple[bytes, bool]:
+def _gunzip_head(source: Source) -> tuple[bytes, bool]:
     """Up to HEAD_BYTES of decompressed data, and whether that is all of it."""
     decompressor = zlib.decompressobj(wbits=31)
     out = b""
-    with open(path, "rb") as handle:
+    with source.open() as handle:
         try:
             while len(out) < HEAD_BYTES:
                 chunk = handle.read(HEAD_BYTES)

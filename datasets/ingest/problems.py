@@ -9,14 +9,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import gzip
 import io
 import json
 import zlib
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -24,6 +22,8 @@ from django.conf import settings
 
 from core.errors import InvalidInput
 from datasets.ingest.formats import Detected
+from datasets.ingest.sources import open_gzip, open_stream
+from datasets.storage import Source
 
 
 class IngestError(InvalidInput):
@@ -59,12 +59,12 @@ def too_wide(columns: int, *, nested: bool = False) -> IngestError:
     )
 
 
-def header_fields(path: Path, detected: Detected) -> list[str]:
+def header_fields(source: Source, detected: Detected) -> list[str]:
     """The fields of the first record, from at most GRANARY_MAX_ROW_BYTES of the (decompressed)
     text: the header's width is checked before pyarrow, which holds memory for every column it
     is told of, reads anything."""
     limit = settings.GRANARY_MAX_ROW_BYTES
-    head = read_head(path, detected, limit + 1)
+    head = read_head(source, detected, limit + 1)
     text = head[:limit].decode("utf-8-sig", errors="replace")
     if len(head) > limit and "\n" not in text and "\r" not in text:
         raise row_too_long(1)
@@ -77,24 +77,24 @@ def header_fields(path: Path, detected: Detected) -> list[str]:
         return text.splitlines()[0].split(detected.delimiter)
 
 
-def read_head(path: Path, detected: Detected, size: int) -> bytes:
+def read_head(source: Source, detected: Detected, size: int) -> bytes:
     """Up to `size` bytes of the (decompressed) text; fewer at its end, or where compressed data
     breaks off (the full read says what is wrong with it)."""
     parts: list[bytes] = []
     got = 0
-    with open_bytes(path, detected) as handle, contextlib.suppress(EOFError, OSError, zlib.error):
+    with open_bytes(source, detected) as handle, contextlib.suppress(EOFError, OSError, zlib.error):
         while got < size and (part := handle.read(min(64 * 1024, size - got))):
             parts.append(part)
             got += len(part)
     return b"".join(parts)
 
 
-def long_line(path: Path, detected: Detected) -> int | None:
+def long_line(source: Source, detected: Detected) -> int | None:
     """The number of the first line longer than GRANARY_MAX_ROW_BYTES, if any: asked once pyarrow
     found a row that does not fit its block. Vectorized, so many short lines scan fast."""
     limit = settings.GRANARY_MAX_ROW_BYTES
     lines = offset = line_start = 0
-    with open_bytes(path, detected) as handle:
+    with open_bytes(source, detected) as handle:
         while chunk := handle.read(8 * 1024 * 1024):
             ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A) + offset
             if len(ends):
@@ -110,23 +110,23 @@ def long_line(path: Path, detected: Detected) -> int | None:
     return None
 
 
-def open_text(path: Path, detected: Detected) -> IO[str]:
-    raw = open_bytes(path, detected)
+def open_text(source: Source, detected: Detected) -> IO[str]:
+    raw = open_bytes(source, detected)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
 
-def open_bytes(path: Path, detected: Detected) -> IO[bytes]:
+def open_bytes(source: Source, detected: Detected) -> IO[bytes]:
     """The file's (decompressed) bytes, for the slow Python scans that locate a problem."""
     if detected.compression == "gzip":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+        return open_gzip(source)
+    return open_stream(source)
 
 
-def locate_csv_problem(path: Path, detected: Detected) -> str | None:
+def locate_csv_problem(source: Source, detected: Detected) -> str | None:
     """Find the first malformed record with Python's csv module: slow, so only after a failure."""
     width: int | None = None
     try:
-        with open_text(path, detected) as lines:
+        with open_text(source, detected) as lines:
             reader = csv.reader(
                 lines, delimiter=detected.delimiter, quotechar=detected.quotechar, strict=True
             )
@@ -147,30 +147,30 @@ def locate_csv_problem(path: Path, detected: Detected) -> str | None:
     return None
 
 
-def check_gzip_trailer(path: Path, *, text_crc32: int, text_bytes: int) -> None:
+def check_gzip_trailer(source: Source, *, text_crc32: int, text_bytes: int) -> None:
     """A gzip stream ends with the CRC-32 and size of its data; pyarrow does not check them, so a
     truncated upload would otherwise pass with its rows cut short."""
-    with open(path, "rb") as handle:
-        handle.seek(-8, 2)
+    with source.open() as handle:
+        handle.seek(max(0, source.size - 8))
         trailer = handle.read(8)
     crc, size = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
     if (crc, size) == (text_crc32, text_bytes % 2**32):
         return
     # A file of several gzip members only carries the last one's trailer: let Python check it.
     try:
-        with gzip.open(path, "rb") as stream:
+        with open_gzip(source) as stream:
             while stream.read(1024 * 1024):
                 pass
     except (EOFError, OSError, zlib.error) as exc:
         raise IngestError(f"The gzip data is truncated or corrupt: {exc}.") from None
 
 
-def not_utf8(path: Path, detected: Detected) -> IngestError:
+def not_utf8(source: Source, detected: Detected) -> IngestError:
     """Name the first byte that is not UTF-8, with its offset in the (decompressed) text."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     line = 1
-    with open_bytes(path, detected) as handle:
+    with open_bytes(source, detected) as handle:
         while chunk := handle.read(1024 * 1024):
             try:
                 decoder.decode(chunk)
@@ -188,11 +188,11 @@ def not_utf8(path: Path, detected: Detected) -> IngestError:
     return IngestError("The file is not UTF-8 text. Save it as UTF-8.")
 
 
-def json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError:
+def json_error(exc: Exception, *, source: Source, detected: Detected) -> IngestError:
     """Find the first bad line with Python's json module: slow, so only after a failure."""
     kinds: dict[str, tuple[str, int]] = {}
     limit = settings.GRANARY_MAX_ROW_BYTES
-    with open_bytes(path, detected) as handle:
+    with open_bytes(source, detected) as handle:
         # Lines read at most GRANARY_MAX_ROW_BYTES at a time: the scan must not hold a huge one.
         for number, raw in enumerate(iter(lambda: handle.readline(limit + 1), b""), start=1):
             if len(raw) > limit and not raw.endswith(b"\n"):
@@ -205,7 +205,7 @@ def json_error(exc: Exception, *, path: Path, detected: Detected) -> IngestError
             try:
                 value = json.loads(line)
             except UnicodeDecodeError:
-                return not_utf8(path, detected)
+                return not_utf8(source, detected)
             except RecursionError:
                 return too_deep(f"Line {number:,}", json_nesting(line)[0])
             except json.JSONDecodeError as error:

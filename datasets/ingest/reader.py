@@ -1,11 +1,14 @@
 """The ingest pass: one streaming read of a version's file that yields its schema, profile,
 preview and a normalized Parquet copy, in memory bounded by the block size, not the file.
 
-Plain CSV, TSV and JSON Lines are read by pyarrow straight from the file while a side thread
-reads it too (from the page cache), hashing it and checking for NUL bytes and unbalanced quotes.
-Gzip files stream through a wrapper that decompresses, checks and counts on the way. Parquet is
-read by row group. The parsed rows go through in chunks of ROWS_PER_CHUNK: one thread writes
-each chunk as a row group of the Parquet copy while another profiles it, and the parser goes on.
+The file is a storage `Source`. Plain CSV, TSV and JSON Lines on the filesystem are read by
+pyarrow straight from the file while a side thread reads it too (from the page cache), hashing it
+and checking for NUL bytes and unbalanced quotes; in object storage one thread fetches the object
+in large ranged GETs, hashes and checks each part and hands it to the parser, so its bytes cross
+the network once. Gzip files stream through a wrapper that decompresses, checks and counts on the
+way. Parquet is read by row group (ranged reads of the footer and the column chunks). The
+parsed rows go through in chunks of ROWS_PER_CHUNK: one thread writes each chunk as a row group
+of the Parquet copy while another profiles it, and the parser goes on.
 Anything wrong ends in IngestError, whose message says where (line, column, byte offset) and
 what was expected (datasets.ingest.problems finds that out).
 
@@ -19,6 +22,7 @@ import contextlib
 import hashlib
 import io
 import json
+import queue
 import re
 import threading
 import time
@@ -59,6 +63,8 @@ from datasets.ingest.problems import (
     too_wide,
 )
 from datasets.ingest.profiling import ColumnProfile, RowSample, column_profiles, logical_type
+from datasets.ingest.sources import STREAM_BYTES, local_path, open_stream
+from datasets.storage import Source
 
 PREVIEW_ROWS = 100
 PREVIEW_CHARS = 1000  # of each text (or bytes) value in the preview
@@ -81,6 +87,10 @@ SCAN_AHEAD = 256 * 1024 * 1024
 # A gzip file that expands to less than this is never refused for its compression ratio: small
 # files of repetitive rows compress far better than large ones, and cost little whatever they hold.
 RATIO_FREE_BYTES = 16 * 1024 * 1024
+# From object storage, text is fetched in parts of FEED_BYTES (one ranged GET each), FEED_PARTS of
+# them ahead of the parser at most: enough to hide a GET's latency, little memory.
+FEED_BYTES = STREAM_BYTES
+FEED_PARTS = 4
 Progress = Callable[[int, int], None]  # (bytes read of the stored file, rows so far)
 
 
@@ -111,7 +121,7 @@ class _Reading:
     # the last figure read from it (for the side scan, which must not call into the parser's file).
     position: Callable[[], int] | None = None
     parsed: int = 0
-    scanner: _Scanner | None = None
+    scanner: _Scanner | _Feed | None = None
     parquet_rows: int = 0  # a Parquet file's row count, from its footer
 
     def settle(self) -> None:
@@ -139,9 +149,9 @@ class _Scanner(threading.Thread):
     counts quote characters. On its own thread this costs the parser nothing, and pyarrow reads
     the file itself, with no Python between it and the bytes."""
 
-    def __init__(self, path: Path, reading: _Reading, *, quotechar: str | None) -> None:
+    def __init__(self, source: Source, reading: _Reading, *, quotechar: str | None) -> None:
         super().__init__(name="ingest-scan", daemon=True)
-        self.path = path
+        self.source = source
         self.reading = reading
         self.text = quotechar is not None
         self.quote = (quotechar or "").encode()
@@ -153,7 +163,7 @@ class _Scanner(threading.Thread):
         buffer = bytearray(SCAN_BYTES)
         view = memoryview(buffer)
         try:
-            with open(self.path, "rb", buffering=0) as handle:
+            with _open_unbuffered(self.source) as handle:
                 while not self.stop.is_set():
                     while (
                         reading.position is not None
@@ -177,6 +187,107 @@ class _Scanner(threading.Thread):
                     reading.text_bytes += size
         except OSError as exc:
             reading.error = read_error(exc)
+
+
+def _open_unbuffered(source: Source) -> Any:
+    path = local_path(source)
+    # A local file without Python's buffer, as the scan reads 4 MiB at a time; an object in
+    # storage is read in ranged GETs of that size.
+    return open(path, "rb", buffering=0) if path is not None else source.open()
+
+
+class _Feed(threading.Thread):
+    """On object storage, in place of the side scan and the parser's own reads: fetches the object
+    once, FEED_BYTES at a time, hashes and checks each part as _Scanner does and hands it on to the
+    parser (a _Fed file), so fetching, hashing and parsing overlap and no byte is fetched twice."""
+
+    def __init__(self, source: Source, reading: _Reading, *, quotechar: str) -> None:
+        super().__init__(name="ingest-feed", daemon=True)
+        self.source = source
+        self.reading = reading
+        self.quote = quotechar.encode()
+        self.parts: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_PARTS)
+        self.stop = threading.Event()
+        self.unleash = threading.Event()  # the parser is done: hash to the end, hand on nothing more
+
+    def run(self) -> None:
+        reading = self.reading
+        try:
+            with self.source.open() as handle:
+                while not self.stop.is_set() and (part := handle.read(FEED_BYTES)):
+                    reading.hasher.update(part)  # releases the GIL
+                    nul = part.find(b"\x00")
+                    if nul >= 0:
+                        reading.error = IngestError(
+                            f"Found binary data: a NUL byte at offset {reading.raw_bytes + nul:,}."
+                        )
+                        return
+                    if self.quote:
+                        reading.quotes += part.count(self.quote)
+                    reading.raw_bytes += len(part)
+                    reading.text_bytes += len(part)
+                    self._hand_on(part)
+        except OSError as exc:
+            reading.error = read_error(exc)
+        finally:
+            self._hand_on(None)  # the end, as the parser sees it
+
+    def _hand_on(self, part: bytes | None) -> None:
+        while not (self.stop.is_set() or self.unleash.is_set()):
+            with contextlib.suppress(queue.Full):
+                self.parts.put(part, timeout=0.05)
+                return
+
+
+class _Fed(io.RawIOBase):
+    """The parser's file over a _Feed's parts. Never raises into pyarrow: a failed fetch ends the
+    text early, and the error the feed left in `_Reading` is raised once the parser stops."""
+
+    def __init__(self, feed: _Feed) -> None:
+        self.feed = feed
+        self.part = b""
+        self.offset = 0
+        self.consumed = 0  # bytes handed to the parser: its position in the stored file
+        self.ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        pieces = []
+        wanted = size
+        while wanted and self._fill():
+            piece = self.part[self.offset : self.offset + wanted]
+            self.offset += len(piece)
+            wanted -= len(piece)
+            pieces.append(piece)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.consumed += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _fill(self) -> bool:
+        """Whether the current part has bytes left, taking the next part if need be."""
+        while self.offset == len(self.part):
+            if self.ended:
+                return False
+            try:
+                part = self.feed.parts.get(timeout=0.05)
+            except queue.Empty:
+                if self.feed.is_alive() or not self.feed.parts.empty():
+                    continue
+                part = None  # the feed was stopped before it could say so
+            if part is None:
+                self.ended = True
+                return False
+            self.part, self.offset = part, 0
+        return True
 
 
 class _RawReader(io.RawIOBase):
@@ -246,15 +357,15 @@ def _decompressed_limit(stored_bytes: int) -> tuple[int, str]:
     )
 
 
-def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
-    """Read the file at `path` once and write its Parquet copy under `workdir`."""
+def ingest_file(*, source: Source, workdir: Path, progress: Progress) -> Ingested:
+    """Read `source` once and write its Parquet copy under `workdir`."""
     _return_freed_memory()
-    detected = sniff(path)
+    detected = sniff(source)
     overrides: dict[str, pa.DataType] = {}
     for attempt in range(_MAX_READS):
         try:
             return _ingest_once(
-                path=path, detected=detected, overrides=overrides, workdir=workdir, progress=progress
+                source=source, detected=detected, overrides=overrides, workdir=workdir, progress=progress
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             # A case the checks here did not foresee, but one this file's bytes cause (not the
@@ -268,7 +379,9 @@ def ingest_file(*, path: Path, workdir: Path, progress: Progress) -> Ingested:
             # file whose last row held strings).
             overrides[widen.column] = widen.to
             if attempt == 0:
-                overrides = _widen_all(path=path, detected=detected, schema=widen.schema, overrides=overrides)
+                overrides = _widen_all(
+                    source=source, detected=detected, schema=widen.schema, overrides=overrides
+                )
     raise IngestError(f"The column types kept changing after {_MAX_READS} reads; giving up.")
 
 
@@ -294,24 +407,29 @@ class _Widen(Exception):
 
 
 def _ingest_once(
-    *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], workdir: Path, progress: Progress
+    *,
+    source: Source,
+    detected: Detected,
+    overrides: dict[str, pa.DataType],
+    workdir: Path,
+    progress: Progress,
 ) -> Ingested:
     reading = _Reading()
     try:
         with contextlib.ExitStack() as stack:
             if detected.format == "parquet":
-                _scan(path, reading, quotechar=None)
-                batches, schema = _parquet_batches(path, reading)
+                _scan(source, reading, quotechar=None)
+                batches, schema = _parquet_batches(source, reading)
             else:
-                text = _open_text(path, detected, reading, stack, scan=True)
+                text = _open_text(source, detected, reading, stack, scan=True)
                 batches, schema = _text_batches(
-                    text, path=path, detected=detected, overrides=overrides, reading=reading
+                    text, source=source, detected=detected, overrides=overrides, reading=reading
                 )
             with closing(batches):
                 return _read_all(
                     batches,
                     schema,
-                    path=path,
+                    source=source,
                     detected=detected,
                     reading=reading,
                     workdir=workdir,
@@ -321,36 +439,47 @@ def _ingest_once(
         reading.abandon()
 
 
-def _scan(path: Path, reading: _Reading, *, quotechar: str | None) -> None:
-    reading.scanner = _Scanner(path, reading, quotechar=quotechar)
+def _scan(source: Source, reading: _Reading, *, quotechar: str | None) -> None:
+    reading.scanner = _Scanner(source, reading, quotechar=quotechar)
     reading.scanner.start()
 
 
 def _open_text(
-    path: Path, detected: Detected, reading: _Reading, stack: contextlib.ExitStack, *, scan: bool
+    source: Source, detected: Detected, reading: _Reading, stack: contextlib.ExitStack, *, scan: bool
 ) -> Any:
     """The text of a CSV, TSV or JSON Lines file, for pyarrow to read; with `scan`, the stored
-    bytes are hashed and checked on the way (by the side scan, or as they stream by)."""
+    bytes are hashed and checked on the way (by the side scan, the feed, or as they stream by)."""
     quotechar = detected.quotechar if detected.format != "jsonl" else ""
-    if not detected.compression:
-        source = stack.enter_context(pa.OSFile(str(path)))
+    path = local_path(source)
+    if not detected.compression and path is not None:
+        text = stack.enter_context(pa.OSFile(str(path)))
         if scan:
-            reading.position = source.tell
-            _scan(path, reading, quotechar=quotechar)
-        return source
+            reading.position = text.tell
+            _scan(source, reading, quotechar=quotechar)
+        return text
+    if not detected.compression:
+        if not scan:  # the widening pass: pyarrow streams the object itself, in large ranged GETs
+            filesystem, name = source.arrow()
+            return stack.enter_context(filesystem.open_input_stream(name, buffer_size=STREAM_BYTES))
+        feed = _Feed(source, reading, quotechar=quotechar)
+        fed = _Fed(feed)
+        reading.position = lambda: fed.consumed
+        reading.scanner = feed
+        feed.start()
+        return fed
     # Compressed: the stored bytes are hashed and the text checked as they stream by.
-    handle = stack.enter_context(open(path, "rb"))  # noqa: SIM115 (the stack closes it)
+    handle = stack.enter_context(open_stream(source))
     raw = _RawReader(handle, reading)
     stream: Any = io.BufferedReader(raw, buffer_size=1024 * 1024)
     stream = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
-    return io.BufferedReader(_TextReader(stream, reading, quotechar, stored_bytes=path.stat().st_size))
+    return io.BufferedReader(_TextReader(stream, reading, quotechar, stored_bytes=source.size))
 
 
 def _read_all(
     batches: _Batches,
     schema: pa.Schema,
     *,
-    path: Path,
+    source: Source,
     detected: Detected,
     reading: _Reading,
     workdir: Path,
@@ -393,7 +522,7 @@ def _read_all(
                 rows += chunk.num_rows
                 now = time.monotonic()
                 if now - last_report >= 1.0:
-                    progress(_bytes_read(detected, reading, path, rows), rows)
+                    progress(_bytes_read(detected, reading, source, rows), rows)
                     last_report = now
             for pair in in_flight:
                 for future in pair:
@@ -409,9 +538,9 @@ def _read_all(
     if reading.error:
         raise reading.error
     if detected.format != "parquet":
-        _finish_text(path=path, detected=detected, reading=reading)
+        _finish_text(source=source, detected=detected, reading=reading)
     sha256 = reading.hasher.hexdigest()
-    progress(path.stat().st_size, rows)
+    progress(source.size, rows)
     columns_out = [
         {"name": f.name, "type": logical_type(f.type), "nullable": p.nulls > 0, "arrow_type": str(f.type)}
         for f, p in zip(schema, profiles, strict=True)
@@ -489,11 +618,11 @@ def _repeating(chunk: pa.Table) -> list[str]:
     return names
 
 
-def _bytes_read(detected: Detected, reading: _Reading, path: Path, rows: int) -> int:
+def _bytes_read(detected: Detected, reading: _Reading, source: Source, rows: int) -> int:
     if reading.position is not None:
         return reading.position()
     if detected.format == "parquet":
-        return int(path.stat().st_size * rows / (reading.parquet_rows or 1))
+        return int(source.size * rows / (reading.parquet_rows or 1))
     return reading.raw_bytes
 
 
@@ -545,10 +674,11 @@ def _nesting(arrow_type: pa.DataType) -> tuple[int, int]:
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def _parquet_batches(path: Path, reading: _Reading) -> tuple[_Batches, pa.Schema]:
+def _parquet_batches(source: Source, reading: _Reading) -> tuple[_Batches, pa.Schema]:
     # The footer is checked before pyarrow parses it: parsed, it takes 5 to 8 times its size.
-    with open(path, "rb") as handle:
-        size = handle.seek(-8, 2) + 8
+    size = source.size
+    with source.open() as handle:
+        handle.seek(max(0, size - 8))
         footer = int.from_bytes(handle.read(4), "little")
     limit = settings.GRANARY_MAX_PARQUET_METADATA_BYTES
     if limit < footer <= size - 12:  # a footer longer than the file is damage, for pyarrow to name
@@ -557,7 +687,10 @@ def _parquet_batches(path: Path, reading: _Reading) -> tuple[_Batches, pa.Schema
             "(GRANARY_MAX_PARQUET_METADATA_BYTES)."
         )
     try:
-        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds much of the file
+        # Not pre-buffered: that holds much of the file. Each column chunk is then one read (a
+        # ranged GET on object storage).
+        filesystem, name = source.arrow()
+        parquet = pq.ParquetFile(name, filesystem=filesystem, pre_buffer=False)
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"The Parquet file cannot be read: {exc}") from None
@@ -587,12 +720,12 @@ _CONVERSION = re.compile(
 
 
 def _text_batches(
-    text: Any, *, path: Path, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
+    text: Any, *, source: Source, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
 ) -> tuple[_Batches, pa.Schema]:
     if detected.format == "jsonl":
-        return _json_batches(text, path=path, detected=detected, reading=reading)
+        return _json_batches(text, source=source, detected=detected, reading=reading)
     try:
-        read_options, parse_options = _csv_options(path, detected)
+        read_options, parse_options = _csv_options(source, detected)
     except IngestError as exc:
         raise reading.found() or exc from None
     convert_options = pacsv.ConvertOptions(column_types=overrides, strings_can_be_null=True)
@@ -601,7 +734,7 @@ def _text_batches(
             text, read_options=read_options, parse_options=parse_options, convert_options=convert_options
         )
     except pa.ArrowInvalid as exc:
-        raise reading.found() or _csv_error(exc, path=path, detected=detected, schema=None) from None
+        raise reading.found() or _csv_error(exc, source=source, detected=detected, schema=None) from None
     except OSError as exc:
         raise reading.found() or read_error(exc) from None
     schema = reader.schema
@@ -610,7 +743,7 @@ def _text_batches(
             raise reading.error
         _check_schema(schema)
         if any(pa.types.is_binary(f.type) for f in schema):  # pyarrow reads non-UTF-8 text as bytes
-            raise not_utf8(path, detected)
+            raise not_utf8(source, detected)
     except IngestError as exc:
         reader.close()
         raise reading.found() or exc from None
@@ -619,17 +752,17 @@ def _text_batches(
         try:
             yield from reader
         except pa.ArrowInvalid as exc:
-            raise _csv_error(exc, path=path, detected=detected, schema=schema) from None
+            raise _csv_error(exc, source=source, detected=detected, schema=schema) from None
         except OSError as exc:
             raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
 
 
-def _csv_options(path: Path, detected: Detected) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+def _csv_options(source: Source, detected: Detected) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
     # The header is counted first: pyarrow holds memory for each column it is told of (a 0.9 MB
     # header of 100,000 columns took 1.2 GB before the column count could be checked).
-    header = header_fields(path, detected)
+    header = header_fields(source, detected)
     if len(header) > settings.GRANARY_MAX_COLUMNS:
         raise too_wide(len(header))
     # No read-ahead thread: it measured no faster here (the parser is the slow part, whoever
@@ -645,7 +778,7 @@ def _csv_options(path: Path, detected: Detected) -> tuple[pacsv.ReadOptions, pac
 
 
 def _widen_all(
-    *, path: Path, detected: Detected, schema: pa.Schema, overrides: dict[str, pa.DataType]
+    *, source: Source, detected: Detected, schema: pa.Schema, overrides: dict[str, pa.DataType]
 ) -> dict[str, pa.DataType]:
     """The column types that every value of the file fits, found in one pass: the columns not yet
     strings are read as strings, and each batch is converted to the types found so far by
@@ -655,13 +788,13 @@ def _widen_all(
     pending = [name for name, type_ in types.items() if not pa.types.is_string(type_)]
     if not pending:
         return overrides
-    read_options, parse_options = _csv_options(path, detected)
+    read_options, parse_options = _csv_options(source, detected)
     as_text = pacsv.ConvertOptions(
         column_types=dict.fromkeys(pending, pa.string()), include_columns=pending, strings_can_be_null=True
     )
     reading = _Reading()  # unchecked: the final read checks (and hashes) the file
     with contextlib.ExitStack() as stack:
-        text = _open_text(path, detected, reading, stack, scan=False)
+        text = _open_text(source, detected, reading, stack, scan=False)
         try:
             reader = stack.enter_context(
                 closing(
@@ -673,7 +806,7 @@ def _widen_all(
             for batch in reader:
                 _fit(batch, types)
         except pa.ArrowInvalid as exc:
-            raise reading.error or _csv_error(exc, path=path, detected=detected, schema=None) from None
+            raise reading.error or _csv_error(exc, source=source, detected=detected, schema=None) from None
         except OSError as exc:
             raise reading.error or read_error(exc) from None
     if reading.error:
@@ -774,27 +907,27 @@ class _Batches:
         self.reader.close()
 
 
-def _csv_error(exc: Exception, *, path: Path, detected: Detected, schema: pa.Schema | None) -> Exception:
+def _csv_error(exc: Exception, *, source: Source, detected: Detected, schema: pa.Schema | None) -> Exception:
     message = str(exc)
     conversion = _CONVERSION.search(message)
     if conversion and schema is not None:
         column = schema.field(int(conversion.group(1)))
         if conversion.group(2) == "string" or "UTF8" in message:
-            return not_utf8(path, detected)
+            return not_utf8(source, detected)
         return _Widen(column.name, _wider(column.type, conversion.group(3)), schema)
     if "invalid UTF8" in message:
-        return not_utf8(path, detected)
+        return not_utf8(source, detected)
     if "straddling" in message:
-        return row_too_long(long_line(path, detected))
-    located = locate_csv_problem(path, detected)
+        return row_too_long(long_line(source, detected))
+    located = locate_csv_problem(source, detected)
     return IngestError(located or f"The file cannot be parsed as {detected.format.upper()}: {message}")
 
 
-def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
+def _finish_text(*, source: Source, detected: Detected, reading: _Reading) -> None:
     if detected.compression == "gzip":
-        check_gzip_trailer(path, text_crc32=reading.text_crc32, text_bytes=reading.text_bytes)
+        check_gzip_trailer(source, text_crc32=reading.text_crc32, text_bytes=reading.text_bytes)
     if detected.format != "jsonl" and reading.quotes % 2:
-        located = locate_csv_problem(path, detected)
+        located = locate_csv_problem(source, detected)
         raise IngestError(
             located
             or f"A quoted field is never closed: the file has an odd number of {detected.quotechar} characters."
@@ -802,18 +935,18 @@ def _finish_text(*, path: Path, detected: Detected, reading: _Reading) -> None:
 
 
 def _json_batches(
-    text: Any, *, path: Path, detected: Detected, reading: _Reading
+    text: Any, *, source: Source, detected: Detected, reading: _Reading
 ) -> tuple[_Batches, pa.Schema]:
     block = settings.GRANARY_MAX_ROW_BYTES  # also the longest line pyarrow can take
     try:
-        _check_json_head(path, detected)
+        _check_json_head(source, detected)
     except IngestError as exc:
         raise reading.found() or exc from None
     read_options = pajson.ReadOptions(block_size=block, use_threads=False)
     try:
         reader = pajson.open_json(text, read_options=read_options)
     except pa.ArrowInvalid as exc:
-        raise reading.found() or _json_error(exc, path=path, detected=detected) from None
+        raise reading.found() or _json_error(exc, source=source, detected=detected) from None
     except OSError as exc:
         raise reading.found() or read_error(exc) from None
     try:
@@ -823,27 +956,27 @@ def _json_batches(
     except IngestError as exc:
         reader.close()
         raise reading.found() or exc from None
-    schema = _json_zones(reader.schema, path=path, detected=detected)
+    schema = _json_zones(reader.schema, source=source, detected=detected)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             for batch in reader:
                 yield batch.cast(schema) if batch.schema != schema else batch
         except pa.ArrowInvalid as exc:
-            raise _json_error(exc, path=path, detected=detected) from None
+            raise _json_error(exc, source=source, detected=detected) from None
         except OSError as exc:
             raise read_error(exc) from None
 
     return _Batches(batches(), reader, reading), schema
 
 
-def _check_json_head(path: Path, detected: Detected) -> None:
+def _check_json_head(source: Source, detected: Detected) -> None:
     """Check the lines pyarrow infers the schema from (its first block) before it reads them: it
     crashes the process on a line some 10,000 levels deep (and takes minutes at 5,000), and holds
     memory for every distinct field (1.3 GB for a 1.3 MB file of 80,000). Later blocks must fit
     that schema, so pyarrow refuses anything deeper or new in them at its first level."""
     block = settings.GRANARY_MAX_ROW_BYTES
-    head = read_head(path, detected, block)
+    head = read_head(source, detected, block)
     lines = head[: head.rfind(b"\n") + 1] if len(head) == block else head
     if not lines:
         raise row_too_long(1)
@@ -859,23 +992,23 @@ def _check_json_head(path: Path, detected: Detected) -> None:
         raise too_wide(len(fields), nested=True)
 
 
-def _json_error(exc: pa.ArrowInvalid, *, path: Path, detected: Detected) -> IngestError:
+def _json_error(exc: pa.ArrowInvalid, *, source: Source, detected: Detected) -> IngestError:
     if "straddling" in str(exc):
-        return row_too_long(long_line(path, detected))
-    return json_error(exc, path=path, detected=detected)
+        return row_too_long(long_line(source, detected))
+    return json_error(exc, source=source, detected=detected)
 
 
 _ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
-def _json_zones(schema: pa.Schema, *, path: Path, detected: Detected) -> pa.Schema:
+def _json_zones(schema: pa.Schema, *, source: Source, detected: Detected) -> pa.Schema:
     """pyarrow reads ISO timestamps in JSON as UTC but forgets that they had a zone ("...Z"):
     give those columns their zone back, judged from the first lines of the file."""
     naive = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
     if not naive:
         return schema
     zoned: set[str] = set()
-    with open_bytes(path, detected) as handle:
+    with open_bytes(source, detected) as handle:
         for _, raw in zip(range(100), handle, strict=False):
             try:
                 row = json.loads(raw)

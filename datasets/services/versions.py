@@ -25,6 +25,7 @@ from core.leases import lease_hold, lease_is_free
 from core.validation import validate
 from datasets import storage
 from datasets.ingest import formats
+from datasets.ingest.sources import local_source
 from datasets.models import Blob, Dataset, Version
 from datasets.references import versions_resolve
 from datasets.services.summary import dataset_summary_refresh
@@ -81,7 +82,7 @@ def version_create(
         validate(code_url_validator, code_url, field="code_url")
     _check_upstreams(derived_from)
     try:
-        formats.sniff(path)
+        formats.sniff(local_source(path))
     except GranaryError as exc:
         exc.field = "file"
         raise
@@ -185,8 +186,11 @@ def version_ingest(*, version_id: int) -> Version | None:
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version_id}-", dir=storage.tmp_dir()))
     failed = False
     try:
-        with storage.blob_file(version.sha256) as path:
-            result = ingest_file(path=path, workdir=workdir, progress=partial(_progress, version_id))
+        result = ingest_file(
+            source=storage.blob_source(version.sha256),
+            workdir=workdir,
+            progress=partial(_progress, version_id),
+        )
         if result.sha256 != version.sha256:
             raise InvalidInput(
                 f"The stored bytes hash to {result.sha256}, not {version.sha256}: the blob is corrupt."

@@ -54,6 +54,7 @@ for name, value in {limits!r}.items():
     setattr(settings, name, value)
 from core.errors import GranaryError
 from datasets.ingest.reader import ingest_file
+from datasets.ingest.sources import local_source
 def peak_mb():
     # VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the parent's peak across fork and exec.
     with open("/proc/self/status") as status:
@@ -62,7 +63,7 @@ def peak_mb():
 results = {{}}
 for name, path in { ({k: str(v) for k, v in paths.items()})!r}.items():
     try:
-        ingest_file(path=Path(path), workdir=Path({str(workdir)!r}), progress=lambda b, r: None)
+        ingest_file(source=local_source(Path(path)), workdir=Path({str(workdir)!r}), progress=lambda b, r: None)
         results[name] = "ready"
     except GranaryError as exc:
         results[name] = exc.detail

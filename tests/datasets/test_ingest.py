@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from datasets.ingest import reader
 from datasets.ingest.reader import _Scanner, ingest_file
+from datasets.ingest.sources import local_source
 from datasets.models import Version
 from datasets.services.versions import version_ingest
 from tests.blobs import blob_tamper, parquet_file
@@ -137,7 +138,7 @@ def test_wide_rows_are_gathered_into_chunks_bounded_in_bytes_not_only_in_rows(tm
     path = tmp_path / "wide.csv"
     path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (n, b"x" * 5000) for n in range(2000)))
 
-    result = ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+    result = ingest_file(source=local_source(path), workdir=tmp_path, progress=lambda done, rows: None)
 
     copy = pq.ParquetFile(result.parquet_path)
     sizes = [copy.metadata.row_group(i).num_rows for i in range(copy.num_row_groups)]
@@ -163,7 +164,7 @@ def test_a_widening_re_read_does_not_wait_for_the_side_scan_to_finish(tmp_path, 
     lines = [b"n"] + [b"%d" % n for n in range(300_000)] + [b"1.5"]
     path.write_bytes(b"\n".join(lines) + b"\n")
 
-    result = ingest_file(path=path, workdir=tmp_path, progress=lambda done, rows: None)
+    result = ingest_file(source=local_source(path), workdir=tmp_path, progress=lambda done, rows: None)
 
     assert result.schema[0]["type"] == "float"
     assert len(finished) == 1  # the final read's scan; the abandoned read's scan was stopped

@@ -65,6 +65,7 @@ from django.conf import settings
 settings.GRANARY_MAX_DECOMPRESSED_BYTES = {DECOMPRESSED_LIMIT}
 from core.errors import GranaryError
 from datasets.ingest.reader import ingest_file
+from datasets.ingest.sources import local_source
 def peak_mb():
     # VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the parent's peak across fork and exec.
     with open("/proc/self/status") as status:
@@ -74,7 +75,7 @@ baseline = peak_mb()
 results = {{}}
 for name, path in {paths!r}.items():
     try:
-        ingest_file(path=Path(path), workdir=Path({str(tmp_path)!r}), progress=lambda b, r: None)
+        ingest_file(source=local_source(Path(path)), workdir=Path({str(tmp_path)!r}), progress=lambda b, r: None)
         results[name] = "ready"
     except GranaryError as exc:
         results[name] = exc.detail

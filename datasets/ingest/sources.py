@@ -1,0 +1,48 @@
+"""How ingest reads a stored blob (a storage `Source`): a local file through the fast paths the
+reader was tuned on, object storage in large ranged reads, never through a full local copy.
+
+No pyarrow at import: `formats.sniff` runs in web processes, on the upload before it is stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import IO, cast
+
+from datasets.storage import Source
+from datasets.storage.filesystem import LocalSource
+
+# A sequential read of an object in storage asks for this much at a time: each read is a ranged
+# GET, and 64 KiB reads (what Python's scans ask for) would make a 1 GB file 16,000 requests.
+STREAM_BYTES = 8 * 1024 * 1024
+
+
+def local_source(path: Path) -> LocalSource:
+    """A local file (an upload not yet stored, a file in a test) as a Source."""
+    return LocalSource(name=path.name, path=path, size=path.stat().st_size)
+
+
+def local_path(source: Source) -> Path | None:
+    """The file behind `source` when it is one on this machine: readers then open it themselves,
+    unbuffered or from C++, as they were tuned to."""
+    return source.path if isinstance(source, LocalSource) else None
+
+
+def open_stream(source: Source) -> IO[bytes]:
+    """The bytes from the start, for sequential reads of any size (lines, 64 KiB parts)."""
+    handle = source.open()
+    if local_path(source) is not None:
+        return handle
+    # pyarrow's S3 file implements readinto, so Python's buffering turns small reads into few GETs.
+    return cast(IO[bytes], io.BufferedReader(handle, buffer_size=STREAM_BYTES))
+
+
+def open_gzip(source: Source) -> IO[bytes]:
+    """The decompressed bytes of a gzip blob; closing it closes the blob too."""
+    raw = open_stream(source)
+    stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    # What gzip.open(path) does for a file it opened itself: the GzipFile closes it.
+    stream.myfileobj = raw  # type: ignore[assignment]
+    return cast(IO[bytes], stream)
