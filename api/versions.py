@@ -35,7 +35,7 @@ from datasets.selectors import (
 from datasets.services.croissant import version_croissant
 from datasets.services.downloads import version_download_record
 from datasets.services.versions import version_upload
-from datasets.uploads import too_large_message, upload_was_too_large
+from datasets.uploads import too_large_message, upload_refusal, upload_was_too_large
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -207,6 +207,8 @@ class VersionList(generics.ListAPIView):
         serializer = VersionUploadSerializer(data=request.data)
         if upload_was_too_large(request):
             raise UploadTooLarge(too_large_message(), field="file")
+        if (refusal := upload_refusal(request)) is not None:  # the disk filled up
+            raise refusal
         serializer.is_valid(raise_exception=True)
         upload_data = dict(serializer.validated_data)
         version = version_upload(
@@ -253,8 +255,12 @@ class VersionDownload(APIView):
             **{(200, media): OpenApiResponse(OpenApiTypes.BINARY) for media in DOWNLOAD_TYPES},
             **{(206, media): OpenApiResponse(OpenApiTypes.BINARY) for media in DOWNLOAD_TYPES},
             304: OpenApiResponse(description="If-None-Match named these bytes"),
+            307: OpenApiResponse(description="a short-lived URL of the bytes in object storage (Location)"),
             409: OpenApiResponse(ErrorSerializer, description="the version is not ready"),
             416: OpenApiResponse(description="the Range is outside the file"),
+            503: OpenApiResponse(
+                ErrorSerializer, description="the stored bytes are damaged, or storage is down"
+            ),
         },
     )
     def get(self, request: Request, slug: str, ref: str) -> HttpResponseBase:
@@ -263,7 +269,7 @@ class VersionDownload(APIView):
         columns = [c.strip() for c in request.query_params.get("columns", "").split(",") if c.strip()]
         format = request.query_params.get("format", "original")
         response = version_download_response(request=request, version=version, format=format, columns=columns)
-        if response.status_code in (200, 206):  # bytes went out (not a 304 or a 416)
+        if response.status_code in (200, 206, 307):  # bytes go out, from here or the store
             version_download_record(
                 user=request.user,
                 version=version,

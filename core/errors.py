@@ -66,3 +66,22 @@ class LockedOut(GranaryError):
 class UploadTooLarge(GranaryError):
     status = 413
     code = "too_large"
+
+
+class InsufficientStorage(GranaryError):
+    """The disk (or the blob store) under an upload or a working file is full: nothing the request
+    can fix, but an operator can, and a smaller file may still fit."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
+class BlobDamaged(GranaryError):
+    """A stored blob is missing or no longer hashes to its sha256 (found by `fsck`, ingest or a
+    download): it is not served until it is restored from a good copy."""
+
+    status = 503
+
+    def __init__(self, detail: str, *, damage: str) -> None:
+        super().__init__(detail)
+        self.code = f"blob_{damage}"  # blob_corrupt, blob_missing

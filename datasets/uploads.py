@@ -8,23 +8,31 @@ published it as a blob by then.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse
 
-from datasets.storage import tmp_dir
+from core.errors import GranaryError, InsufficientStorage
+from datasets.storage import StorageUnavailable, tmp_dir
+
+logger = logging.getLogger(__name__)
 
 # Room for the multipart boundaries and small fields around the file.
 MULTIPART_OVERHEAD = 1024 * 1024
 TOO_LARGE_FLAG = "granary_upload_too_large"
+REFUSAL = "granary_upload_refusal"
+# A full disk or quota: the write errors that mean "no room", not "broken".
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def too_large_message() -> str:
@@ -49,15 +57,28 @@ class IncomingFile(UploadedFile):
             if self.file is not None:
                 self.file.close()
 
+    def discard(self) -> None:
+        """Close and delete, whatever state a failed write left the file in. Closing flushes the
+        buffer, which on a full disk fails again: the file must still go, or the space stays
+        taken (by the open descriptor) until the process ends."""
+        path = self.temporary_file_path()
+        with contextlib.suppress(OSError):
+            self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
 
 class BlobUploadHandler(FileUploadHandler):
     chunk_size = 1024 * 1024
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
-        self.incoming = IncomingFile(self.file_name or "upload", self.content_type or "", self.charset)
         self.hasher = hashlib.sha256()
         self.received = 0
+        try:
+            self.incoming = IncomingFile(self.file_name or "upload", self.content_type or "", self.charset)
+        except OSError as exc:  # no room even for an empty file (inodes), or tmp/ is unwritable
+            self._refuse(exc)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
@@ -68,12 +89,20 @@ class BlobUploadHandler(FileUploadHandler):
                 setattr(self.request, TOO_LARGE_FLAG, True)
             raise StopUpload(connection_reset=True)
         self.hasher.update(raw_data)
-        self.incoming.write(raw_data)
+        try:
+            self.incoming.write(raw_data)
+        except OSError as exc:
+            self._refuse(exc)
         return None
 
     def file_complete(self, file_size: int) -> IncomingFile:
-        self.incoming.flush()
-        os.fsync(self.incoming.fileno())
+        try:
+            # The last buffered bytes, and on file systems that allocate late (ext4, XFS) the
+            # space itself, can fail here rather than in write().
+            self.incoming.flush()
+            os.fsync(self.incoming.fileno())
+        except OSError as exc:
+            self._refuse(exc)
         self.incoming.seek(0)
         self.incoming.size = file_size
         self.incoming.sha256 = self.hasher.hexdigest()
@@ -83,9 +112,41 @@ class BlobUploadHandler(FileUploadHandler):
         if hasattr(self, "incoming"):
             self.incoming.close()
 
+    def _refuse(self, exc: OSError) -> NoReturn:
+        """A write of the temporary file failed: delete it at once, so the space it took is free
+        for the next upload, and stop reading the file, leaving the view a precise refusal."""
+        incoming: IncomingFile | None = getattr(self, "incoming", None)
+        if incoming is not None:
+            incoming.discard()
+        if exc.errno in NO_ROOM:
+            logger.error("Upload refused: the disk under %s is full (%s)", tmp_dir(), exc)
+            refusal: GranaryError = InsufficientStorage(
+                f"The server has no room for this file: its disk filled up after {self.received:,} bytes. "
+                "Nothing was kept; try again later, or ask an administrator to free space.",
+                field="file",
+            )
+        else:
+            logger.error("Upload refused: writing under %s failed", tmp_dir(), exc_info=exc)
+            refusal = StorageUnavailable(
+                f"The server could not write this file ({exc.strerror or exc}). "
+                "Nothing was kept; try again later.",
+                field="file",
+            )
+        if self.request is not None:
+            setattr(self.request, REFUSAL, refusal)
+        # The rest of the body is read and dropped (not reset), so the client hears the 507
+        # rather than a broken connection while it is still sending.
+        raise StopUpload(connection_reset=False)
+
 
 def upload_was_too_large(request: HttpRequest) -> bool:
     return bool(getattr(request, TOO_LARGE_FLAG, False))
+
+
+def upload_refusal(request: HttpRequest) -> GranaryError | None:
+    """Why the upload handler dropped the request's file (the disk filled up), if it did."""
+    refusal = getattr(request, REFUSAL, None)
+    return refusal if isinstance(refusal, GranaryError) else None
 
 
 class UploadLimitMiddleware:

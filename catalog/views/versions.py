@@ -24,7 +24,7 @@ from datasets.selectors import (
     version_alias_names,
 )
 from datasets.services.versions import version_upload
-from datasets.uploads import too_large_message, upload_was_too_large
+from datasets.uploads import too_large_message, upload_refusal, upload_was_too_large
 from lineage.graph import lineage_graph_of_version
 from lineage.openlineage import openlineage_namespace
 from lineage.selectors import columns_with_lineage, version_reported_schema
@@ -41,6 +41,10 @@ def version_upload_form(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
             form.is_valid()  # the file field is empty: replace its error with the real one
             form.errors["file"] = form.error_class([too_large_message()])
             status = 413
+        elif (refusal := upload_refusal(request)) is not None:  # the disk filled up
+            form.is_valid()
+            form.errors["file"] = form.error_class([refusal.detail])
+            status = refusal.status
         elif form.is_valid():
             data = dict(form.cleaned_data)
             try:
