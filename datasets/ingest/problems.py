@@ -22,7 +22,7 @@ from django.conf import settings
 
 from core.errors import InvalidInput
 from datasets.ingest.formats import Detected
-from datasets.ingest.sources import open_gzip, open_stream
+from datasets.ingest.sources import STREAM_BYTES, open_gzip, open_stream
 from datasets.storage import Source
 
 
@@ -82,7 +82,9 @@ def read_head(source: Source, detected: Detected, size: int) -> bytes:
     breaks off (the full read says what is wrong with it)."""
     parts: list[bytes] = []
     got = 0
-    with open_bytes(source, detected) as handle, contextlib.suppress(EOFError, OSError, zlib.error):
+    # Only the head is fetched from object storage, not a full STREAM_BYTES.
+    head = open_bytes(source, detected, buffer_size=max(64 * 1024, min(size, STREAM_BYTES)))
+    with head as handle, contextlib.suppress(EOFError, OSError, zlib.error):
         while got < size and (part := handle.read(min(64 * 1024, size - got))):
             parts.append(part)
             got += len(part)
@@ -115,11 +117,11 @@ def open_text(source: Source, detected: Detected) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
 
-def open_bytes(source: Source, detected: Detected) -> IO[bytes]:
+def open_bytes(source: Source, detected: Detected, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:
     """The file's (decompressed) bytes, for the slow Python scans that locate a problem."""
     if detected.compression == "gzip":
-        return open_gzip(source)
-    return open_stream(source)
+        return open_gzip(source, buffer_size=buffer_size)
+    return open_stream(source, buffer_size=buffer_size)
 
 
 def locate_csv_problem(source: Source, detected: Detected) -> str | None:

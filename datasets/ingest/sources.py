@@ -30,18 +30,19 @@ def local_path(source: Source) -> Path | None:
     return source.path if isinstance(source, LocalSource) else None
 
 
-def open_stream(source: Source) -> IO[bytes]:
-    """The bytes from the start, for sequential reads of any size (lines, 64 KiB parts)."""
+def open_stream(source: Source, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:
+    """The bytes from the start, for sequential reads of any size (lines, 64 KiB parts); on object
+    storage in ranged GETs of `buffer_size` (less for a reader that wants only the head)."""
     handle = source.open()
     if local_path(source) is not None:
         return handle
     # pyarrow's S3 file implements readinto, so Python's buffering turns small reads into few GETs.
-    return cast(IO[bytes], io.BufferedReader(handle, buffer_size=STREAM_BYTES))
+    return cast(IO[bytes], io.BufferedReader(handle, buffer_size=buffer_size))
 
 
-def open_gzip(source: Source) -> IO[bytes]:
+def open_gzip(source: Source, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:
     """The decompressed bytes of a gzip blob; closing it closes the blob too."""
-    raw = open_stream(source)
+    raw = open_stream(source, buffer_size=buffer_size)
     stream = gzip.GzipFile(fileobj=raw, mode="rb")
     # What gzip.open(path) does for a file it opened itself: the GzipFile closes it.
     stream.myfileobj = raw  # type: ignore[assignment]
