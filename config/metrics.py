@@ -41,6 +41,11 @@ from config.logs import request_id
 
 logger = logging.getLogger(__name__)
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Each metric opens its file there as it is created, below: a missing directory would stop
+    # every process from starting (a management command run before gunicorn made it, say).
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 REQUEST_SECONDS = Histogram(
     "granary_http_request_duration_seconds",
     "Time from a request reaching Django to its response (a streamed download: to its first byte).",
