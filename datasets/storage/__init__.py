@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
@@ -128,15 +127,6 @@ def blob_put(*, source: Path, sha256: str) -> bool:
 
 def blob_open(sha256: str) -> BinaryIO:
     return backend().open(blob_key(sha256))
-
-
-@contextmanager
-def blob_file(sha256: str) -> Iterator[Path]:
-    """A local file holding the blob. Filesystem backend only: readers move to `blob_source`."""
-    path = backend().local_path(blob_key(sha256))
-    if path is None:
-        raise NotImplementedError("blob_file has no local file on object storage: use blob_source")
-    yield path
 
 
 def blob_source(sha256: str) -> Source:
