@@ -4,7 +4,20 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from api import access, accounts, aliases, audit, checkouts, datasets, lineage, me, quality, search, versions
+from api import (
+    access,
+    accounts,
+    aliases,
+    audit,
+    checkouts,
+    datasets,
+    direct_uploads,
+    lineage,
+    me,
+    quality,
+    search,
+    versions,
+)
 from api.docs import SwaggerView
 from datasets.models import VERSION_DOWNLOAD_API
 
@@ -49,6 +62,21 @@ urlpatterns = [
     path("datasets/", datasets.DatasetList.as_view(), name="api-dataset-list"),
     path("datasets/<slug:slug>/", datasets.DatasetDetail.as_view(), name="api-dataset-detail"),
     path("datasets/<slug:slug>/versions/", versions.VersionList.as_view(), name="api-version-list"),
+    path(
+        "datasets/<slug:slug>/uploads/",
+        direct_uploads.DirectUploadList.as_view(),
+        name="api-direct-upload-list",
+    ),
+    path(
+        "datasets/<slug:slug>/uploads/<uuid:upload_id>/",
+        direct_uploads.DirectUploadDetail.as_view(),
+        name="api-direct-upload-detail",
+    ),
+    path(
+        "datasets/<slug:slug>/uploads/<uuid:upload_id>/complete/",
+        direct_uploads.DirectUploadComplete.as_view(),
+        name="api-direct-upload-complete",
+    ),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/",
         versions.VersionDetail.as_view(),

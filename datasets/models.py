@@ -408,3 +408,51 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.dataset.slug}: {self.status}"
+
+
+class DirectUpload(models.Model):
+    """A large file on its way from a client straight to object storage (presigned multipart).
+
+    Its bytes land at `staging_key`, never under a digest: the client's sha256 is a claim until
+    ingest hashes them. `completed` links the version made of them; ingest then moves them to
+    their content-addressed key (`verified`) or deletes them (`rejected`).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        COMPLETED = "completed"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+        ABORTED = "aborted"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="direct_uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, validators=[RegexValidator(SHA256_HEX)])
+    message = models.CharField(max_length=500, blank=True)
+    derived_from = models.JSONField(default=list, blank=True, help_text="references, resolved at complete")
+    code_url = models.CharField(max_length=500, blank=True)
+    # Empty for a file whose bytes this user can already read here: nothing to upload.
+    staging_key = models.CharField(max_length=300, blank=True)
+    upload_id = models.CharField(max_length=1024, blank=True)
+    part_size = models.BigIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    version = models.OneToOneField(
+        Version, on_delete=models.SET_NULL, null=True, blank=True, related_name="direct_upload"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="direct_upload_size_positive"),
+            models.CheckConstraint(condition=Q(sha256__regex=SHA256_HEX), name="direct_upload_sha256_hex"),
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"], name="direct_upload_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug} ← {self.filename or self.id} ({self.state})"

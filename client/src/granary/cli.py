@@ -135,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--code-url", default="", help="the code that made it (repository URL and commit)")
     push.add_argument("--no-wait", dest="wait", action="store_false", help="return while it is processing")
+    push.add_argument(
+        "--no-direct",
+        dest="direct",
+        action="store_const",
+        const=False,
+        default=None,
+        help="send the file through the server even when it is big enough to go straight to storage",
+    )
     push.add_argument("--timeout", type=float, default=3600, help="seconds to wait for ready (default 3600)")
     push.set_defaults(run=_push)
 
@@ -367,6 +375,7 @@ def _push(args: argparse.Namespace) -> int:
         code_url=args.code_url,
         wait=args.wait,
         timeout=args.timeout,
+        direct=args.direct,
     )
     if args.json:
         _print_json(version.raw)

@@ -1,0 +1,79 @@
+"""A direct upload's bytes between `complete` and ingest: read from their staging key, then moved
+to their content-addressed key once ingest has hashed them to the declared sha256, or deleted.
+
+Used by ingest (datasets.services.versions), which must not import the direct upload service
+that creates versions through it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import storage
+from datasets.models import DirectUpload
+from datasets.storage import Source
+from datasets.storage.multipart import bucket_of, object_promote
+
+logger = logging.getLogger(__name__)
+
+
+def staging_source(*, version_id: int) -> Source | None:
+    """The unverified bytes of `version_id` if it is a direct upload awaiting ingest, else None
+    (its bytes are a blob). FileNotFoundError if its staging object is gone."""
+    key = (
+        DirectUpload.objects.filter(version_id=version_id, state=DirectUpload.State.COMPLETED)
+        .exclude(staging_key="")
+        .values_list("staging_key", flat=True)
+        .first()
+    )
+    return storage.backend().source(key) if key else None
+
+
+def staging_accept(*, version_id: int, sha256: str) -> None:
+    """Ingest hashed the staged bytes to `sha256`, the digest declared: store them as that blob
+    (a server-side copy, never over bytes already there) and drop the staging object."""
+    upload = DirectUpload.objects.filter(version_id=version_id, state=DirectUpload.State.COMPLETED).first()
+    if upload is None or not upload.staging_key:
+        return
+    backend = storage.backend()
+    bucket = bucket_of(backend)
+    if bucket is None:  # the storage changed under a pending upload: nothing can copy it
+        raise FileNotFoundError(f"{upload.staging_key} is not on object storage")
+    object_promote(bucket, source=upload.staging_key, target=storage.blob_key(sha256), size=upload.size)
+    DirectUpload.objects.filter(pk=upload.pk, state=DirectUpload.State.COMPLETED).update(
+        state=DirectUpload.State.VERIFIED
+    )
+    staging_discard(upload)
+
+
+def staging_mismatch(*, declared: str, actual: str) -> str:
+    """The failure reason of a version whose uploaded bytes were not the ones declared."""
+    return (
+        f"The uploaded bytes hash to sha256 {actual}, not {declared} as declared when the upload "
+        "was created: nothing was stored. Upload the file again."
+    )
+
+
+def staging_drop(*, version_id: int) -> None:
+    """Ingest failed the version (a digest that did not match, or bytes it could not read): the
+    staged bytes are never stored, and go."""
+    upload = DirectUpload.objects.filter(version_id=version_id, state=DirectUpload.State.COMPLETED).first()
+    if upload is None:
+        return
+    DirectUpload.objects.filter(pk=upload.pk, state=DirectUpload.State.COMPLETED).update(
+        state=DirectUpload.State.REJECTED
+    )
+    staging_discard(upload)
+
+
+def staging_discard(upload: DirectUpload) -> None:
+    """Delete the staging object of an upload that is over, and forget its key; if storage
+    fails, the key stays for the sweeper (direct_uploads_sweep) to try again."""
+    if not upload.staging_key:
+        return
+    try:
+        storage.backend().discard(upload.staging_key)
+    except storage.StorageUnavailable:
+        logger.warning("Could not delete %s of a finished direct upload", upload.staging_key, exc_info=True)
+        return
+    DirectUpload.objects.filter(pk=upload.pk).update(staging_key="")

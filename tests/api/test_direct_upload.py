@@ -1,0 +1,311 @@
+"""Direct uploads against a real S3 endpoint (moto's server over HTTP): parts PUT straight to
+storage with presigned URLs, `complete` makes a processing version, and its ingest verifies the
+declared sha256 before the bytes reach their content-addressed key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from django.utils import timezone
+
+from datasets import storage
+from datasets.models import Blob, DirectUpload, Version
+from datasets.services.direct_uploads import direct_uploads_sweep
+from datasets.services.versions import version_ingest
+from tests.services import S3_TEST_BUCKET
+
+pytestmark = pytest.mark.django_db
+
+MIB = 1024**2
+
+
+def csv_bytes(megabytes: float, seed: int = 0) -> bytes:
+    """A CSV of about `megabytes` MiB (different bytes for each seed)."""
+    row = 0
+    lines = [b"id,sensor,reading,label"]
+    size = 0
+    while size < megabytes * MIB:
+        line = (
+            f"{row},s{(row + seed) % 37},{(row * 7919 + seed) % 100000 / 100:.2f},note {row % 1013}".encode()
+        )
+        lines.append(line)
+        size += len(line) + 1
+        row += 1
+    return b"\n".join(lines) + b"\n"
+
+
+BIG = csv_bytes(11)  # three parts of 5 MiB (S3's smallest), the last one short
+
+
+@pytest.fixture
+def s3(settings: Any, s3_endpoint: str) -> Any:
+    """Blobs on a fresh prefix of the test bucket, 5 MiB parts."""
+    settings.GRANARY_S3_ENDPOINT_URL = s3_endpoint
+    settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/direct-{os.urandom(6).hex()}/"
+    settings.GRANARY_DIRECT_UPLOAD_PART_BYTES = 5 * MIB
+    return storage.backend()
+
+
+def keys(backend: Any) -> list[str]:
+    return list(backend.keys(""))
+
+
+def start(client: Any, data: bytes, *, slug: str = "churn", sha256: str | None = None, **extra: Any) -> Any:
+    body = {"filename": "big.csv", "size": len(data), "sha256": sha256 or hashlib.sha256(data).hexdigest()}
+    return client.post(f"/api/v1/datasets/{slug}/uploads/", {**body, **extra}, format="json")
+
+
+def put_parts(started: dict[str, Any], data: bytes) -> list[dict[str, Any]]:
+    """PUT each part with plain requests and no Authorization header, as a client does."""
+    size = started["part_size"]
+    parts = []
+    for part in started["parts"]:
+        chunk = data[(part["number"] - 1) * size : part["number"] * size]
+        answer = requests.put(part["url"], data=chunk, timeout=30)
+        assert answer.status_code == 200, answer.text
+        parts.append({"number": part["number"], "etag": answer.headers["ETag"]})
+    return parts
+
+
+def complete(client: Any, started: dict[str, Any], parts: list[dict[str, Any]]) -> Any:
+    return client.post(started["complete_url"], {"parts": parts}, format="json")
+
+
+def test_a_direct_upload_becomes_a_ready_version_under_its_content_addressed_key(
+    api, maintainer, public_dataset, s3
+):
+    client = api(maintainer)
+    response = start(client, BIG, message="big one")
+    assert response.status_code == 201, response.json()
+    started = response.json()
+    assert [p["number"] for p in started["parts"]] == [1, 2, 3]
+    assert started["part_size"] == 5 * MIB
+    assert keys(s3) == [], "nothing is stored before the parts arrive"
+
+    response = complete(client, started, put_parts(started, BIG))
+
+    assert response.status_code == 202, response.json()
+    version = response.json()
+    assert (version["number"], version["status"], version["message"]) == (1, "processing", "big one")
+    staging = f"uploads/{started['id']}"
+    assert keys(s3) == [staging], "unverified bytes wait at their staging key, never under a digest"
+
+    version_ingest(version_id=Version.objects.get().pk)
+
+    stored = Version.objects.get()
+    sha256 = hashlib.sha256(BIG).hexdigest()
+    assert (stored.status, stored.sha256, stored.size, stored.row_count) == (
+        "ready",
+        sha256,
+        len(BIG),
+        BIG.count(b"\n") - 1,
+    )
+    assert storage.blob_sha256(sha256) == sha256
+    assert storage.blob_key(sha256) in keys(s3)
+    assert staging not in keys(s3), "the staging object is gone once its bytes are a blob"
+    assert DirectUpload.objects.get().state == "verified"
+
+
+def test_a_client_declaring_another_digest_gets_a_failed_version_and_nothing_stored(
+    api, maintainer, public_dataset, s3
+):
+    client = api(maintainer)
+    declared = hashlib.sha256(b"something else entirely").hexdigest()
+    started = start(client, BIG, sha256=declared).json()
+    response = complete(client, started, put_parts(started, BIG))
+    assert response.status_code == 202, response.json()
+
+    version_ingest(version_id=Version.objects.get().pk)
+
+    version = Version.objects.get()
+    actual = hashlib.sha256(BIG).hexdigest()
+    assert version.status == "failed"
+    assert version.failure_reason.startswith(f"The uploaded bytes hash to sha256 {actual}, not {declared}")
+    assert keys(s3) == [], "no blob under either digest, and the staging object deleted"
+    assert not Blob.objects.filter(sha256=actual).exists()
+    assert DirectUpload.objects.get().state == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("persona", "dataset", "status"),
+    [
+        ("member", "public_dataset", 403),
+        ("outsider", "public_dataset", 403),
+        ("outsider", "internal_dataset", 404),
+    ],
+)
+def test_only_those_who_may_upload_may_start_a_direct_upload(api, persona, dataset, status, request, s3):
+    slug = request.getfixturevalue(dataset).slug
+    client = api(request.getfixturevalue(persona))
+
+    assert start(client, BIG, slug=slug).status_code == status
+    assert client.get(f"/api/v1/datasets/{slug}/uploads/").status_code == status
+    assert DirectUpload.objects.count() == 0
+
+
+def test_anonymous_visitors_cannot_upload(api, public_dataset, s3):
+    assert start(api(None), BIG).status_code == 401
+
+
+def test_nobody_else_may_complete_or_abort_an_upload(api, maintainer, owner, public_dataset, s3):
+    started = start(api(maintainer), BIG).json()
+    parts = put_parts(started, BIG)
+    other = api(owner)
+
+    assert complete(other, started, parts).status_code == 404
+    assert other.delete(started["abort_url"]).status_code == 404
+    assert Version.objects.count() == 0
+
+
+def test_an_aborted_upload_drops_its_parts_and_cannot_be_completed(api, maintainer, public_dataset, s3):
+    client = api(maintainer)
+    started = start(client, BIG).json()
+    parts = put_parts(started, BIG)
+
+    assert client.delete(started["abort_url"]).status_code == 204
+
+    s3_client = boto3.client("s3", endpoint_url=s3.client.meta.endpoint_url)
+    assert (
+        s3_client.list_multipart_uploads(Bucket=S3_TEST_BUCKET, Prefix=s3.full_key("")).get("Uploads") is None
+    )
+    response = complete(client, started, parts)
+    assert response.status_code == 409
+    assert response.json()["detail"] == "This upload is aborted."
+    assert Version.objects.count() == 0 and keys(s3) == []
+
+
+def test_missing_parts_or_wrong_etags_are_a_400_and_the_upload_stays_open(
+    api, maintainer, public_dataset, s3
+):
+    client = api(maintainer)
+    started = start(client, BIG).json()
+    parts = put_parts(started, BIG)
+
+    missing = complete(client, started, parts[:2])
+    wrong = complete(
+        client, started, [*parts[:2], {"number": 3, "etag": '"0123456789abcdef0123456789abcdef"'}]
+    )
+    unordered = complete(client, started, [parts[1], parts[0], parts[2]])
+
+    assert missing.status_code == 400 and "has 3 parts" in missing.json()["detail"]
+    assert wrong.status_code == 400 and "Storage refused the parts (InvalidPart)" in wrong.json()["detail"]
+    assert unordered.status_code == 400
+    assert Version.objects.count() == 0
+    assert complete(client, started, parts).status_code == 202, "the right ETags still complete it"
+
+
+def test_parts_holding_fewer_bytes_than_declared_are_refused_with_nothing_stored(
+    api, maintainer, public_dataset, s3
+):
+    client = api(maintainer)
+    data = BIG + b"999999,s1,1.00,note 1\n"
+    started = start(client, data).json()
+
+    response = complete(client, started, put_parts(started, BIG))
+
+    assert response.status_code == 400
+    assert f"not the {len(data):,} declared" in response.json()["detail"]
+    assert Version.objects.count() == 0 and keys(s3) == []
+
+
+def test_bytes_already_a_version_of_the_dataset_are_a_conflict_before_any_upload(
+    api, maintainer, public_dataset, s3, publish
+):
+    data = csv_bytes(0.01)
+    publish(public_dataset, data)
+
+    response = start(api(maintainer), data)
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("These bytes are already version 1 of 'churn'")
+    assert DirectUpload.objects.count() == 0
+
+
+def test_bytes_the_user_can_read_elsewhere_need_no_upload(
+    api, maintainer, public_dataset, internal_dataset, s3, publish
+):
+    data = csv_bytes(0.01)
+    publish(internal_dataset, data)
+    client = api(maintainer)
+
+    started = start(client, data).json()
+    assert started["parts"] == []
+    response = complete(client, started, [])
+    assert response.status_code == 202, response.json()
+    version_ingest(version_id=response.json()["number"] and Version.objects.get(dataset=public_dataset).pk)
+
+    assert Version.objects.get(dataset=public_dataset).status == "ready"
+
+
+def test_a_digest_alone_does_not_copy_data_the_user_cannot_read(
+    api, owner, outsider, public_dataset, s3, publish
+):
+    from tests.factories import DatasetFactory, TeamFactory
+
+    other_team = TeamFactory(slug="hr")
+    secret = DatasetFactory(slug="salaries", team=other_team, visibility="internal")
+    data = csv_bytes(0.01, seed=7)
+    publish(secret, data)
+
+    started = start(api(owner), data).json()
+
+    assert len(started["parts"]) == 1, "the bytes must be sent, not borrowed by their digest"
+
+
+def test_a_file_over_the_upload_limit_is_a_413(api, maintainer, public_dataset, s3, settings):
+    settings.GRANARY_MAX_UPLOAD_BYTES = 10 * MIB
+
+    response = start(api(maintainer), BIG)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+def test_a_file_that_is_not_data_is_refused_at_complete(api, maintainer, public_dataset, s3):
+    data = b"%PDF-1.7\n" + os.urandom(6 * MIB)
+    client = api(maintainer)
+    started = start(client, data).json()
+
+    response = complete(client, started, put_parts(started, data))
+
+    assert response.status_code == 400
+    assert "PDF" in response.json()["detail"]
+    assert Version.objects.count() == 0 and keys(s3) == []
+
+
+def test_the_filesystem_backend_refuses_clearly_and_says_so_up_front(
+    api, maintainer, public_dataset, settings
+):
+    settings.GRANARY_STORAGE_URL = ""
+    client = api(maintainer)
+
+    options = client.get("/api/v1/datasets/churn/uploads/").json()
+    response = start(client, BIG)
+
+    assert options["direct"] is False
+    assert response.status_code == 409
+    assert response.json()["code"] == "direct_upload_unsupported"
+    assert "upload through the app" in response.json()["detail"]
+
+
+def test_the_sweeper_aborts_uploads_left_open_past_their_expiry(api, maintainer, public_dataset, s3):
+    client = api(maintainer)
+    started = start(client, BIG).json()
+    put_parts(started, BIG)
+    fresh = start(client, csv_bytes(6, seed=1)).json()
+
+    swept = direct_uploads_sweep(now=timezone.now() + timedelta(hours=25))
+
+    assert swept == 2
+    assert set(DirectUpload.objects.values_list("state", flat=True)) == {"expired"}
+    s3_client = boto3.client("s3", endpoint_url=s3.client.meta.endpoint_url)
+    assert (
+        s3_client.list_multipart_uploads(Bucket=S3_TEST_BUCKET, Prefix=s3.full_key("")).get("Uploads") is None
+    )
+    assert complete(client, fresh, []).status_code == 409
