@@ -380,6 +380,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17),
         "options": {"expires": 3600.0},
     },
+    "datasets-direct-uploads-sweep": {
+        "task": "datasets.tasks.direct_uploads_sweep",
+        "schedule": crontab(minute=15),
+    },
 }
 # Working files untouched this long belong to no live process (services/workfiles.py): the longest
 # task is killed at its time limit; an hour more for anything slower to notice.

@@ -5,6 +5,7 @@ declared sha256 before the bytes reach their content-addressed key."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from datetime import timedelta
 from typing import Any
@@ -309,3 +310,26 @@ def test_the_sweeper_aborts_uploads_left_open_past_their_expiry(api, maintainer,
         s3_client.list_multipart_uploads(Bucket=S3_TEST_BUCKET, Prefix=s3.full_key("")).get("Uploads") is None
     )
     assert complete(client, fresh, []).status_code == 409
+
+
+def test_celery_beat_and_the_sweep_command_abort_expired_uploads(
+    api, maintainer, public_dataset, s3, settings
+):
+    from django.core.management import call_command
+
+    from config.celery import app
+
+    client = api(maintainer)
+    first = start(client, BIG).json()
+    second = start(client, csv_bytes(6, seed=2)).json()
+    expire = timezone.now() - timedelta(minutes=1)
+
+    DirectUpload.objects.filter(pk=first["id"]).update(expires_at=expire)
+    entry = settings.CELERY_BEAT_SCHEDULE["datasets-direct-uploads-sweep"]
+    assert app.tasks[entry["task"]].apply().get() == 1
+    DirectUpload.objects.filter(pk=second["id"]).update(expires_at=expire)
+    out = io.StringIO()
+    call_command("direct_uploads_sweep", stdout=out)
+
+    assert out.getvalue() == "Direct uploads aborted or cleaned: 1.\n"
+    assert set(DirectUpload.objects.values_list("state", flat=True)) == {"expired"}
