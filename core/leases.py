@@ -9,6 +9,7 @@ so a lease that expires means its worker is gone (SIGKILL, a lost machine), and 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,11 @@ def lease_seconds() -> float:
     return float(settings.GRANARY_LEASE_SECONDS)
 
 
+def send_grace() -> timedelta:
+    """How long a sweeper leaves a row whose own send (on commit) has not been recorded yet."""
+    return timedelta(seconds=min(10.0, lease_seconds()))
+
+
 def lease_is_free() -> Q:
     """Rows nobody holds: never leased, released, or whose holder stopped renewing."""
     return Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
@@ -39,7 +45,8 @@ def lease_hold(queryset: models.QuerySet, *, pk: int) -> Iterator[bool]:
 
     The model needs `lease_until` (nullable datetime) and `lease_owner` (char) fields.
     """
-    owner = uuid.uuid4().hex
+    # Which process holds it, for people (and fault tests) looking for it: `<pid>.<random>`.
+    owner = f"{os.getpid()}.{uuid.uuid4().hex[:24]}"
     length = lease_seconds()
     taken = queryset.filter(lease_is_free(), pk=pk).update(
         lease_until=timezone.now() + timedelta(seconds=length), lease_owner=owner

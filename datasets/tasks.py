@@ -25,7 +25,7 @@ def popularity_refresh() -> int:
 
 
 # Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: a lost sweep costs nothing.
-@shared_task(ignore_result=True, time_limit=300)
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
 def versions_sweep() -> list[int]:
     from datasets.services.versions import versions_requeue
 
@@ -33,17 +33,8 @@ def versions_sweep() -> list[int]:
 
 
 # Hourly (CELERY_BEAT_SCHEDULE), and at each worker's start on its own machine (config/celery.py).
-@shared_task(ignore_result=True, time_limit=300)
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
 def tmp_sweep() -> int:
     from datasets.services.workfiles import tmp_sweep
 
     return len(tmp_sweep().removed)
-
-
-# Hourly (CELERY_BEAT_SCHEDULE): direct uploads left open past their expiry are aborted, so
-# storage stops billing their parts.
-@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
-def direct_uploads_sweep() -> int:
-    from datasets.services.direct_uploads import direct_uploads_sweep
-
-    return direct_uploads_sweep()

@@ -22,7 +22,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
-from core.leases import lease_hold, lease_is_free
+from core.leases import lease_hold, lease_is_free, send_grace
 from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
@@ -373,10 +373,6 @@ def webhooks_announce_run(*, run_id: int) -> list[WebhookDelivery]:
     return webhooks_publish(team=dataset.team, event=event, payload=payload)
 
 
-# A run's own send happens right after its commit; the sweeper leaves it that long.
-SEND_GRACE = timedelta(seconds=10)
-
-
 def runs_requeue(*, older_than_minutes: int | None = None) -> list[int]:
     """Send again the runs left queued or running with no live task; returns their ids.
 
@@ -392,7 +388,7 @@ def runs_requeue(*, older_than_minutes: int | None = None) -> list[int]:
         due = unfinished.filter(queued_at__lte=now - timedelta(minutes=older_than_minutes))
     else:
         due = unfinished.filter(lease_is_free()).filter(
-            Q(sent_at__isnull=True, queued_at__lt=now - SEND_GRACE)
+            Q(sent_at__isnull=True, queued_at__lt=now - send_grace())
             | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
             | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
         )

@@ -25,7 +25,7 @@ def validate_version(run_id: int) -> None:
 
 
 # Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: a lost sweep costs nothing.
-@shared_task(ignore_result=True, time_limit=300)
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
 def runs_sweep() -> list[int]:
     from quality.services import runs_requeue
 
