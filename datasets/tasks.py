@@ -38,3 +38,12 @@ def tmp_sweep() -> int:
     from datasets.services.workfiles import tmp_sweep
 
     return len(tmp_sweep().removed)
+
+
+# Hourly (CELERY_BEAT_SCHEDULE): direct uploads left open past their expiry are aborted, so
+# storage stops billing their parts.
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+def direct_uploads_sweep() -> int:
+    from datasets.services.direct_uploads import direct_uploads_sweep
+
+    return direct_uploads_sweep()

@@ -6,7 +6,7 @@ import gc
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -28,6 +28,7 @@ from datasets.ingest import formats
 from datasets.ingest.sources import local_source
 from datasets.models import Blob, Dataset, Version
 from datasets.references import versions_resolve
+from datasets.services.staging import staging_accept, staging_drop, staging_mismatch, staging_source
 from datasets.services.summary import dataset_summary_refresh
 from datasets.signals import version_status_changed
 from datasets.tasks import ingest_version
@@ -56,13 +57,14 @@ def version_create(
     *,
     dataset: Dataset,
     user: User,
-    path: Path,
+    path: Path | None,
     sha256: str,
     size: int,
     filename: str = "",
     message: str = "",
     derived_from: Sequence[Version] = (),
     code_url: str = "",
+    staged: Callable[[Version], None] | None = None,
 ) -> Version:
     """Publish the finished upload at `path` as the next version of `dataset`, in `processing`.
 
@@ -70,6 +72,10 @@ def version_create(
     transaction fails, a blob that it created is removed again, so a row and its bytes appear
     together or not at all. Ingest is queued only once the row is committed. `derived_from` and
     `code_url` are its declared lineage, fixed with the version.
+
+    Without `path`, the bytes are a direct upload's, still at their staging key: nothing is
+    stored here, and `staged` links the version to them in the same transaction, so ingest (which
+    verifies them before they reach the blob's key) finds them whenever it runs.
     """
     if size == 0:
         raise EmptyUpload("The file is empty (0 bytes).", field="file")
@@ -81,11 +87,12 @@ def version_create(
             raise InvalidInput("The code URL is longer than 500 characters.", field="code_url")
         validate(code_url_validator, code_url, field="code_url")
     _check_upstreams(derived_from)
-    try:
-        formats.sniff(local_source(path))
-    except GranaryError as exc:
-        exc.field = "file"
-        raise
+    if path is not None:
+        try:
+            formats.sniff(local_source(path))
+        except GranaryError as exc:
+            exc.field = "file"
+            raise
     created_blob = False
     try:
         with transaction.atomic():
@@ -98,7 +105,8 @@ def version_create(
                 )
             number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
             blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-            created_blob = storage.blob_put(source=path, sha256=sha256)
+            if path is not None:
+                created_blob = storage.blob_put(source=path, sha256=sha256)
             version = Version.objects.create(
                 dataset=locked,
                 number=number,
@@ -110,6 +118,8 @@ def version_create(
                 code_url=code_url,
             )
             version.derived_from.set(derived_from)
+            if staged is not None:
+                staged(version)
             audit_record(action="version.create", actor=user, version=version, detail={"sha256": sha256})
             version_status_changed.send(sender=Version, version=version)
             version.refresh_from_db(fields=["quality_status"])  # as the listeners recorded it
@@ -185,16 +195,24 @@ def version_ingest(*, version_id: int) -> Version | None:
         return version
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version_id}-", dir=storage.tmp_dir()))
     failed = False
+    staged = None
     try:
+        # A direct upload's bytes are read where the client put them, and become the blob only
+        # once they hash to the digest it declared (datasets.services.staging).
+        staged = staging_source(version_id=version_id)
         result = ingest_file(
-            source=storage.blob_source(version.sha256),
+            source=staged or storage.blob_source(version.sha256),
             workdir=workdir,
             progress=partial(_progress, version_id),
         )
         if result.sha256 != version.sha256:
+            if staged is not None:
+                raise InvalidInput(staging_mismatch(declared=version.sha256, actual=result.sha256))
             raise InvalidInput(
                 f"The stored bytes hash to {result.sha256}, not {version.sha256}: the blob is corrupt."
             )
+        if staged is not None:
+            staging_accept(version_id=version_id, sha256=result.sha256)
         parquet = _publish(result.parquet_path)
         _finish(
             version_id,
@@ -222,6 +240,8 @@ def version_ingest(*, version_id: int) -> Version | None:
         failed = True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if staged is not None and Version.objects.filter(pk=version_id, status=Version.Status.FAILED).exists():
+        staging_drop(version_id=version_id)
     if failed:
         # A read that stopped early leaves pyarrow readers in reference cycles (through the
         # traceback); freed later, at interpreter exit, their threads abort the process.
