@@ -97,14 +97,29 @@ class Dataset(models.Model):
 class Blob(models.Model):
     """Bytes stored once under their sha256; versions point at them, never the reverse."""
 
+    class Damage(models.TextChoices):
+        NONE = "", "whole"
+        CORRUPT = "corrupt"
+        MISSING = "missing"
+
     sha256 = models.CharField(primary_key=True, max_length=64)
     size = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by fsck, ingest or a download that found the bytes missing or hashing wrong (services.
+    # integrity); a damaged blob is not served until a verified copy restores it.
+    damage = models.CharField(max_length=16, choices=Damage.choices, blank=True, default="")
+    damage_detail = models.CharField(max_length=500, blank=True, default="")
+    damaged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(sha256__regex=SHA256_HEX), name="blob_sha256_hex"),
             models.CheckConstraint(condition=Q(size__gt=0), name="blob_size_positive"),
+            models.CheckConstraint(
+                condition=Q(damage="", damaged_at__isnull=True)
+                | (~Q(damage="") & Q(damaged_at__isnull=False)),
+                name="blob_damage_dated",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,9 @@ def data_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> P
         endpoint = request.getfixturevalue("s3_endpoint")
         settings.GRANARY_S3_ENDPOINT_URL = endpoint
         settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/t-{os.urandom(8).hex()}"
+        # Django's test client does not follow a redirect to another host: tests read the bytes
+        # from the app, and tests/api/test_download_presigned.py and the client's tests the redirect.
+        settings.GRANARY_DOWNLOAD_MODE = "stream"
     return path
 
 

@@ -19,11 +19,12 @@ class Faults:
     stall: float = 0  # seconds a cut connection stays open and silent before it drops
     flips: int = 0  # how many download responses get one byte changed
     silent_close: bool = False  # close after each response without saying so (idle timeouts do)
+    match: str = "/download/"  # what in a GET's path makes it a download (S3: "/blobs/")
     requests: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def downloads(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if "/download/" in r["path"]]
+        return [r for r in self.requests if self.match in r["path"] and r["method"] == "GET"]
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -54,7 +55,7 @@ class _Handler(socketserver.BaseRequestHandler):
         upstream = socket.create_connection(self.server.upstream)
         with upstream:
             upstream.sendall(request + body)
-            download = "/download/" in path and method == "GET"
+            download = faults.match in path and method == "GET"
             cut = download and faults.cuts > 0
             flip = download and faults.flips > 0
             if cut:

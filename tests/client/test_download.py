@@ -258,3 +258,76 @@ def test_a_spliced_body_cut_short_is_a_dropped_connection_whatever_the_caller_kn
     ):
         transfer._splice_body(buffered, client, 1000, out, announced.append)
     assert sum(announced) == 100 == (tmp_path / "partial").stat().st_size  # kept, to resume from
+
+
+# --- downloads redirected to object storage (presigned URLs) --------------------------------------
+
+
+@pytest.fixture
+def s3_behind_proxy(settings, s3_endpoint):
+    """The S3 server behind the recording proxy, so the tests see what reaches storage."""
+    from tests.services import S3_TEST_BUCKET
+
+    with FaultyProxy(s3_endpoint) as proxy:
+        proxy.faults.match = "/blobs/"
+        settings.GRANARY_DOWNLOAD_MODE = "redirect"
+        settings.GRANARY_S3_ENDPOINT_URL = proxy.url
+        settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/t-{os.urandom(8).hex()}"
+        yield proxy
+
+
+@pytest.fixture
+def stored_version(s3_behind_proxy, public_dataset, publish):
+    version = publish(public_dataset, data=DATA)
+    s3_behind_proxy.faults.requests.clear()  # ingest's own reads
+    return version
+
+
+def test_a_redirected_download_reaches_storage_without_the_token(
+    client, stored_version, s3_behind_proxy, body_path
+):
+    path = client.download("churn@1", format="original")
+
+    assert sha256_of(path.read_bytes()) == stored_version.sha256
+    (fetch,) = s3_behind_proxy.faults.downloads()
+    assert "X-Amz-Signature=" in fetch["path"]
+    assert "Authorization" not in fetch["headers"]  # the URL's signature is the credential
+    assert "If-Range" not in fetch["headers"]
+
+
+def test_a_redirected_download_cut_short_resumes_from_storage_with_range(
+    client, stored_version, s3_behind_proxy, body_path
+):
+    s3_behind_proxy.faults.cut_after = 1_000_000
+    s3_behind_proxy.faults.cuts = 1
+    path = client.download("churn@1", format="original")
+
+    assert sha256_of(path.read_bytes()) == stored_version.sha256
+    first, second = s3_behind_proxy.faults.downloads()
+    assert "Range" not in first["headers"]
+    assert second["headers"]["Range"] == "bytes=1000000-"
+    assert "Authorization" not in second["headers"]
+
+
+def test_bytes_from_storage_are_verified_against_the_sha256(
+    client, stored_version, s3_behind_proxy, client_home
+):
+    s3_behind_proxy.faults.flips = 2  # storage serves a flipped byte, twice
+    with pytest.raises(IntegrityError, match=f"not {stored_version.sha256}"):
+        client.download("churn@1", format="original")
+    assert not list((client_home / "cache").rglob(stored_version.sha256))
+    assert client.download("churn@1", format="original").read_bytes() == DATA
+
+
+def test_a_blob_corrupted_on_the_server_is_cut_off_and_never_cached(client, version, settings, client_home):
+    from granary import GranaryError
+
+    from tests.blobs import blob_tamper
+
+    settings.GRANARY_DOWNLOAD_MODE = "stream"
+    blob_tamper(version.sha256, DATA[:-1] + b"X")
+    with pytest.raises(GranaryError) as raised:
+        client.download("churn@1", format="original")
+    # The server dropped the connection before the last chunk; the resume found the blob marked.
+    assert raised.value.status == 503 and raised.value.code == "blob_corrupt"
+    assert not list((client_home / "cache").rglob(version.sha256))

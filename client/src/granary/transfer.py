@@ -321,64 +321,101 @@ def _download(
     timeout: float,
 ) -> None:
     """One attempt: resume `partial` if it holds a prefix, else start over; on success leave the
-    whole file's sha256 beside it (in `<partial>.sha256`)."""
+    whole file's sha256 beside it (in `<partial>.sha256`).
+
+    Granary may answer with a redirect to object storage (a presigned URL). Its ETag is checked
+    then, and the bytes fetched from the storage without our Authorization header (the URL's
+    signature is the credential, and storage refuses a request that carries two) and without
+    If-Range (storage's ETag is its own, not the sha256; the URL names bytes that never change).
+    """
     have = partial.stat().st_size if partial.exists() else 0
     headers = {"Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
         headers["If-Range"] = f'"{sha256}"'
-    with session.get(url, headers=headers, stream=True, timeout=(10, timeout)) as response:
-        total = _total_size(response, have)
-        if response.status_code == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if match is None or int(match.group(1)) != have:
-                raise IntegrityError(
-                    f"{label}: asked for the bytes from {have} on, the server sent "
-                    f"{response.headers.get('Content-Range', 'no Content-Range')}."
-                )
-        elif response.status_code == 416 and have:
-            # The partial file is as long as the blob already (or longer): check it as it is.
-            _write_digest(partial, file_sha256(partial))
+    with session.get(
+        url, headers=headers, stream=True, timeout=(10, timeout), allow_redirects=False
+    ) as response:
+        if not response.is_redirect:
+            _receive(response, sha256, partial, have, label, progress, etag=True)
             return
-        elif response.status_code == 200:
-            have = 0
-        else:
-            raise error_from_response(
-                response.status_code, _json(response), f"{label}: HTTP {response.status_code}"
+        _check_etag(response, sha256, label)
+        location = requests.compat.urljoin(response.url, response.headers["Location"])
+    stored_headers: dict[str, str | None] = {"Accept-Encoding": "identity", "Authorization": None}
+    if have:
+        stored_headers["Range"] = f"bytes={have}-"
+    with session.get(location, headers=stored_headers, stream=True, timeout=(10, timeout)) as stored:
+        _receive(stored, sha256, partial, have, label, progress, etag=False)
+
+
+def _check_etag(response: requests.Response, sha256: str, label: str) -> None:
+    etag = response.headers.get("ETag", "").removeprefix("W/").strip('"')
+    if etag and etag != sha256:
+        raise IntegrityError(f"{label}: the server serves sha256 {etag}, but {sha256} was expected.")
+
+
+def _receive(
+    response: requests.Response,
+    sha256: str,
+    partial: Path,
+    have: int,
+    label: str,
+    progress: ProgressFactory,
+    *,
+    etag: bool,
+) -> None:
+    """The body of a 200 or 206 into `partial`, hashed as it lands; `etag`: the response is
+    Granary's, whose ETag is the sha256."""
+    total = _total_size(response, have)
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if match is None or int(match.group(1)) != have:
+            raise IntegrityError(
+                f"{label}: asked for the bytes from {have} on, the server sent "
+                f"{response.headers.get('Content-Range', 'no Content-Range')}."
             )
-        etag = response.headers.get("ETag", "").removeprefix("W/").strip('"')
-        if etag and etag != sha256:
-            raise IntegrityError(f"{label}: the server serves sha256 {etag}, but {sha256} was expected.")
-        # Not O_APPEND (splice refuses it): the file is opened at its start and we seek to its end.
-        # No fsync: the cache is only a cache (a file damaged by a crash is caught by its
-        # stamp or by `granary verify`), and waiting for the disk would halve the speed of a
-        # pull on a slow disk, where curl does not wait either.
-        with open(partial, "r+b" if have else "wb", buffering=0) as out:
-            out.seek(have)
-            hasher = _FileHasher(partial)
-            try:
-                with progress(label, total, have) as bar:
-                    written = have
+    elif response.status_code == 416 and have:
+        # The partial file is as long as the blob already (or longer): check it as it is.
+        _write_digest(partial, file_sha256(partial))
+        return
+    elif response.status_code == 200:
+        have = 0
+    else:
+        raise error_from_response(
+            response.status_code, _json(response), f"{label}: HTTP {response.status_code}"
+        )
+    if etag:
+        _check_etag(response, sha256, label)
+    # Not O_APPEND (splice refuses it): the file is opened at its start and we seek to its end.
+    # No fsync: the cache is only a cache (a file damaged by a crash is caught by its
+    # stamp or by `granary verify`), and waiting for the disk would halve the speed of a
+    # pull on a slow disk, where curl does not wait either.
+    with open(partial, "r+b" if have else "wb", buffering=0) as out:
+        out.seek(have)
+        hasher = _FileHasher(partial)
+        try:
+            with progress(label, total, have) as bar:
+                written = have
 
-                    def on_chunk(size: int) -> None:
-                        nonlocal written
-                        written += size
-                        hasher.advance(written)
-                        bar.update(size)
+                def on_chunk(size: int) -> None:
+                    nonlocal written
+                    written += size
+                    hasher.advance(written)
+                    bar.update(size)
 
-                    source = _splice_source(response)
-                    if source is not None:
-                        _splice_body(*source, out=out, on_chunk=on_chunk)
-                    else:
-                        _copy_body(response, out, on_chunk)
-                if total is not None and written != total:
-                    raise requests.exceptions.ChunkedEncodingError(
-                        f"the connection closed after {written} of {total} bytes"
-                    )
-                hexdigest = hasher.hexdigest(written)
-            finally:
-                hasher.close()
-        _write_digest(partial, hexdigest)
+                source = _splice_source(response)
+                if source is not None:
+                    _splice_body(*source, out=out, on_chunk=on_chunk)
+                else:
+                    _copy_body(response, out, on_chunk)
+            if total is not None and written != total:
+                raise requests.exceptions.ChunkedEncodingError(
+                    f"the connection closed after {written} of {total} bytes"
+                )
+            hexdigest = hasher.hexdigest(written)
+        finally:
+            hasher.close()
+    _write_digest(partial, hexdigest)
 
 
 def _chunks(response: requests.Response) -> Iterator[bytes]:
