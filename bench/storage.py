@@ -2,6 +2,7 @@
 """Storage benchmark: Granary on S3 (moto's server on loopback) against Granary on the filesystem.
 
     .venv/bin/python bench/storage.py ingest [--size-mb 256] [--runs 2]
+    .venv/bin/python bench/storage.py transfer [--size-mb 1024] [--runs 2] [--workers 2]
 
 `ingest`: the real `version_ingest` (hash, parse, profile, Parquet copy, publish) of a generated
 CSV (bench/ingest.py's realistic data) and of a Parquet file of the same rows, each run in a fresh
@@ -12,6 +13,14 @@ the parent's pages), the S3/filesystem ratio (target <= 1.3x; the worker's peak 
 grow), and the CPU the S3 server itself spent serving the reads (in this process; a real S3 is
 another machine). Nothing is copied to local disk on S3: the reads are ranged GETs.
 
+`transfer`: a file of --size-mb (1 GiB by default) uploaded through the app (the upload endpoint,
+the client's streamed POST to gunicorn sync workers, which put the file to S3 before the 202),
+uploaded directly (the client hashes it, PUTs presigned parts four at a time, completes), and
+downloaded through the API's presigned redirect (or, where the API streams, a presigned GET made
+here), each against boto3's own `upload_file`/`download_file` of the same file on the same S3
+server (moto_server, in its own process), side by side in each run; best of --runs, with the
+client's and the servers' CPU time and the load average. Target: each ratio >= 0.8.
+
 Everything lives in one temporary directory, removed at the end; no network beyond loopback.
 """
 
@@ -20,11 +29,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _env
@@ -32,6 +46,7 @@ from _env import MB, cpu_seconds, run_child
 
 MIB = 1024 * 1024
 TARGET_RATIO = 1.3
+TRANSFER_TARGET = 0.8
 BUCKET = "granary-bench"
 INGEST_SCRIPT = str(Path(__file__).resolve().parent / "ingest.py")
 
@@ -182,6 +197,269 @@ def bench_ingest(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# --- transfer --------------------------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and its live descendants (gunicorn's workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Measure:
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process (the client) during the run
+    server_cpu: list[float] = field(default_factory=list)  # gunicorn and moto during the run
+
+    def best(self) -> int:
+        return self.seconds.index(min(self.seconds))
+
+
+def bench_transfer(args: argparse.Namespace) -> int:
+    """boto3's own upload_file/download_file against Granary's three paths, on one S3 server."""
+    started = time.monotonic()
+    size = int(args.size_mb * MIB)
+    print(
+        f"bench/storage.py transfer: {os.cpu_count()} CPUs, load average {load()}, {size / MIB:.0f} MiB file"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="granary-bench-transfer-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        sys.path.insert(0, str(_env.ROOT))
+        from tests.services import running_redis
+
+        redis_context = running_redis()
+        redis_url = redis_context.__enter__()  # queued ingests go somewhere (nothing consumes them)
+        credentials = {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        moto_port = _free_port()
+        # moto in its own process, as S3 would be another machine: it does not share our GIL.
+        moto = subprocess.Popen(
+            [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(moto_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(moto)
+        _wait_port(moto_port, moto, "moto_server")
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        env = _env.setup_granary(
+            workdir,
+            GRANARY_MAX_UPLOAD_BYTES=str(64 * 1024**3),
+            GRANARY_STORAGE_URL=f"s3://{BUCKET}/bench",
+            GRANARY_S3_ENDPOINT_URL=endpoint,
+            REDIS_URL=redis_url,
+            **credentials,
+        )
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+        from django.contrib.auth import get_user_model
+
+        from accounts.models import Team
+        from accounts.services import token_create
+        from datasets.models import Version
+        from datasets.services.datasets import dataset_create
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", max_pool_connections=20),
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        user = get_user_model().objects.get(username="bench")
+        team = Team.objects.get(slug="bench")
+        token = token_create(user=user, name="bench", scope="write").secret
+        runs = args.runs
+        for run in range(runs):
+            for path in ("app", "direct"):
+                dataset_create(user=user, team=team, slug=f"{path}-{run}", title=f"{path} {run}")
+
+        port = _free_port()
+        gunicorn = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "config.wsgi",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "900",
+                "--log-level",
+                "warning",
+            ],
+            cwd=_env.ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        procs.append(gunicorn)
+        _wait_port(port, gunicorn, "gunicorn")
+        base_url = f"http://127.0.0.1:{port}"
+
+        source = workdir / "bench.csv"
+        import ingest as bench_ingest_module  # bench/ingest.py's realistic CSV
+
+        bench_ingest_module.generate_csv(source, size)
+        size = source.stat().st_size
+        sys.path.insert(0, str(_env.ROOT / "client" / "src"))
+        from granary import Client
+
+        client = Client(base_url, token, progress=False, timeout=900, cache_dir=workdir / "cache")
+        # boto3's defaults (8 MiB parts, 10 threads) are what "boto3's own upload_file" means.
+        boto_config = TransferConfig()
+        print(
+            f"S3 {endpoint} (moto_server process), Granary {base_url} (gunicorn {args.workers} sync workers)"
+        )
+
+        results: dict[str, Measure] = {}
+        downloaded = workdir / "downloaded"
+        redirected = None
+
+        def timed(name: str, action: Any) -> Any:
+            if downloaded.exists():
+                downloaded.unlink()
+            cpu0, server0, t0 = cpu_seconds(), _proc_cpu(gunicorn.pid) + _proc_cpu(moto.pid), time.monotonic()
+            value = action()
+            seconds = time.monotonic() - t0
+            measure = results.setdefault(name, Measure())
+            measure.seconds.append(seconds)
+            measure.cpu.append(cpu_seconds() - cpu0)
+            measure.server_cpu.append(_proc_cpu(gunicorn.pid) + _proc_cpu(moto.pid) - server0)
+            print(f"    {name:26} {seconds:6.2f} s  {size / MIB / seconds:7.0f} MiB/s  load {load()}")
+            return value
+
+        for run in range(runs):
+            print(f"  run {run + 1}/{runs}")
+            timed(
+                "boto3 upload_file",
+                lambda run=run: s3.upload_file(str(source), BUCKET, f"baseline/{run}", Config=boto_config),
+            )
+            via_app = timed(
+                "upload through the app", lambda run=run: client.upload(f"app-{run}", source, direct=False)
+            )
+            direct = timed(
+                "direct multipart upload", lambda run=run: client.upload(f"direct-{run}", source, direct=True)
+            )
+            assert via_app.sha256 == direct.sha256, "both paths must declare the same digest"
+            timed(
+                "boto3 download_file",
+                lambda run=run: s3.download_file(
+                    BUCKET, f"baseline/{run}", str(downloaded), Config=boto_config
+                ),
+            )
+            # The download API needs a ready version; its ingest is bench/storage.py ingest's subject.
+            Version.objects.filter(pk=Version.objects.get(dataset__slug=f"app-{run}").pk).update(
+                status="ready"
+            )
+            api_url = f"{base_url}/api/v1/datasets/app-{run}/versions/1/download/"
+            answer = client.session.get(api_url, allow_redirects=False, timeout=60)
+            redirected = answer.status_code in (302, 303, 307)
+            if redirected:
+                shutil.rmtree(client.cache.root, ignore_errors=True)  # a cache hit would transfer nothing
+                timed(
+                    "download (presigned)",
+                    lambda run=run: client.download(f"app-{run}@1", downloaded, format="original"),
+                )
+            else:  # the API streams: measure a presigned GET of the same blob directly
+                from datasets import storage
+
+                url = storage.backend().presigned_url(storage.blob_key(via_app.sha256), seconds=600)
+
+                def presigned_get(url: str = url) -> None:
+                    with (
+                        requests.get(url, stream=True, timeout=600) as response,
+                        open(downloaded, "wb") as out,
+                    ):
+                        response.raise_for_status()
+                        for chunk in response.iter_content(8 * MIB):
+                            out.write(chunk)
+
+                timed("download (presigned)", presigned_get)
+
+        print()
+        header = (
+            f"{'transfer':26} {'best':>8} {'MiB/s':>7} {'ratio':>6} {'client CPU':>11} {'server CPU':>11}"
+        )
+        print(header)
+        print("-" * len(header))
+        ok = True
+        baselines = {"upload": results["boto3 upload_file"], "download": results["boto3 download_file"]}
+        for name, measure in results.items():
+            i = measure.best()
+            baseline = baselines["download" if "download" in name else "upload"]
+            ratio = min(baseline.seconds) / min(measure.seconds)
+            is_granary = not name.startswith("boto3")
+            ok = ok and (ratio >= TRANSFER_TARGET or not is_granary)
+            print(
+                f"{name:26} {measure.seconds[i]:>6.2f} s {size / MIB / measure.seconds[i]:>7.0f} "
+                f"{ratio if is_granary else 1.0:>5.2f}x {measure.cpu[i]:>9.1f} s {measure.server_cpu[i]:>9.1f} s"
+            )
+        print()
+        how = (
+            "through the API's presigned redirect"
+            if redirected
+            else "a presigned GET made here (the API streams)"
+        )
+        print(
+            f"  download measured {how}; ratios are boto3's best time / Granary's best (target >= {TRANSFER_TARGET})"
+        )
+        print(
+            "  upload through the app: the client's POST to gunicorn, which hashes to a temporary file and then"
+        )
+        print(
+            "  puts it to S3 (parallel parts), until the 202; direct: hashing locally, parts, complete, until the 202"
+        )
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            print("  WARNING: the machine was busy: wall times and their ratio are not representative")
+        print(f"total {time.monotonic() - started:.0f} s; load average at the end {load()}")
+        return 0 if ok else 1
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if "redis_context" in locals():
+            redis_context.__exit__(None, None, None)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,9 +468,17 @@ def main() -> int:
     ingest = commands.add_parser("ingest", help="ingest from S3 against ingest from the filesystem")
     ingest.add_argument("--size-mb", type=int, default=256, help="size of the CSV in MiB (default 256)")
     ingest.add_argument("--runs", type=int, default=2, help="runs per file and backend (best of; default 2)")
+    transfer = commands.add_parser("transfer", help="uploads and downloads against boto3's own")
+    transfer.add_argument(
+        "--size-mb", type=float, default=1024, help="size of the file in MiB (default 1024)"
+    )
+    transfer.add_argument("--runs", type=int, default=2, help="runs of each transfer (best of; default 2)")
+    transfer.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     args = parser.parse_args()
     if args.command == "ingest":
         return bench_ingest(args)
+    if args.command == "transfer":
+        return bench_transfer(args)
     return 2
 
 
