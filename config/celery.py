@@ -26,26 +26,32 @@ QUEUES = ("ingest", "quality", "io")
 
 
 class Consumer(CeleryConsumer):
-    """Celery's consumer, surviving a broker that drops while a task holds an unacknowledged message.
+    """Celery's consumer, surviving Redis going away while a task holds an unacknowledged message.
 
-    On a lost connection Celery 5.7 first `collect()`s the connection, which detaches kombu's
-    transport from it, then closes it; closing the Redis channel tries to put the unacknowledged
-    message back, needs the detached client's hostname, and the AttributeError escapes
-    `ignore_errors` and kills the worker (`'NoneType' object has no attribute 'hostname'`; seen
-    when Redis stopped during an ingest, tests/integration/test_redis_faults.py). The step that
-    raised was the last of the cleanup: the connection is already dropped, and the consumer
-    reconnects as after any connection error. The message stays in Redis's unacked set until the
-    running task acknowledges it (acks go by delivery tag, across connections) or, if its worker
-    dies, the sweeper sends the work again (core.leases).
+    On a lost connection Celery 5.7 `collect()`s and closes the connection, which detaches kombu's
+    transport from its client (`transport.client = None`); but the channels of that connection
+    live on in the messages of running tasks. Closing the Redis channel tries to put such a
+    message back, and a task that finishes later acknowledges it on its old channel: both need
+    the client's hostname, and the AttributeError (`'NoneType' object has no attribute
+    'hostname'`) escaped and killed the worker, at the first disconnect or at the ack after the
+    reconnect (tests/integration/test_redis_faults.py). Here the old transport gets its client
+    back, so that ack reaches Redis by delivery tag once it is up again (and is logged, not
+    fatal, while it is down), and a failed close is logged; the consumer then reconnects as after
+    any connection error.
     """
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
+        connection = self.connection
+        transport = getattr(connection, "_transport", None)
         try:
             super().on_connection_error_after_connected(exc)
         except AttributeError:
             if self.connection is not None:  # not the failure above: someone else's bug
                 raise
             logger.warning("Closing the lost broker connection failed; reconnecting anyway", exc_info=True)
+        finally:
+            if transport is not None and transport.client is None:
+                transport.client = connection
 
 
 app = Celery("granary")
@@ -92,3 +98,19 @@ def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
             app.send_task(task)
         except Exception:  # the broker went away again: beat's next sweep does it
             logger.warning("Could not queue %s at worker start", task, exc_info=True)
+
+
+@worker_ready.connect
+def _sweep_tmp_on_start(sender: Any = None, **kwargs: Any) -> None:
+    """Every worker, whatever its queues, sweeps its own machine's working files: tmp/ is local,
+    so beat's hourly sweep reaches only the machine that takes it (datasets.services.workfiles)."""
+    from django.db import connections
+
+    from datasets.services.workfiles import tmp_sweep
+
+    try:
+        tmp_sweep()
+    except Exception:  # the database is down, say: the next start or beat's sweep does it
+        logger.warning("Could not sweep working files at worker start", exc_info=True)
+    finally:
+        connections.close_all()  # processes forked later must not share this one's connection

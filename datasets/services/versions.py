@@ -20,7 +20,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
-from core.errors import Conflict, EmptyUpload, GranaryError, InvalidInput
+from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
 from core.leases import lease_hold, lease_is_free, send_grace
 from core.validation import validate
 from datasets import storage
@@ -28,11 +28,12 @@ from datasets.ingest import formats
 from datasets.ingest.sources import local_source
 from datasets.models import Blob, Dataset, Version
 from datasets.references import versions_resolve
+from datasets.services.integrity import blob_damage_record, blob_restore
 from datasets.services.staging import staging_accept, staging_drop, staging_mismatch, staging_source
 from datasets.services.summary import dataset_summary_refresh
 from datasets.signals import version_status_changed
 from datasets.tasks import ingest_version
-from datasets.uploads import IncomingFile
+from datasets.uploads import NO_ROOM, IncomingFile
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +94,17 @@ def version_create(
         except GranaryError as exc:
             exc.field = "file"
             raise
+    # The same bytes as a blob found damaged: this upload is the good copy that restores it.
+    restored = path is not None and blob_restore(sha256=sha256, source=path)
     created_blob = False
     try:
         with transaction.atomic():
             locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
             duplicate = locked.versions.filter(blob_id=sha256).values_list("number", flat=True).first()
             if duplicate is not None:
+                note = "; its stored copy was damaged, and this upload has restored it" if restored else ""
                 raise Conflict(
-                    f"These bytes are already version {duplicate} of '{locked.slug}' (sha256 {sha256[:12]}…).",
+                    f"These bytes are already version {duplicate} of '{locked.slug}' (sha256 {sha256[:12]}…){note}.",
                     field="file",
                 )
             number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
@@ -208,6 +212,9 @@ def version_ingest(*, version_id: int) -> Version | None:
         if result.sha256 != version.sha256:
             if staged is not None:
                 raise InvalidInput(staging_mismatch(declared=version.sha256, actual=result.sha256))
+            blob_damage_record(
+                sha256=version.sha256, damage="corrupt", detail=f"its bytes hash to {result.sha256}"
+            )
             raise InvalidInput(
                 f"The stored bytes hash to {result.sha256}, not {version.sha256}: the blob is corrupt."
             )
@@ -232,6 +239,18 @@ def version_ingest(*, version_id: int) -> Version | None:
         failed = True
     except DatabaseError:
         raise  # the database, not the file: the task retries, and the version stays processing
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            logger.exception("Ingest of version %s failed unexpectedly", version_id)
+            _finish(version_id, status=Version.Status.FAILED, failure_reason=INTERNAL_ERROR)
+            failed = True
+        else:
+            # The machine's disk is full, not the file wrong: the version stays processing, and
+            # the sweeper sends it again (versions_requeue) once this task has ended.
+            logger.error("Ingest of version %s stopped: no room under %s (%s)", version_id, workdir, exc)
+            raise InsufficientStorage(
+                f"Ingest of version {version_id} stopped: the disk under {storage.tmp_dir()} is full."
+            ) from exc
     except Exception:
         # A bug in the reader or the profiler (or a limit they do not know of yet): left
         # processing, the version would be requeued into the same exception for ever.

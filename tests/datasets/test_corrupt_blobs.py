@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 
 from core.errors import BlobDamaged
 from datasets import storage
-from datasets.models import Blob
+from datasets.models import Blob, Version
+from datasets.services.versions import version_ingest
 from tests.blobs import blob_bytes, blob_remove, blob_tamper
 from tests.conftest import CSV, sha256_of, upload
 
@@ -125,6 +126,45 @@ def test_a_missing_blob_found_by_a_download_is_a_503_not_a_500(api, member, publ
     assert Blob.objects.get(sha256=DIGEST).damage == "missing"
 
 
+def test_uploading_the_same_bytes_to_the_same_dataset_restores_the_blob(
+    api, member, maintainer, public_dataset, publish
+):
+    publish(public_dataset)
+    blob_tamper(DIGEST, FLIPPED)
+    fsck()
+
+    response = api(maintainer).post(
+        "/api/v1/datasets/churn/versions/", {"file": upload()}, format="multipart"
+    )
+    assert response.status_code == 409  # no new version: the bytes are version 1's
+    assert "restored" in response.json()["detail"]
+
+    assert blob_bytes(DIGEST) == CSV
+    assert Blob.objects.get(sha256=DIGEST).damage == ""
+    download = api(member).get(DOWNLOAD)
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == CSV
+    assert fsck()[0] == 0
+
+
+def test_uploading_the_same_bytes_to_another_dataset_restores_the_blob(
+    api, member, maintainer, public_dataset, internal_dataset, publish
+):
+    publish(public_dataset)
+    blob_remove(DIGEST)
+    fsck()
+
+    response = api(maintainer).post(
+        "/api/v1/datasets/payroll/versions/", {"file": upload()}, format="multipart"
+    )
+    assert response.status_code == 202
+    new = Version.objects.get(dataset=internal_dataset, number=1)
+    version = version_ingest(version_id=new.pk)
+    assert version is not None and version.status == Version.Status.READY
+    download = api(member).get(DOWNLOAD)
+    assert b"".join(download.streaming_content) == CSV
+
+
 def test_an_upload_of_other_bytes_does_not_touch_a_damaged_blob(
     api, member, maintainer, public_dataset, publish
 ):
@@ -138,6 +178,15 @@ def test_an_upload_of_other_bytes_does_not_touch_a_damaged_blob(
     assert response.status_code == 202
     assert Blob.objects.get(sha256=DIGEST).damage == "corrupt"
     assert blob_bytes(DIGEST) == FLIPPED
+
+
+def test_ingest_that_finds_the_stored_bytes_wrong_marks_the_blob(public_dataset, publish):
+    version = publish(public_dataset, ingest=False)
+    blob_tamper(DIGEST, FLIPPED)
+    version = version_ingest(version_id=version.pk)
+    assert version is not None and version.status == Version.Status.FAILED
+    assert "corrupt" in version.failure_reason
+    assert Blob.objects.get(sha256=DIGEST).damage == "corrupt"
 
 
 def test_fsck_repair_restores_from_another_store(api, member, public_dataset, publish, tmp_path: Path):

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from core.errors import InsufficientStorage
 from datasets import storage
 from datasets.models import Blob, Version
+from datasets.services.versions import version_ingest
 from datasets.uploads import IncomingFile
 from tests.blobs import stored_digests
 from tests.conftest import CSV, sha256_of, upload
@@ -195,3 +197,35 @@ def test_a_stopped_s3_server_is_a_503_and_the_app_recovers(api, maintainer, publ
         assert working_files() == []
     finally:
         s3._clients.clear()
+
+
+def test_ingest_out_of_room_keeps_the_version_to_be_sent_again_and_removes_its_workdir(
+    public_dataset, publish, monkeypatch
+):
+    import pyarrow.parquet as pq
+
+    version = publish(public_dataset, data=BIG, ingest=False)
+
+    def no_room(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pq.ParquetWriter, "write_table", no_room)
+        with pytest.raises(InsufficientStorage, match="is full"):
+            version_ingest(version_id=version.pk)
+
+    version.refresh_from_db()
+    assert version.status == Version.Status.PROCESSING  # not failed: the file is fine
+    assert working_files() == []
+    assert version_ingest(version_id=version.pk).status == Version.Status.READY  # room again
+
+
+def test_ingest_on_a_real_full_disk_stays_retriable(public_dataset, publish, data_dir, tmp_path):
+    version = publish(public_dataset, data=BIG, ingest=False)
+    with mounted_tmpfs(storage.tmp_dir(), "64k"):
+        with pytest.raises(InsufficientStorage):
+            version_ingest(version_id=version.pk)
+        assert working_files() == []
+    version.refresh_from_db()
+    assert version.status == Version.Status.PROCESSING
+    assert version_ingest(version_id=version.pk).status == Version.Status.READY

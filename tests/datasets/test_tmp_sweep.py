@@ -105,5 +105,14 @@ def test_the_periodic_task_sweeps_and_is_on_beats_schedule(settings):
     assert "datasets.tasks.tmp_sweep" in tasks
 
 
+def test_a_worker_sweeps_its_machine_when_it_starts(settings):
+    from config.celery import _sweep_tmp_on_start
+
+    settings.GRANARY_TMP_GRACE_MINUTES = 60
+    old = leftover("validate-old", age=10 * HOURS)
+    _sweep_tmp_on_start(sender=None)
+    assert not old.exists()
+
+
 def test_the_default_grace_outlasts_the_longest_task(settings):
     assert settings.GRANARY_TMP_GRACE_MINUTES * 60 > settings.CELERY_TASK_TIME_LIMIT
