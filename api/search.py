@@ -110,7 +110,11 @@ class SearchResultsSerializer(serializers.Serializer):
         help_text="The results are those of did_you_mean: the query found none"
     )
     results = SearchHitSerializer(source="hits", many=True)
-    facets = FacetsSerializer(help_text="Counts of each filter's values among all the results")
+    facets = FacetsSerializer(
+        allow_null=True,
+        help_text="Counts of each filter's values among all the results; null unless asked for "
+        "with facets=true (they cost more than the page itself)",
+    )
 
 
 class SuggestionSerializer(serializers.Serializer):
@@ -148,6 +152,15 @@ def _number(params: QueryDict, name: str, *, default: int, low: int, high: int) 
     return int(raw)
 
 
+def _flag(params: QueryDict, name: str) -> bool:
+    raw = params.get(name)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise InvalidInput(f"{name}={raw[:20]!r}: give true or false.", field=name)
+    return raw == "true"
+
+
 def _sort(params: QueryDict) -> str:
     sort = params.get("sort")
     if sort is None:
@@ -180,17 +193,24 @@ class Search(APIView):
             OpenApiParameter(
                 "per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20}
             ),
+            OpenApiParameter(
+                "facets",
+                {"type": "string", "enum": ["true", "false"], "default": "false"},
+                description="true: count each filter's values among all the results (`facets`)",
+            ),
         ],
         responses=SearchResultsSerializer,
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        facets = _flag(params, "facets")
         results = search_datasets(
             user=request.user,
             q=params.get("q", ""),
             sort=_sort(params),
             page=_number(params, "page", default=1, low=1, high=MAX_RESULTS),
             per_page=_number(params, "per_page", default=20, low=1, high=MAX_PER_PAGE),
+            facets=facets,
         )
         return Response(SearchResultsSerializer(results, context={"request": request}).data)
 

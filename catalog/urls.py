@@ -13,6 +13,7 @@ from quality.models import VALIDATION_REPORT_PAGE
 urlpatterns = [
     path("", discovery.home, name="home"),
     path("search/suggest/", discovery.suggestions, name="search-suggest"),
+    path("search/facets/", discovery.facets, name="search-facets"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/new/", datasets.dataset_new, name="dataset-new"),

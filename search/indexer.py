@@ -7,13 +7,14 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from core.types import SchemaColumn
 from datasets.models import ColumnDoc, Dataset, Version
 from datasets.references import versions_ready_of
 from search.engines import IndexedText, engine
+from search.facets import ROW_FIELDS, contributions, document_rows, facet_counts_apply, facet_counts_rebuild
 from search.models import SearchColumn, SearchDocument, SearchTerm, SearchText
 from search.text import identifier_terms, markdown_text, terms
 
@@ -91,6 +92,7 @@ def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int
         )
         _index(gone)
         engine().prune()
+        facet_counts_rebuild()
         engine().analyze()
     return len(ids)
 
@@ -131,11 +133,17 @@ def _index(dataset_ids: Sequence[int]) -> None:
             "status_changed_at",
         )
     }
-    # `@certified` is decided once, by datasets.references, and kept on the dataset.
+    # `@certified` is decided once, by datasets.references, and kept on the dataset; the numbers in
+    # one query (not one per dataset, nor whole versions with their schemas and previews).
+    numbers = dict(
+        Version.objects.filter(
+            pk__in=[d.certified_version_id for d in datasets if d.certified_version_id is not None]
+        ).values_list("pk", "number")
+    )
     certified = {
-        dataset.pk: dataset.certified_version.number
+        dataset.pk: numbers[dataset.certified_version_id]
         for dataset in datasets
-        if dataset.certified_version is not None
+        if dataset.certified_version_id in numbers
     }
     docs: dict[int, dict[str, tuple[str, bool]]] = {}
     for dataset_id, name, description, pii in ColumnDoc.objects.filter(
@@ -147,7 +155,10 @@ def _index(dataset_ids: Sequence[int]) -> None:
     index = engine()
     index.delete(dataset_ids, old_columns)
     SearchColumn.objects.filter(dataset_id__in=dataset_ids).delete()
-    SearchDocument.objects.filter(dataset_id__in=dataset_ids).delete()
+    # What the old documents counted for goes with them; deleted in SQL, past the post_delete
+    # receiver that subtracts a document deleted by a cascade.
+    delta = contributions(document_rows(dataset_ids), sign=-1)
+    _delete_documents(dataset_ids)
     SearchText.objects.filter(dataset_id__in=dataset_ids).delete()
 
     documents: list[SearchDocument] = []
@@ -165,6 +176,8 @@ def _index(dataset_ids: Sequence[int]) -> None:
         columns += dataset_columns
         fields_of[dataset.pk] = fields
     SearchDocument.objects.bulk_create(documents)
+    delta.update(contributions(_row(document) for document in documents))
+    facet_counts_apply(delta)
     SearchText.objects.bulk_create(texts)
     SearchColumn.objects.bulk_create(columns)
     names: dict[int, list[tuple[int, str]]] = {}
@@ -187,6 +200,20 @@ def _index(dataset_ids: Sequence[int]) -> None:
         ignore_conflicts=True,
         batch_size=2_000,
     )
+
+
+def _delete_documents(dataset_ids: Sequence[int]) -> None:
+    with connection.cursor() as cursor:
+        for start in range(0, len(dataset_ids), BATCH):
+            chunk = list(dataset_ids[start : start + BATCH])
+            cursor.execute(
+                f"DELETE FROM search_document WHERE dataset_id IN ({', '.join('%s' for _ in chunk)})",  # noqa: S608
+                chunk,
+            )
+
+
+def _row(document: SearchDocument) -> tuple[object, ...]:
+    return tuple(getattr(document, name) for name in ROW_FIELDS)
 
 
 def _document(
@@ -250,5 +277,6 @@ def _document(
             certified=certified is not None,
             deprecated=dataset.status == Dataset.Status.DEPRECATED,
         ),
+        tag_names="\n".join(sorted(tags)),
     )
     return document, columns, fields, readme

@@ -42,6 +42,9 @@ class SearchDocument(models.Model):
     certified_number = models.PositiveIntegerField(null=True, help_text="The newest certified version")
     # The popularity and certified boosts, multiplied into the text score (search.indexer.boost).
     boost = models.FloatField(default=1.0)
+    # The tags as they were indexed, one a line: what the facet counts subtract when the document
+    # goes, after the dataset's tags themselves may have changed.
+    tag_names = models.TextField(blank=True, default="")
 
     class Meta:
         db_table = "search_document"
@@ -95,6 +98,31 @@ class SearchColumn(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SearchFacetCount(models.Model):
+    """How many datasets of one visibility have a facet value: over the whole catalog (team_id 0)
+    and, for internal and restricted datasets, per team. The facet sidebar of a search with no
+    words and no filters (the home page's) adds these up per audience instead of counting 100,000
+    documents (search.facets). Kept exact by the indexer, in the transaction that writes the
+    documents."""
+
+    visibility = models.CharField(max_length=16)
+    team_id = models.IntegerField(help_text="0: every team")
+    facet = models.CharField(max_length=16)
+    value = models.CharField(max_length=200)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "search_facet_count"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team_id", "visibility", "facet", "value"], name="search_facet_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visibility} {self.team_id} {self.facet}:{self.value} {self.count}"
 
 
 class SearchTerm(models.Model):

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from accounts.signals import team_changed
 from datasets.signals import dataset_changed, datasets_popularity_changed, version_status_changed
+from search.facets import ROW_FIELDS, contributions, facet_counts_apply
 from search.indexer import search_index_dataset, search_index_team, search_popularity_update
+from search.models import SearchDocument
 
 
 @receiver(dataset_changed, dispatch_uid="search.dataset_changed")
@@ -31,3 +34,10 @@ def team_reindex(sender: Any, team_id: int, **kwargs: Any) -> None:
 @receiver(datasets_popularity_changed, dispatch_uid="search.datasets_popularity_changed")
 def popularity_update(sender: Any, dataset_ids: list[int], **kwargs: Any) -> None:
     search_popularity_update(dataset_ids=dataset_ids)
+
+
+@receiver(post_delete, sender=SearchDocument, dispatch_uid="search.document_deleted")
+def document_deleted(sender: Any, instance: SearchDocument, **kwargs: Any) -> None:
+    # A dataset deleted outright takes its document with it (a cascade): its facet counts go too.
+    # The indexer deletes documents in SQL and subtracts them itself.
+    facet_counts_apply(contributions([tuple(getattr(instance, name) for name in ROW_FIELDS)], sign=-1))

@@ -20,6 +20,7 @@ from core.types import AnyUser
 from datasets.access import Audience, audience_of
 from datasets.models import Dataset
 from search.engines import SQL, engine
+from search.facets import catalog_facet_counts
 from search.models import SearchColumn, SearchDocument, SearchText
 from search.query import CHOICES, Filter, Query, Words, parse_query
 from search.text import damerau_one, identifier_terms, snippet, terms
@@ -69,7 +70,7 @@ class SearchResults:
     per_page: int
     total: int
     hits: list[SearchHit]
-    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    facets: dict[str, list[FacetValue]] | None = None  # None: not asked for
     did_you_mean: str | None = None
     corrected: bool = False  # the hits are those of `did_you_mean`: the query as typed found none
 
@@ -318,7 +319,8 @@ def search_datasets(
             f"Pages go as deep as the first {MAX_RESULTS:,} results; narrow the search instead.", field="page"
         )
     plan = _Plan(query=query, audience=audience_of(user), team=team)
-    total, rows = _run(plan, sort, page, per_page)
+    kept = _kept_counts(plan)
+    total, rows = _run(plan, sort, page, per_page, total=_kept_total(plan, kept))
     did_you_mean: str | None = None
     if total == 0 and query.positive_words:
         corrections = _corrections(query)
@@ -337,7 +339,7 @@ def search_datasets(
         per_page=per_page,
         total=total,
         hits=hits,
-        facets=_facets(plan) if facets else {},
+        facets=_facets(plan, kept) if facets else None,
         did_you_mean=did_you_mean,
         corrected=bool(plan.corrections),
     )
@@ -348,13 +350,45 @@ def _count(plan: _Plan) -> int:
     return int(_fetch(f"SELECT count(*) {source}", params)[0][0])
 
 
-def _run(plan: _Plan, sort: str, page: int, per_page: int) -> tuple[int, list[tuple[int, float]]]:
+def _kept_counts(plan: _Plan) -> dict[str, dict[str, int]] | None:
+    """The whole catalog's facet counts as this user may see them (search.facets), when the query
+    is the whole catalog or one facet value of it: they give its total, and its facets."""
+    query = plan.query
+    if query.words or plan.team or len(query.filters) > 1:
+        return None
+    if query.filters and (query.filters[0].negated or query.filters[0].name not in FACETS):
+        return None
+    return catalog_facet_counts(plan.audience)
+
+
+def _kept_total(plan: _Plan, kept: dict[str, dict[str, int]] | None) -> int | None:
+    if kept is None:
+        return None
+    if not plan.query.filters:
+        return sum(kept.get("visibility", {}).values())
+    condition = plan.query.filters[0]
+    value = condition.value
+    if condition.name == "team":  # kept by team id
+        team_id = Team.objects.filter(slug=value).values_list("pk", flat=True).first()
+        value = str(team_id) if team_id is not None else ""
+    return kept.get(condition.name, {}).get(value, 0)
+
+
+def _run(
+    plan: _Plan, sort: str, page: int, per_page: int, *, total: int | None = None
+) -> tuple[int, list[tuple[int, float]]]:
     """The total and one page. With words, one statement: the match is the costly part and a
-    window count reads it once; without, the count scans an index and the page can stop early."""
+    window count reads it once. Without, the total is kept (`total`) or counted, and the page
+    walks an index when it can (`_page_readable`)."""
     if not plan.query.positive_words:
-        total = _count(plan)
-        rows = _page(plan, sort, page, per_page) if total else []
-        return total, [(row[0], row[1]) for row in rows]
+        if total is None:
+            total = _count(plan)
+        if not total:
+            return 0, []
+        found = _page_readable(plan, sort, page, per_page)
+        if found is None:
+            found = [(row[0], row[1]) for row in _page(plan, sort, page, per_page)]
+        return total, found
     rows = _page(plan, sort, page, per_page, counted=True)
     if rows:
         return int(rows[0][2]), [(row[0], row[1]) for row in rows]
@@ -373,6 +407,28 @@ def _page(
         [*score_params, *params, *order_params, per_page, (page - 1) * per_page],
     )
     return [(int(row[0]), float(row[1] or 0.0), int(row[2] or 0)) for row in rows]
+
+
+def _page_readable(plan: _Plan, sort: str, page: int, per_page: int) -> list[tuple[int, float]] | None:
+    """A page of a search without words, most used or recently updated first, taken from the
+    datasets whose data the user may read alone, in the order of an index, when that is the page:
+    the others (restricted cards) rank as unused and never updated, so they come after a readable
+    dataset that has checkouts, and after every readable one by date. None when it is not."""
+    if sort not in ("popular", "updated"):
+        return None
+    source, params = plan.source()
+    readable, readable_params = _readable(plan.audience)
+    if sort == "popular":  # as _order's, for readable datasets (score: 1.0 times the boost)
+        key, order = "d.checkouts_90d", "d.checkouts_90d DESC, d.boost DESC, d.slug"
+    else:
+        key, order = "0", "d.updated_at DESC, d.slug"
+    rows = _fetch(
+        f"SELECT d.dataset_id, d.boost, {key} {source} AND {readable} ORDER BY {order} LIMIT %s OFFSET %s",
+        [*params, *readable_params, per_page, (page - 1) * per_page],
+    )
+    if len(rows) < per_page or (sort == "popular" and not rows[-1][2]):
+        return None  # the page reaches past the readable datasets or into the unused ones
+    return [(int(row[0]), float(row[1])) for row in rows]
 
 
 def _corrections(query: Query) -> dict[int, Sequence[str]]:
@@ -417,7 +473,8 @@ def _hits(plan: _Plan, rows: list[tuple[int, float]]) -> list[SearchHit]:
     if not rows:
         return []
     ids = [dataset_id for dataset_id, _ in rows]
-    datasets = Dataset.objects.select_related("team").prefetch_related("tags").in_bulk(ids)
+    # Not the README: cards and snippets never show it (search_text has its words).
+    datasets = Dataset.objects.select_related("team").prefetch_related("tags").defer("readme").in_bulk(ids)
     documents = SearchDocument.objects.in_bulk(ids)
     texts = SearchText.objects.in_bulk(ids)
     readable_ids = {
@@ -471,13 +528,21 @@ def _matched_columns(plan: _Plan, dataset_ids: set[int], words: list[str]) -> di
     exact = {w for w in words if not w.endswith("*")}
     prefixes = [w[:-1] for w in words if w.endswith("*")]
     found: dict[int, list[ColumnMatch]] = {}
-    for column in SearchColumn.objects.filter(dataset_id__in=dataset_ids).order_by("dataset_id", "position"):
-        parts = identifier_terms(column.name)
+    # Tuples rather than model instances: a page of 20 datasets has hundreds of columns.
+    rows = (
+        SearchColumn.objects.filter(dataset_id__in=dataset_ids)
+        .order_by("dataset_id", "position")
+        .values_list("dataset_id", "name", "name_key", "type", "pii")
+    )
+    for dataset_id, name, name_key, type_, pii in rows:
+        if len(found.get(dataset_id, ())) >= 5:
+            continue
+        parts = identifier_terms(name)
         hit = any(part in exact or any(part.startswith(p) for p in prefixes) for part in parts) or any(
-            (c in column.name_key if len(c) >= 3 else c == column.name_key) for c in contains
+            (c in name_key if len(c) >= 3 else c == name_key) for c in contains
         )
-        if hit and len(found.setdefault(column.dataset_id, [])) < 5:
-            found[column.dataset_id].append(ColumnMatch(name=column.name, type=column.type, pii=column.pii))
+        if hit:
+            found.setdefault(dataset_id, []).append(ColumnMatch(name=name, type=type_, pii=pii))
     return found
 
 
@@ -492,13 +557,35 @@ QUALITY_LABELS = {
 VISIBILITY_LABELS = {"public": "Public", "internal": "Internal", "restricted": "Restricted"}
 
 
-def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
+def _facets(plan: _Plan, kept: dict[str, dict[str, int]] | None = None) -> dict[str, list[FacetValue]]:
+    if not plan.query.words and not plan.query.filters and not plan.team:
+        # The whole catalog, as this user may see it: kept counts, added up (search.facets).
+        kept = kept if kept is not None else catalog_facet_counts(plan.audience)
+        counts = {name: dict(values) for name, values in kept.items()}
+        counts.setdefault("tag", {})
+        top = sorted(counts["tag"].items(), key=lambda item: (-item[1], item[0]))[:TOP_TAGS]
+        counts["tag"] = dict(top)
+    else:
+        counts = _facet_counts(plan)
+    return _facet_values(plan, counts)
+
+
+def _facet_counts(plan: _Plan) -> dict[str, dict[str, int]]:
+    """facet -> value -> count over what the query finds, in one statement: the matches are found
+    once (materialized, whatever the planner guesses of tables it has no statistics for yet) and
+    then grouped by the document's fields and, apart, by tag."""
     source, params = plan.source()
     readable, readable_params = _readable(plan.audience)
     rows = _fetch(
-        f"SELECT d.team_id, d.visibility, CASE WHEN {readable} THEN 1 ELSE 0 END, d.license_key, d.format, "
-        f"d.certified, d.pii, d.quality, count(*) {source} "
-        "GROUP BY d.team_id, d.visibility, 3, d.license_key, d.format, d.certified, d.pii, d.quality",
+        f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id, d.team_id, d.visibility, "
+        f"CASE WHEN {readable} THEN 1 ELSE 0 END AS r, d.license_key, d.format, d.certified, d.pii, d.quality "
+        f"{source}) "
+        "SELECT 0, m.team_id, m.visibility, m.r, m.license_key, m.format, m.certified, m.pii, m.quality, "
+        "NULL, count(*) FROM m "
+        "GROUP BY m.team_id, m.visibility, m.r, m.license_key, m.format, m.certified, m.pii, m.quality "
+        "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.name, count(*) FROM m "
+        "JOIN datasets_dataset_tags dt ON dt.dataset_id = m.id JOIN datasets_tag t ON t.id = dt.tag_id "
+        "WHERE m.r = 1 GROUP BY t.name",
         readable_params + params,
     )
     counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
@@ -508,7 +595,23 @@ def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
             return
         counts[name][str(value)] = counts[name].get(str(value), 0) + count
 
-    for team_id, visibility, is_readable, license_key, format_, certified, pii, quality, count in rows:
+    tags: dict[str, int] = {}
+    for (
+        kind,
+        team_id,
+        visibility,
+        is_readable,
+        license_key,
+        format_,
+        certified,
+        pii,
+        quality,
+        tag,
+        count,
+    ) in rows:
+        if kind == 1:
+            tags[tag] = int(count)
+            continue
         add("team", team_id, count)
         add("visibility", visibility, count)
         if is_readable:  # a restricted card's hidden fields count for its readers alone
@@ -517,17 +620,19 @@ def _facets(plan: _Plan) -> dict[str, list[FacetValue]]:
             add("certified", "yes" if certified else "no", count)
             add("pii", "yes" if pii else "no", count)
             add("quality", quality, count)
-    # Materialized: the matches are found once and then joined to the tags, whatever the planner
-    # guesses of tables it has no statistics for yet.
-    tags = _fetch(
-        f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id {source} AND {readable}) "
-        "SELECT t.name, count(*) FROM m JOIN datasets_dataset_tags dt ON dt.dataset_id = m.id "
-        f"JOIN datasets_tag t ON t.id = dt.tag_id GROUP BY t.name ORDER BY count(*) DESC, t.name LIMIT {TOP_TAGS}",
-        [*params, *readable_params],
+    counts["tag"] = dict(sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:TOP_TAGS])
+    return counts
+
+
+def _facet_values(plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, list[FacetValue]]:
+    """The counts as the sidebar shows them: teams by slug with their names, labels, and each
+    value's query (its filter added, or removed when selected)."""
+    counts = {name: counts.get(name, {}) for name in FACETS}
+    found = list(
+        Team.objects.filter(pk__in=[int(pk) for pk in counts["team"]]).values_list("pk", "slug", "name")
     )
-    counts["tag"] = {name: count for name, count in tags}
-    teams = dict(Team.objects.filter(pk__in=[int(pk) for pk in counts["team"]]).values_list("pk", "slug"))
-    names = dict(Team.objects.filter(pk__in=teams).values_list("slug", "name"))
+    teams = {pk: slug for pk, slug, _ in found}
+    names = {slug: name for _, slug, name in found}
     counts["team"] = {teams[int(pk)]: count for pk, count in counts["team"].items() if int(pk) in teams}
 
     def label(name: str, value: str) -> str:

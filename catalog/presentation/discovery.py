@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.urls import reverse
+
 from accounts.selectors import teams_of
 from core.errors import InvalidInput
 from core.types import AnyUser
@@ -81,17 +83,23 @@ def page_number(text: str | None) -> int:
 def search_page_context(
     *, user: AnyUser, q: str, sort: str, page: int, team: str = "", hidden_facets: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], int]:
-    """A page of results with its facets, sorts, pages and empty state, and the status to answer
-    with: 400 with the parser's message (for under the search box) when the query is malformed."""
+    """A page of results with its sorts, pages, empty state and where its facets load from, and
+    the status to answer with: 400 with the parser's message (for under the search box) when the
+    query is malformed. `hidden_facets`: those the page leaves out (a team's page, its team);
+    the sidebar's own request leaves out the team facet of a team's search."""
     context: dict[str, Any] = {"q": q, "sort": sort}
     try:
-        results = search_datasets(user=user, q=q, sort=sort, page=page, per_page=PER_PAGE, team=team)
+        results = search_datasets(
+            user=user, q=q, sort=sort, page=page, per_page=PER_PAGE, team=team, facets=False
+        )
     except InvalidInput as error:  # QuerySyntaxError, an unknown sort, a page too deep
         context["error"] = error.detail
         return context, 400
     context.update(
         results=results,
-        facet_groups=facet_groups(results=results, sort=sort, hidden=hidden_facets),
+        # The sidebar comes in a second request (htmx), so that the results do not wait for it:
+        # counting every match costs more than ranking a page of them.
+        facets_href=facets_href(q=q, sort=sort, team=team),
         sort_links=_sort_links(results=results, q=q),
         previous_href=search_href(q=q, sort=sort, page=page - 1) if page > 1 else "",
         next_href=search_href(q=q, sort=sort, page=page + 1) if page < results.pages else "",
@@ -103,9 +111,22 @@ def search_page_context(
         everything = search_datasets(user=user, per_page=1, team=team)
         context["popular_tags"] = [
             Link(label=value.label, href=search_href(q=value.query), count=value.count)
-            for value in everything.facets.get("tag", [])[:POPULAR_TAGS]
+            for value in (everything.facets or {}).get("tag", [])[:POPULAR_TAGS]
         ]
     return context, 200
+
+
+def facets_href(*, q: str, sort: str, team: str = "") -> str:
+    """Where the sidebar of a search is loaded from (catalog.views.discovery.facets)."""
+    params = [(name, value) for name, value in (("q", q), ("sort", sort), ("team", team)) if value]
+    return reverse("search-facets") + f"?{urlencode(params)}"
+
+
+def facets_context(*, user: AnyUser, q: str, sort: str, team: str = "") -> dict[str, Any]:
+    """The sidebar of a search on its own: its facet groups (the team's page has no team facet).
+    Raises InvalidInput for a malformed query, as the search itself does."""
+    results = search_datasets(user=user, q=q, sort=sort, per_page=1, team=team, facets=True)
+    return {"facet_groups": facet_groups(results=results, sort=sort, hidden=("team",) if team else ())}
 
 
 def facet_groups(*, results: SearchResults, sort: str = "", hidden: tuple[str, ...] = ()) -> list[FacetGroup]:
@@ -113,7 +134,7 @@ def facet_groups(*, results: SearchResults, sort: str = "", hidden: tuple[str, .
     when it is selected), in the selector's order, without the facets that have no values."""
     groups = []
     for name in FACETS:
-        values = results.facets.get(name, [])
+        values = (results.facets or {}).get(name, [])
         if name in hidden or not values:
             continue
         links = [
@@ -140,14 +161,13 @@ def _sort_links(*, results: SearchResults, q: str) -> list[Link]:
 
 
 def discovery_context(*, user: AnyUser) -> dict[str, Any]:
-    """The home page without a search: certified and most used datasets, the recently updated,
-    a few of each of the user's teams', and the facets of the whole catalog. A bounded number of
-    searches: two, and one per team up to TEAM_SECTIONS."""
+    """The home page without a search: certified and most used datasets, the recently updated and
+    a few of each of the user's teams' (the whole catalog's facets load beside them). A bounded
+    number of searches: two, and one per team up to TEAM_SECTIONS."""
     certified = search_datasets(
         user=user, q="certified:yes", sort="popular", per_page=SECTION_SIZE, facets=False
     )
-    # The whole catalog's facets come with this one: they do not depend on the order.
-    recent = search_datasets(user=user, sort="updated", per_page=SECTION_SIZE)
+    recent = search_datasets(user=user, sort="updated", per_page=SECTION_SIZE, facets=False)
     sections = [
         Section(
             title="Certified and most used",
@@ -174,7 +194,7 @@ def discovery_context(*, user: AnyUser) -> dict[str, Any]:
         "sections": sections,
         "team_sections": team_sections,
         "catalog_total": recent.total,
-        "facet_groups": facet_groups(results=recent),
+        "facets_href": facets_href(q="", sort=""),
     }
 
 

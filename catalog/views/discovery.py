@@ -9,11 +9,13 @@ from django.views.decorators.http import require_safe
 
 from catalog.presentation.discovery import (
     discovery_context,
+    facets_context,
     page_number,
     search_page_context,
     suggestion_links,
 )
 from catalog.views.common import portal_page
+from core.errors import InvalidInput
 from search.selectors import search_suggest
 
 
@@ -38,3 +40,17 @@ def suggestions(request: HttpRequest) -> HttpResponse:
     found = search_suggest(user=request.user, q=q) if q.strip() else []
     links = suggestion_links(q=q, suggestions=found)
     return render(request, "catalog/_suggestions.html", {"suggestions": links, "q": q})
+
+
+@portal_page
+@require_safe
+def facets(request: HttpRequest) -> HttpResponse:
+    """An HTML fragment for htmx: the facet sidebar of a search, loaded after its results."""
+    params = request.GET
+    try:
+        context = facets_context(
+            user=request.user, q=params.get("q", ""), sort=params.get("sort", ""), team=params.get("team", "")
+        )
+    except InvalidInput:  # the page itself says what is wrong with the query
+        return HttpResponse(status=400)
+    return render(request, "catalog/_facets.html", context)

@@ -254,7 +254,7 @@ def test_the_snippet_is_escaped_html_with_only_marks_added(as_user, world):
 
 
 def test_facets_count_the_results_and_give_the_query_each_link_sets(as_user):
-    body = search(as_user("mina"), q="customer")
+    body = search(as_user("mina"), q="customer", facets="true")
     facets = body["facets"]
     assert set(facets) == {"team", "tag", "license", "format", "certified", "pii", "quality", "visibility"}
     assert facets["team"] == [
@@ -268,10 +268,20 @@ def test_facets_count_the_results_and_give_the_query_each_link_sets(as_user):
     ]
     assert {v["value"]: v["count"] for v in facets["license"]} == {"cc-by-4.0": 1, "odbl-1.0": 1}
     assert {v["value"]: v["count"] for v in facets["certified"]} == {"no": 1, "yes": 1}
-    narrowed = search(as_user("mina"), q="customer certified:yes")
+    narrowed = search(as_user("mina"), q="customer certified:yes", facets="true")
     assert [hit["slug"] for hit in narrowed["results"]] == ["churn"]
     selected = next(v for v in narrowed["facets"]["certified"] if v["value"] == "yes")
     assert selected["selected"] is True and selected["query"] == "customer"
+
+
+def test_facets_are_counted_only_when_asked_for(as_user):
+    client = as_user("mina")
+    assert search(client, q="customer")["facets"] is None
+    assert search(client, q="customer", facets="false")["facets"] is None
+    assert search(client, q="customer", facets="true")["facets"]["team"][0]["count"] == 2
+    response = client.get("/api/v1/search/", {"q": "customer", "facets": "yes"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "facets='yes': give true or false."
 
 
 def test_pages_split_the_results_and_the_total_covers_them_all(as_user):
@@ -436,7 +446,7 @@ def test_an_outsider_finds_a_restricted_dataset_by_its_card_but_not_by_its_data(
     assert (hit["latest_version"], hit["certified_version"], hit["matched_columns"]) == (None, None, [])
     assert column_slugs(oscar, "email") == {"churn"}
     assert suggested(oscar, "diagn") == set() and ("tag", "clinical") not in suggested(oscar, "clin")
-    tags = {v["value"] for v in search(oscar, q="")["facets"]["tag"]}
+    tags = {v["value"] for v in search(oscar, q="", facets="true")["facets"]["tag"]}
     assert "clinical" not in tags and "hr" not in tags
 
 
@@ -447,9 +457,10 @@ def test_nobody_outside_a_team_finds_its_internal_datasets(as_user):
             assert "payroll" not in found(client, q), (username, q)
         assert column_slugs(client, "iban") == set()
         assert suggested(client, "payr") == set()
-        teams = {v["value"]: v["count"] for v in search(client)["facets"]["team"]}
+        teams = {v["value"]: v["count"] for v in search(client, facets="true")["facets"]["team"]}
         assert teams["ml-core"] == 3, username  # churn, loyalty, patients: payroll is not counted
-    assert "internal" not in {v["value"] for v in search(as_user("oscar"))["facets"]["visibility"]}
+    facets = search(as_user("oscar"), facets="true")["facets"]
+    assert "internal" not in {v["value"] for v in facets["visibility"]}
 
 
 def test_a_member_of_another_team_finds_their_own_internal_datasets_only(as_user):

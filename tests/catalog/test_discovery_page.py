@@ -36,9 +36,18 @@ def browse(client: Client, catalog: Catalog) -> Any:
     def get(username: str, path: str, **params: str) -> tuple[int, str]:
         client.force_login(catalog.users[username])
         response = client.get(path, params)
-        return response.status_code, html.unescape(response.content.decode())
+        page = response.content.decode()
+        lazy = LAZY_FACETS.search(page)
+        if lazy:  # as htmx does once the page has loaded: the sidebar takes the placeholder's place
+            sidebar = client.get(html.unescape(lazy.group(1)))
+            assert sidebar.status_code == 200
+            page = page.replace(lazy.group(0), sidebar.content.decode())
+        return response.status_code, html.unescape(page)
 
     return get
+
+
+LAZY_FACETS = re.compile(r'<aside [^>]*hx-get="([^"]+)" hx-trigger="load"[^>]*></aside>')
 
 
 def links(page: str, css_class: str) -> dict[str, str]:
@@ -59,6 +68,23 @@ def search_box(page: str) -> str:
 
 
 # --- the query in the URL, facets, sorts and pages -----------------------------------------------
+
+
+def test_the_results_come_first_and_the_facet_sidebar_loads_beside_them(
+    client: Client, catalog: Catalog
+) -> None:
+    client.force_login(catalog.users["otto"])
+    page = client.get("/", {"q": "trips", "sort": "name"}).content.decode()
+    assert titles(page) and 'class="facet ' not in page
+    assert LAZY_FACETS.search(page).group(1) == "/search/facets/?q=trips&amp;sort=name"
+    sidebar = client.get("/search/facets/", {"q": "trips", "sort": "name"}).content.decode()
+    assert "<html" not in sidebar and '<section class="facet facet-team">' in sidebar
+    team_page = client.get("/teams/health/").content.decode()
+    assert LAZY_FACETS.search(team_page).group(1) == "/search/facets/?team=health"
+    # A malformed query: the page says what is wrong; the sidebar has nothing to add.
+    assert client.get("/", {"q": "rows:>lots"}).status_code == 400
+    assert not LAZY_FACETS.search(client.get("/", {"q": "rows:>lots"}).content.decode())
+    assert client.get("/search/facets/", {"q": "rows:>lots"}).status_code == 400
 
 
 def test_the_query_and_the_sort_stay_in_the_url_from_page_to_page(browse: Any) -> None:
@@ -263,6 +289,9 @@ PAGES = [
     ("/", {"q": "weather tag:climate"}),
     ("/", {"q": "zeppelin"}),
     ("/teams/commerce/", {"q": "churn"}),
+    ("/search/facets/", {}),
+    ("/search/facets/", {"q": "weather tag:climate"}),
+    ("/search/facets/", {"q": "churn", "team": "commerce"}),
 ]
 
 

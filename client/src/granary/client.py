@@ -148,15 +148,22 @@ class Client:
         return dict(self._get_json(f"/api/v1/datasets/{_q(slug)}/"))
 
     def search(
-        self, q: str = "", *, sort: str | None = None, page: int = 1, per_page: int | None = None
+        self,
+        q: str = "",
+        *,
+        sort: str | None = None,
+        page: int = 1,
+        per_page: int | None = None,
+        facets: bool = True,
     ) -> dict[str, Any]:
         """One page of the datasets `q` finds, best first, as the server's JSON: `total`, `page`,
         `per_page`, `sort`, `did_you_mean`, `corrected`, `facets` and `results` (each with `slug`,
         `title`, `summary`, `team`, `snippet`, `matched_columns`, `score`, `latest_version`,
         `certified_version`, `checkouts_90d` and `readable`). `q` takes words, "phrases" and
         filters such as `column:email tag:nlp certified:yes -tag:deprecated`; `sort` is relevance,
-        popular, updated or name. A malformed query raises GranaryError saying where."""
-        params: dict[str, Any] = {"q": q, "page": page}
+        popular, updated or name. A malformed query raises GranaryError saying where.
+        `facets=False` leaves the facet counts out (`facets` is then None), for a faster answer."""
+        params: dict[str, Any] = {"q": q, "page": page, "facets": "true" if facets else "false"}
         if sort:
             params["sort"] = sort
         if per_page is not None:
