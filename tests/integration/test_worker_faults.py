@@ -21,7 +21,7 @@ from datasets.models import Version
 from quality.models import ValidationRun
 from quality.services import suite_save, validation_queue
 from tests.conftest import wait_for
-from tests.integration.workers import Worker, busy_cores, holder_pid, running_worker
+from tests.integration.workers import Worker, busy_cores, holder_pid, running_worker, wait_or_show
 from tests.services import RedisServer, restartable_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -41,13 +41,6 @@ def csv_rows(rows: int, seed: int) -> bytes:
     return b"id,age,plan\n" + b"".join(
         b"%d,%d,%s\n" % (i, (i * 7 + seed) % 90, b"basic" if i % 3 else b"pro") for i in range(rows)
     )
-
-
-def wait_or_show(worker: Worker, predicate: Any, *, timeout: float, what: str) -> Any:
-    try:
-        return wait_for(predicate, timeout=timeout, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the worker's log ends:\n{worker.log()[-6000:]}") from None
 
 
 def kill_holder(model: type[Any], pk: int, worker: Worker, *, whole_worker: bool) -> bool:

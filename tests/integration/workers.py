@@ -142,3 +142,13 @@ def busy_cores(count: int | None = None) -> Iterator[None]:
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
+
+
+def wait_or_show(worker: Worker, predicate: Any, *, timeout: float, what: str) -> Any:
+    """tests.conftest.wait_for, failing with the end of the worker's log."""
+    from tests.conftest import wait_for
+
+    try:
+        return wait_for(predicate, timeout=timeout, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the worker's log ends:\n{worker.log()[-6000:]}") from None
