@@ -2,8 +2,10 @@
 
 Seeds the demo admin and datasets, then runs three processes and watches them:
 
-  redis   an embedded `redis-server` on 127.0.0.1:6390 (unless REDIS_URL is set: then that one)
-  worker  one Celery worker (prefork, 2 processes), with Celery beat embedded for the daily tasks
+  redis   an embedded `redis-server` on 127.0.0.1:6390 (unless REDIS_URL is set: then that one),
+          its queue kept in an append-only file under var/redis, so a restart loses no task
+  worker  one Celery worker (prefork, 2 processes) on all three queues (ingest, quality, io), with
+          Celery beat embedded for the periodic tasks (the sweeper, the daily recount)
   web     gunicorn on 127.0.0.1:$PORT (default 8000)
 
 Ctrl-C or SIGTERM stops all three: the web server first, then the worker (which finishes or
@@ -306,8 +308,11 @@ def main() -> int:
                     binary,
                     "--port", str(EMBEDDED_REDIS_PORT),
                     "--bind", "127.0.0.1",
+                    # The queue survives a restart (or a crash: fsync every second), as
+                    # production's Redis must: tasks waiting in it are work not yet done.
                     "--save", "",
-                    "--appendonly", "no",
+                    "--appendonly", "yes",
+                    "--appendfsync", "everysec",
                     "--dir", str(workdir),
                     "--daemonize", "no",
                     "--loglevel", "warning",
@@ -329,7 +334,8 @@ def main() -> int:
         worker = supervisor.start(
             "worker",
             [str(BIN / "celery"), "-A", "config.celery:app", "worker", "-P", "prefork", "-c", "2",
-             "--loglevel", "INFO", "--hostname", "granary@%h", "--without-mingle", "--without-gossip",
+             # A laptop's one worker takes every kind of work; production gives each queue its own.
+             "-Q", "ingest,quality,io", "--loglevel", "INFO", "--hostname", "granary@%h", "--without-mingle", "--without-gossip",
              # The periodic tasks (CELERY_BEAT_SCHEDULE) run from a beat embedded in this worker:
              # one worker here, so one beat; a deployment runs `celery beat` once on its own.
              "-B", "--schedule", str(VAR / "celerybeat-schedule")],
@@ -357,7 +363,7 @@ def main() -> int:
                     f"  Sign in as: {DEMO_USER} / {DEMO_PASSWORD}",
                     f"  API docs:   {url}api/v1/docs/",
                     f"  Redis:      {redis_note}",
-                    "  Worker:     1 Celery worker, 2 processes, with the daily tasks (beat)",
+                    "  Worker:     1 Celery worker, 2 processes, queues ingest, quality and io, with beat",
                     "  Stop:       press Ctrl-C (or send SIGTERM) to stop all three",
                     rule,
                     "",
