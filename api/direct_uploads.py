@@ -116,7 +116,7 @@ class DirectUploadList(APIView):
     """GET: how files may be uploaded to this dataset. POST: start a direct upload (object
     storage only; 409 `direct_upload_unsupported` on the filesystem, upload through the app)."""
 
-    @extend_schema(responses=UploadOptionsSerializer)
+    @extend_schema(operation_id="datasets_uploads_options", responses=UploadOptionsSerializer)
     def get(self, request: Request, slug: str) -> Response:
         dataset_get(user=me(request), slug=slug, need="write")
         options = {
