@@ -53,10 +53,13 @@ def worker_env(redis_url: str) -> dict[str, str]:
 
 
 class Worker:
-    """One `celery worker` (prefork) with beat embedded, in its own process group."""
+    """One `celery worker` (prefork), with beat embedded unless told, in its own process group."""
 
-    def __init__(self, redis_url: str, *, queues: str = "ingest,quality,io", concurrency: int = 1) -> None:
+    def __init__(
+        self, redis_url: str, *, queues: str = "ingest,quality,io", concurrency: int = 1, beat: bool = True
+    ) -> None:
         self.redis_url = redis_url
+        self.beat = beat
         self.queues = queues
         self.concurrency = concurrency
         self.workdir = Path(tempfile.mkdtemp(prefix="granary-test-worker-"))
@@ -72,7 +75,7 @@ class Worker:
                 CELERY, "-A", "config.celery:app", "worker", "-P", "prefork",
                 "-c", str(self.concurrency), "-Q", self.queues, "-l", "INFO",
                 "--hostname", f"test{self.starts}@%h", "--without-mingle", "--without-gossip",
-                "-B", "--schedule", str(self.workdir / "beat-schedule"),
+                *(["-B", "--schedule", str(self.workdir / "beat-schedule")] if self.beat else []),
             ],
             env=worker_env(self.redis_url),
             stdout=log,
