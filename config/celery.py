@@ -1,6 +1,7 @@
 """The Celery application, its queues and the worker's start-up: `celery -A config.celery:app worker`.
 
-Three queues, one per kind of work, so each can get its own machines (README, "Workers and queues"):
+Three queues, one per kind of work, so each can get its own machines (README, "Workers, queues and
+faults"):
 
   ingest   reading uploads: long, I/O and memory heavy
   quality  Great Expectations runs: long, CPU and memory heavy

@@ -315,7 +315,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Celery (README, "Workers and queues") --------------------------------------------------------
+# --- Celery (README, "Workers, queues and faults") -----------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6390/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
