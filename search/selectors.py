@@ -426,6 +426,9 @@ def _page_readable(plan: _Plan, sort: str, page: int, per_page: int) -> list[tup
         f"SELECT d.dataset_id, d.boost, {key} {source} AND {readable} ORDER BY {order} LIMIT %s OFFSET %s",
         [*params, *readable_params, per_page, (page - 1) * per_page],
     )
+    # A filter on what a card hides finds readable datasets alone: the page is complete as it is.
+    if any(f.name in HIDDEN and not f.negated for f in plan.query.filters):
+        return [(int(row[0]), float(row[1])) for row in rows]
     if len(rows) < per_page or (sort == "popular" and not rows[-1][2]):
         return None  # the page reaches past the readable datasets or into the unused ones
     return [(int(row[0]), float(row[1])) for row in rows]

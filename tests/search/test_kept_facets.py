@@ -119,3 +119,28 @@ def test_a_rebuild_keeps_the_counts_the_index_kept_as_it_went(catalog: Catalog) 
     after = set(SearchFacetCount.objects.values_list("team_id", "visibility", "facet", "value", "count"))
     assert before == after
     assert (0, "public", "tag", "botany", 1) in after
+
+
+@pytest.mark.parametrize("sort", ["popular", "updated"])
+def test_pages_without_words_follow_one_order_whatever_their_size(catalog: Catalog, sort: str) -> None:
+    # Small pages walk an index over readable datasets when that is the page; one large page
+    # orders every match at once. Both must give the same datasets in the same order.
+    for username in ("otto", "hugo", "carla"):
+        user = catalog.users[username]
+        for q in (
+            "",
+            "team:health",
+            "certified:yes",
+            "visibility:restricted",
+            "tag:nlp",
+            "license:cc-by-4.0",
+        ):
+            whole = search_datasets(user=user, q=q, sort=sort, per_page=100)
+            paged: list[str] = []
+            for page in range(1, whole.pages * 20 + 1):
+                found = search_datasets(user=user, q=q, sort=sort, per_page=5, page=page)
+                assert found.total == whole.total, (username, q)
+                if not found.hits:
+                    break
+                paged += [hit.dataset.slug for hit in found.hits]
+            assert paged == [hit.dataset.slug for hit in whole.hits], (username, q, sort)
