@@ -54,13 +54,15 @@ def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
     if data_positions:
         checks = [expectations[i] for i in data_positions]
         # Only the footer and the suite's columns are read: ranged GETs on object storage.
-        filesystem, path = storage.blob_source(version.parquet_blob.sha256).arrow()
+        source = storage.blob_source(version.parquet_blob.sha256)
+        filesystem, path = source.arrow()
         if _fits_in_memory(version, wanted):
-            frame = pq.read_table(path, columns=wanted, filesystem=filesystem).to_pandas()
+            with _store_failures(source):
+                frame = pq.read_table(path, columns=wanted, filesystem=filesystem).to_pandas()
             results.update(_run_gx(_pandas_batch(frame), checks, data_positions))
             del frame
         else:
-            with _sqlite_copy(filesystem, path, wanted) as database:
+            with _store_failures(source), _sqlite_copy(filesystem, path, wanted) as database:
                 results.update(_run_gx(_sqlite_batch(database), checks, data_positions))
     if name_positions:
         import pandas as pd
@@ -69,6 +71,19 @@ def validate(version: Version, expectations: list[dict[str, Any]]) -> Outcome:
         checks = [expectations[i] for i in name_positions]
         results.update(_run_gx(_pandas_batch(empty), checks, name_positions))
     return Outcome(results=[results[i] for i in range(len(expectations))])
+
+
+@contextmanager
+def _store_failures(source: storage.Source) -> Iterator[None]:
+    """pyarrow reports the store failing as an OSError: raise it as StorageUnavailable, which
+    leaves the run queued for the sweeper, not an error the run ends with."""
+    try:
+        yield
+    except OSError as exc:
+        failure = source.unavailable(exc)
+        if failure is None:
+            raise
+        raise failure from exc
 
 
 def _fits_in_memory(version: Version, wanted: list[str]) -> bool:

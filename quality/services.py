@@ -27,6 +27,7 @@ from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
 from datasets.services.summary import dataset_summary_refresh
+from datasets.storage import StorageUnavailable
 from quality.expectations import check
 from quality.models import SuiteRevision, ValidationRun
 from quality.selectors import suite_revision_current
@@ -277,6 +278,16 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
     ValidationRun.objects.filter(pk=run_id).update(attempts=run.attempts + 1)
     try:
         outcome = runner.validate(run.version, run.revision.expectations)
+    except StorageUnavailable as exc:
+        # The store, not the data: the run is queued again and back in the outbox, so the sweeper
+        # (runs_requeue) sends it within GRANARY_SWEEP_SECONDS of this task's end.
+        logger.error("Validation run %s stopped: %s", run_id, exc.detail)
+        with transaction.atomic():
+            ValidationRun.objects.filter(pk=run_id, status=ValidationRun.Status.RUNNING).update(
+                status=ValidationRun.Status.QUEUED, started_at=None, sent_at=None
+            )
+            versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
+        raise
     except InvalidInput as exc:
         _finish(run_id, status=ValidationRun.Status.ERROR, error=exc.detail)
     except Exception as exc:  # GX can fail in many ways; the run must still end

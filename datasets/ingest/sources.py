@@ -1,5 +1,6 @@
 """How ingest reads a stored blob (a storage `Source`): a local file through the fast paths the
-reader was tuned on, object storage in large ranged reads, never through a full local copy.
+reader was tuned on, object storage in one streamed GET per pass (ranged reads for a head),
+never through a full local copy.
 
 No pyarrow at import: `formats.sniff` runs in web processes, on the upload before it is stored.
 """
@@ -9,13 +10,13 @@ from __future__ import annotations
 import gzip
 import io
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from datasets.storage import Source
 from datasets.storage.filesystem import LocalSource
 
-# A sequential read of an object in storage asks for this much at a time: each read is a ranged
-# GET, and 64 KiB reads (what Python's scans ask for) would make a 1 GB file 16,000 requests.
+# A reader that wants only the head of an object asks for less than this: it reads through ranged
+# GETs of its buffer's size (the head, not the object). A whole sequential pass is one streamed GET.
 STREAM_BYTES = 8 * 1024 * 1024
 
 
@@ -31,13 +32,15 @@ def local_path(source: Source) -> Path | None:
 
 
 def open_stream(source: Source, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:
-    """The bytes from the start, for sequential reads of any size (lines, 64 KiB parts); on object
-    storage in ranged GETs of `buffer_size` (less for a reader that wants only the head)."""
-    handle = source.open()
+    """The bytes from the start, for sequential reads of any size (lines, 64 KiB parts). On object
+    storage a whole pass is one streamed GET; with a `buffer_size` under STREAM_BYTES (a reader
+    that wants only the head) ranged GETs of that size, so the object is not sent whole."""
     if local_path(source) is not None:
-        return handle
-    # pyarrow's S3 file implements readinto, so Python's buffering turns small reads into few GETs.
-    return cast(IO[bytes], io.BufferedReader(handle, buffer_size=buffer_size))
+        return source.open()
+    if buffer_size >= STREAM_BYTES:
+        return source.stream()
+    # _ArrowFile implements readinto, so Python's buffering turns small reads into few GETs.
+    return cast(IO[bytes], io.BufferedReader(cast(Any, source.open()), buffer_size=buffer_size))
 
 
 def open_gzip(source: Source, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:

@@ -234,6 +234,13 @@ def version_ingest(*, version_id: int) -> Version | None:
         )
     except FileNotFoundError:
         _finish(version_id, status=Version.Status.FAILED, failure_reason="The stored file is missing.")
+    except storage.StorageUnavailable as exc:
+        # The store, not the file: the version stays processing (a direct upload's staged bytes
+        # stay too), and goes back to the outbox, so the sweeper sends it again within
+        # GRANARY_SWEEP_SECONDS of this task's end, and again after each failure until it answers.
+        logger.error("Ingest of version %s stopped: %s", version_id, exc.detail)
+        Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(sent_at=None)
+        raise
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
         failed = True

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
@@ -30,6 +32,13 @@ class StorageUnavailable(GranaryError):
     code = "storage_unavailable"
 
 
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    size: int
+    modified: datetime  # aware, UTC
+
+
 class Storage(Protocol):
     def put(self, *, source: Path, key: str) -> bool:
         """Store the finished file `source` at `key` unless something is there; True if it was new."""
@@ -44,6 +53,9 @@ class Storage(Protocol):
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Every stored key that starts with `prefix`, in key order (for fsck and storage_migrate)."""
+
+    def entries(self, prefix: str = "") -> Iterator[Entry]:
+        """As `keys`, with each object's size and when it was written (fsck's orphan check)."""
 
     def local_path(self, key: str) -> Path | None:
         """The local file with the bytes at `key` on the filesystem backend (for X-Sendfile); None
@@ -69,10 +81,20 @@ class Source(Protocol):
     def size(self) -> int: ...
 
     def open(self) -> BinaryIO:
-        """A seekable binary file over the object (each call a new, independent handle)."""
+        """A seekable binary file over the object (each call a new, independent handle): for
+        readers that jump (a footer, a head); on object storage each read is a ranged GET."""
+
+    def stream(self, offset: int = 0) -> BinaryIO:
+        """The bytes from `offset` to the end, for one sequential pass (hashing, a parser): on
+        object storage one streamed GET, however large the object, not one GET per part."""
 
     def arrow(self) -> tuple[Any, str]:
-        """(pyarrow.fs.FileSystem, path) for pyarrow's own readers (ParquetFile, datasets)."""
+        """(pyarrow.fs.FileSystem, path) for pyarrow's own readers (ParquetFile, datasets); what
+        they raise goes through `unavailable` first."""
+
+    def unavailable(self, exc: BaseException) -> StorageUnavailable | None:
+        """The store's own failure behind an error a reader of `arrow()` raised (pyarrow reports
+        S3's as OSError, as it does a damaged file), or None if the error is the bytes' fault."""
 
 
 def backend() -> Storage:

@@ -12,8 +12,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from datasets.storage import Entry
 
 
 class FilesystemStorage:
@@ -78,6 +82,16 @@ class FilesystemStorage:
         )
         yield from found
 
+    def entries(self, prefix: str = "") -> Iterator[Entry]:
+        from datasets.storage import Entry  # the package imports this module first
+
+        for key in self.keys(prefix):
+            try:
+                stat = self.path(key).stat()
+            except FileNotFoundError:
+                continue  # removed since the listing
+            yield Entry(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC))
+
     def local_path(self, key: str) -> Path | None:
         return self.path(key)
 
@@ -98,10 +112,19 @@ class LocalSource:
     def open(self) -> BinaryIO:
         return open(self.path, "rb")
 
+    def stream(self, offset: int = 0) -> BinaryIO:
+        handle = open(self.path, "rb")  # noqa: SIM115 (the caller closes it)
+        if offset:
+            handle.seek(offset)
+        return handle
+
     def arrow(self) -> tuple[Any, str]:
         from pyarrow import fs
 
         return fs.LocalFileSystem(), str(self.path)
+
+    def unavailable(self, exc: BaseException) -> None:
+        return None  # a local read error is the disk's or the file's; callers say which
 
 
 def _fsync_dir(path: Path) -> None:
