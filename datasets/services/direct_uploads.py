@@ -75,10 +75,18 @@ def direct_upload_create(
     if len(derived_from) > MAX_UPSTREAMS:
         raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
     versions_resolve(user=user, refs=derived_from)  # refused now rather than after the upload
-    duplicate = dataset.versions.filter(blob_id=sha256).values_list("number", flat=True).first()
+    duplicate = dataset.versions.filter(blob_id=sha256).values_list("number", "blob__damage").first()
     if duplicate is not None:
+        # Refused before a byte travels, so this upload cannot restore a damaged copy: one
+        # through the app can (`--no-direct`), or a direct upload to another dataset.
+        note = (
+            "; its stored copy is damaged: upload the file through the app (granary push --no-direct) "
+            "to restore it"
+            if duplicate[1]
+            else ""
+        )
         raise Conflict(
-            f"These bytes are already version {duplicate} of '{dataset.slug}' (sha256 {sha256[:12]}…).",
+            f"These bytes are already version {duplicate[0]} of '{dataset.slug}' (sha256 {sha256[:12]}…){note}.",
             field="sha256",
         )
     part_size = part_size_for(size, settings.GRANARY_DIRECT_UPLOAD_PART_BYTES)
@@ -230,8 +238,12 @@ def _urls(bucket: Bucket, upload: DirectUpload) -> list[str]:
 
 
 def _readable_copy(*, user: User, sha256: str) -> bool:
+    # Not a damaged blob's: its bytes must travel, to restore it (staging_accept).
     return Version.objects.filter(
-        blob_id=sha256, status=Version.Status.READY, dataset__in=datasets_readable_by(user)
+        blob_id=sha256,
+        blob__damage="",
+        status=Version.Status.READY,
+        dataset__in=datasets_readable_by(user),
     ).exists()
 
 

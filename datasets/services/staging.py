@@ -11,6 +11,7 @@ import logging
 
 from datasets import storage
 from datasets.models import DirectUpload
+from datasets.services.integrity import blob_restore_verified
 from datasets.storage import Source
 from datasets.storage.multipart import bucket_of, object_promote
 
@@ -39,7 +40,15 @@ def staging_accept(*, version_id: int, sha256: str) -> None:
     bucket = bucket_of(backend)
     if bucket is None:  # the storage changed under a pending upload: nothing can copy it
         raise FileNotFoundError(f"{upload.staging_key} is not on object storage")
-    object_promote(bucket, source=upload.staging_key, target=storage.blob_key(sha256), size=upload.size)
+    target = storage.blob_key(sha256)
+
+    def promote() -> None:
+        object_promote(bucket, source=upload.staging_key, target=target, size=upload.size)
+
+    # Verified bytes of a blob marked damaged replace its bad ones, as an upload's would; else
+    # they are copied only where nothing is (bytes already there are the same, and whole).
+    if not blob_restore_verified(sha256=sha256, put=promote):
+        promote()
     DirectUpload.objects.filter(pk=upload.pk, state=DirectUpload.State.COMPLETED).update(
         state=DirectUpload.State.VERIFIED
     )

@@ -333,3 +333,73 @@ def test_celery_beat_and_the_sweep_command_abort_expired_uploads(
 
     assert out.getvalue() == "Direct uploads aborted or cleaned: 1.\n"
     assert set(DirectUpload.objects.values_list("state", flat=True)) == {"expired"}
+
+
+def fsck_output() -> tuple[int, str]:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("fsck", stdout=out, stderr=err)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue() + err.getvalue()
+    return 0, out.getvalue() + err.getvalue()
+
+
+def test_fsck_takes_neither_an_unverified_nor_a_refused_direct_upload_for_a_missing_blob(
+    api, maintainer, public_dataset, s3
+):
+    client = api(maintainer)
+    started = start(client, BIG).json()
+    assert complete(client, started, put_parts(started, BIG)).status_code == 202
+    declared = hashlib.sha256(b"not these bytes").hexdigest()
+    other = csv_bytes(6, seed=3)
+    refused = start(client, other, sha256=declared).json()
+    assert complete(client, refused, put_parts(refused, other)).status_code == 202
+    waiting, lying = Version.objects.order_by("number")
+    version_ingest(version_id=lying.pk)
+    lying.refresh_from_db()
+    assert lying.status == "failed", "its Blob row stays, with no bytes behind it"
+
+    # One version still processing (its bytes at their staging key), one refused: no blob is
+    # meant to be stored yet, so none is missing.
+    assert fsck_output() == (0, "0 blobs checked, 0 problems.\n")
+    assert not Blob.objects.exclude(damage="").exists()
+
+    version_ingest(version_id=waiting.pk)
+    waiting.refresh_from_db()
+    assert waiting.status == "ready"
+    assert fsck_output() == (0, "2 blobs checked, 0 problems.\n"), "the upload and its Parquet copy"
+
+
+def test_a_direct_upload_of_a_damaged_blobs_bytes_restores_it(
+    api, maintainer, owner, public_dataset, s3, publish
+):
+    from tests.blobs import blob_tamper
+    from tests.factories import DatasetFactory
+
+    sha256 = hashlib.sha256(BIG).hexdigest()
+    raw = DatasetFactory(slug="raw", team=public_dataset.team)
+    publish(raw, BIG, user=owner)
+    blob_tamper(sha256, BIG[:-2] + b"x\n")
+    code, report = fsck_output()
+    assert code == 1 and f"CORRUPT sha256:{sha256}" in report
+    client = api(maintainer)
+
+    # Its own dataset refuses before any byte travels, and says how to restore it instead.
+    response = start(client, BIG, slug="raw")
+    assert response.status_code == 409
+    assert "its stored copy is damaged" in response.json()["detail"]
+    # Elsewhere the bytes must travel, though the user can read a version holding them: the
+    # stored copy is the damaged one.
+    started = start(client, BIG).json()
+    assert len(started["parts"]) == 3
+    assert complete(client, started, put_parts(started, BIG)).status_code == 202
+    version_ingest(version_id=Version.objects.get(dataset=public_dataset).pk)
+
+    assert Version.objects.get(dataset=public_dataset).status == "ready"
+    assert Blob.objects.get(sha256=sha256).damage == ""
+    assert storage.blob_sha256(sha256) == sha256
+    assert DirectUpload.objects.get().state == "verified"
+    assert fsck_output()[0] == 0

@@ -14,7 +14,7 @@ from core.errors import BlobDamaged
 from datasets import storage
 from datasets.models import Blob, Version
 from datasets.services.versions import version_ingest
-from tests.blobs import blob_bytes, blob_remove, blob_tamper
+from tests.blobs import blob_bytes, blob_remove, blob_tamper, stored_keys
 from tests.conftest import CSV, sha256_of, upload
 
 pytestmark = pytest.mark.django_db
@@ -233,3 +233,33 @@ def test_fsck_no_mark_only_reports(public_dataset, publish):
     blob_tamper(DIGEST, FLIPPED)
     assert fsck("--no-mark")[0] == 1
     assert Blob.objects.get(sha256=DIGEST).damage == ""
+
+
+def test_fsck_reports_orphan_objects_past_their_grace_and_deletes_them_when_asked(
+    public_dataset, publish, tmp_path: Path
+):
+    publish(public_dataset)
+    # Bytes stored by an upload whose version row was then rolled back (the database dropped
+    # after the put, and the process with it): no Blob row names them.
+    orphan = b"id\n42\n"
+    path = tmp_path / "orphan.csv"
+    path.write_bytes(orphan)
+    storage.blob_put(source=path, sha256=sha256_of(orphan))
+    key = storage.blob_key(sha256_of(orphan))
+    kept = sorted(storage.blob_key(d) for d in Blob.objects.values_list("sha256", flat=True))
+
+    code, out, _ = fsck()
+    assert (code, "ORPHAN" in out) == (0, False), "younger than an hour: maybe an upload in flight"
+
+    code, out, _ = fsck("--orphan-minutes", "0")
+    assert code == 0, "orphans cost space, they are not damage"
+    assert f"ORPHAN {key}: 6 bytes written" in out
+    assert "1 orphans, 6 bytes, left (--delete-orphans removes them)." in out
+    assert key in stored_keys()
+
+    code, out, _ = fsck("--orphan-minutes", "0", "--delete-orphans")
+    assert code == 0
+    assert f"DELETED ORPHAN {key}" in out
+    assert stored_keys() == kept, "only the orphan went"
+    assert Blob.objects.count() == len(kept)
+    assert "ORPHAN" not in fsck("--orphan-minutes", "0")[1]

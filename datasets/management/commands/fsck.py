@@ -1,14 +1,16 @@
 """`manage.py fsck`: re-hash every stored blob, mark the damaged ones so they are not served, and
 with `--repair --from <store URL>` restore them from a good copy; exit status 1 if any is left
-missing or corrupt."""
+missing or corrupt. It also lists orphans (objects under blobs/ that no blob row names), which
+`--delete-orphans` removes."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasets.services.integrity import BlobProblem, blobs_check, blobs_repair
+from datasets.services.integrity import ORPHAN_GRACE, BlobProblem, blob_orphans, blobs_check, blobs_repair
 
 
 class Command(BaseCommand):
@@ -31,6 +33,18 @@ class Command(BaseCommand):
             default="",
             help="a store holding good copies: file:///path/to/data or s3://bucket/prefix",
         )
+        parser.add_argument(
+            "--delete-orphans",
+            action="store_true",
+            help="delete objects under blobs/ that no blob row names (an upload rolled back after its put)",
+        )
+        parser.add_argument(
+            "--orphan-minutes",
+            type=int,
+            default=int(ORPHAN_GRACE.total_seconds() // 60),
+            metavar="N",
+            help="only objects older than this are orphans; younger ones may be uploads in flight (default 60)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["repair"] and not options["source"]:
@@ -45,6 +59,7 @@ class Command(BaseCommand):
                 problems += 1
                 self.stderr.write(f"{result.problem.upper()} sha256:{result.sha256}: {result.detail}")
         self.stdout.write(f"{checked} blobs checked, {problems} problems.")
+        self._orphans(delete=options["delete_orphans"], minutes=max(0, options["orphan_minutes"]))
         if problems and options["repair"]:
             restored = 0
             for repair in blobs_repair(source_url=options["source"]):
@@ -55,3 +70,17 @@ class Command(BaseCommand):
             problems -= restored
         if problems:
             raise CommandError(f"{problems} of {checked} blobs are missing or corrupt.", returncode=1)
+
+    def _orphans(self, *, delete: bool, minutes: int) -> None:
+        count = size = 0
+        for orphan in blob_orphans(delete=delete, grace=timedelta(minutes=minutes)):
+            count += 1
+            size += orphan.size
+            word = "DELETED ORPHAN" if orphan.deleted else "ORPHAN"
+            self.stdout.write(
+                f"{word} {orphan.key}: {orphan.size:,} bytes written {orphan.modified:%Y-%m-%d %H:%M} UTC, "
+                "no blob row names it"
+            )
+        if count:
+            action = "deleted" if delete else "left (--delete-orphans removes them)"
+            self.stdout.write(f"{count} orphans, {size:,} bytes, {action}.")

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasets.models import Blob
+from datasets.services.integrity import blobs_stored
 from datasets.storage import backend_at
 from datasets.storage.migrate import PROBLEMS, Outcome, blobs_copy
 
@@ -40,7 +40,8 @@ class Command(BaseCommand):
                 f"--from and --to are the same storage ({source_url}): name another with --to."
             )
         source, target = backend_at(source_url), backend_at(target_url)
-        blobs = Blob.objects.order_by("sha256").values_list("sha256", "size")
+        # Not the digests only unverified or refused direct uploads claim: they have no bytes.
+        blobs = blobs_stored().order_by("sha256").values_list("sha256", "size")
         total = blobs.count()
         self.stdout.write(f"Copying {total} blobs from {source_url} to {target_url}.")
         done = 0
