@@ -226,8 +226,8 @@ GRANARY_DOWNLOAD_MODE = env_choice("GRANARY_DOWNLOAD_MODE", "redirect", ("redire
 # --- Direct uploads (README, "Direct uploads"): big files go from the client to S3 in parts ---
 # The client takes the direct path for files above this (on object storage only).
 GRANARY_DIRECT_UPLOAD_BYTES = env_size("GRANARY_DIRECT_UPLOAD_BYTES", 100 * 1024**2)
-# Parts of this size (at least 5 MiB), grown for a file that would need more than 10,000.
-GRANARY_DIRECT_UPLOAD_PART_BYTES = env_size("GRANARY_DIRECT_UPLOAD_PART_BYTES", 64 * 1024**2)
+# Parts of this size (at least 5 MiB; boto3's 8 MiB), grown for a file that would need more than 1,000.
+GRANARY_DIRECT_UPLOAD_PART_BYTES = env_size("GRANARY_DIRECT_UPLOAD_PART_BYTES", 8 * 1024**2)
 # An upload not completed by then is aborted by the sweeper (its part URLs expire with it).
 GRANARY_DIRECT_UPLOAD_HOURS = env_int("GRANARY_DIRECT_UPLOAD_HOURS", 24)
 # --- Ingest limits: what one hostile file may cost a worker (README, "Hostile files") ---

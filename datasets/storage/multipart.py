@@ -22,6 +22,10 @@ from datasets.storage import Storage, StorageUnavailable
 MIB = 1024**2
 MIN_PART_BYTES = 5 * MIB  # S3's floor for every part but the last
 MAX_PARTS = 10_000
+# Parts grow past this count: every part is a presigned URL in the answer that opens the upload
+# (about 600 bytes and a signature each), so 1,000 keep it small while boto3's 8 MiB parts
+# still serve files up to 8 GB; a 100 GB file goes in 100 MiB parts, ten at a time.
+TARGET_PARTS = 1_000
 # CopyObject copies at most 5 GiB in one request; above that the copy goes in parts too.
 COPY_LIMIT = 5 * 1024**3
 COPY_PART_BYTES = 512 * MIB
@@ -51,10 +55,11 @@ def bucket_of(storage: Storage) -> Bucket | None:
 
 
 def part_size_for(size: int, preferred: int) -> int:
-    """`preferred` (at least S3's 5 MiB), grown in whole MiB until `size` fits in 10,000 parts."""
+    """`preferred` (at least S3's 5 MiB), grown in whole MiB until `size` fits in 1,000 parts
+    (S3 takes 10,000)."""
     part = max(preferred, MIN_PART_BYTES)
-    if math.ceil(size / part) > MAX_PARTS:
-        part = math.ceil(size / MAX_PARTS / MIB) * MIB
+    if math.ceil(size / part) > TARGET_PARTS:
+        part = math.ceil(size / TARGET_PARTS / MIB) * MIB
     return part
 
 
