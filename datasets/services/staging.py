@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from datasets import storage
-from datasets.models import DirectUpload
+from datasets.models import Blob, DirectUpload
 from datasets.services.integrity import blob_restore_verified
 from datasets.storage import Source
 from datasets.storage.multipart import bucket_of, object_promote
@@ -49,6 +49,8 @@ def staging_accept(*, version_id: int, sha256: str) -> None:
     # they are copied only where nothing is (bytes already there are the same, and whole).
     if not blob_restore_verified(sha256=sha256, put=promote):
         promote()
+    # The bytes are verified now: their size corrects one a refused claim of the digest left.
+    Blob.objects.filter(sha256=sha256).exclude(size=upload.size).update(size=upload.size)
     DirectUpload.objects.filter(pk=upload.pk, state=DirectUpload.State.COMPLETED).update(
         state=DirectUpload.State.VERIFIED
     )

@@ -109,6 +109,10 @@ def version_create(
                 )
             number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
             blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
+            if path is not None and blob.size != size:
+                # The row's size was only claimed, by a direct upload refused since (staging):
+                # the bytes hashed here are the authority, as no two sizes share a digest.
+                Blob.objects.filter(pk=blob.pk).update(size=size)
             if path is not None:
                 created_blob = storage.blob_put(source=path, sha256=sha256)
             version = Version.objects.create(

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from datasets import storage
@@ -131,6 +132,30 @@ def test_a_client_declaring_another_digest_gets_a_failed_version_and_nothing_sto
     assert keys(s3) == [], "no blob under either digest, and the staging object deleted"
     assert not Blob.objects.filter(sha256=actual).exists()
     assert DirectUpload.objects.get().state == "rejected"
+
+
+def test_a_false_claim_of_a_digest_leaves_no_wrong_size_for_the_real_bytes(
+    api, maintainer, public_dataset, restricted_dataset, s3
+):
+    """A client claims the digest of a file it does not have, with another size; the real bytes,
+    uploaded later through the app, are served with their own size, not the claimed one."""
+    real = b"id,label\n" + b"".join(f"{n},row {n}\n".encode() for n in range(5000))
+    claimed = hashlib.sha256(real).hexdigest()
+    client = api(maintainer)
+    started = start(client, BIG, sha256=claimed).json()
+    complete(client, started, put_parts(started, BIG))
+    version_ingest(version_id=Version.objects.get().pk)
+    assert Version.objects.get().status == "failed"
+
+    upload = SimpleUploadedFile("real.csv", real, content_type="text/csv")
+    response = client.post("/api/v1/datasets/patients/versions/", {"file": upload}, format="multipart")
+    assert response.status_code in (201, 202), response.json()
+    assert Blob.objects.get(sha256=claimed).size == len(real)
+    version = Version.objects.get(dataset=restricted_dataset)
+    version_ingest(version_id=version.pk)
+    download = client.get(f"/api/v1/datasets/patients/versions/{version.number}/download/")
+    assert int(download["Content-Length"]) == len(real)
+    assert b"".join(download.streaming_content) == real
 
 
 @pytest.mark.parametrize(
