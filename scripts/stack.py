@@ -295,7 +295,12 @@ def bring_up(stack: Stack) -> dict[str, str]:
             f"the {queue} worker", lambda q=queue: (stack.check_alive(), "ready." in _log(stack, q))[1], 120
         )
     say(f"up in {time.monotonic() - started:.1f} s: {url}")
-    return {"url": url, "admin_password": secrets_["admin"], "metrics_token": secrets_["metrics"]}
+    return {
+        "url": url,
+        "admin_password": secrets_["admin"],
+        "metrics_token": secrets_["metrics"],
+        "s3": endpoint,
+    }
 
 
 def _log(stack: Stack, queue: str) -> str:
@@ -359,6 +364,17 @@ def smoke(stack: Stack, up: dict[str, str]) -> None:
     if pulled[0].read_bytes() != CSV:
         raise Failed("the pulled bytes are not the uploaded ones")
     say(f"pulled checkout {manifest.id}: sha256 verified")
+    # The web process only signs: the bytes come from storage, not through gunicorn.
+    download = api.get(
+        f"{url}/api/v1/datasets/scores/versions/1/download/", allow_redirects=False, timeout=30
+    )
+    location = download.headers.get("Location", "")
+    if download.status_code != 307 or not location.startswith(up["s3"]):
+        raise Failed(f"the download answered {download.status_code} to {location[:80]!r}, not storage")
+    direct = requests.get(location, timeout=30)
+    if hashlib.sha256(direct.content).hexdigest() != version.sha256 or download.headers.get("ETag") is None:
+        raise Failed("the presigned URL did not serve the version's bytes")
+    say("download: a presigned redirect to storage, sha256 verified")
 
     ready = requests.get(f"{url}/readyz", timeout=30)
     if ready.status_code != 200:

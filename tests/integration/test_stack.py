@@ -27,4 +27,5 @@ def test_the_stack_script_passes_its_smoke_test_and_stops_cleanly():
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "stack | SMOKE TEST PASSED" in lines
     assert "stack | validated scores@1: run 1 passed" in lines
+    assert "stack | download: a presigned redirect to storage, sha256 verified" in lines
     assert lines[-1] == "stack | stopped"
