@@ -51,6 +51,7 @@ def s3(settings: Any, s3_endpoint: str) -> Any:
     settings.GRANARY_S3_ENDPOINT_URL = s3_endpoint
     settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/direct-{os.urandom(6).hex()}/"
     settings.GRANARY_DIRECT_UPLOAD_PART_BYTES = 5 * MIB
+    settings.GRANARY_DOWNLOAD_MODE = "stream"  # the test client reads bytes from the app, not a redirect
     return storage.backend()
 
 
