@@ -164,6 +164,15 @@ def direct_upload_complete(*, upload: DirectUpload, user: User, etags: Sequence[
         raise InvalidInput(
             "These bytes are stored already: complete the upload with no parts.", field="parts"
         )
+    elif not _readable_copy(user=user, sha256=upload.sha256):
+        # Borrowed by digest because the user could read them when the upload started: access
+        # lost (or the copy damaged) since must not still turn them into a version here.
+        _close(upload, DirectUpload.State.REJECTED)
+        raise Conflict(
+            "The stored bytes this upload was to reuse are no longer readable to you: start the "
+            "upload again and send the file.",
+            field="sha256",
+        )
     elif not _claim(upload, DirectUpload.State.OPEN, DirectUpload.State.COMPLETED):
         raise Conflict("This upload is already being completed.")
     try:

@@ -429,3 +429,27 @@ def test_a_direct_upload_of_a_damaged_blobs_bytes_restores_it(
     assert storage.blob_sha256(sha256) == sha256
     assert DirectUpload.objects.get().state == "verified"
     assert fsck_output()[0] == 0
+
+
+def test_bytes_borrowed_by_digest_must_still_be_readable_when_the_upload_completes(
+    api, maintainer, public_dataset, s3, publish
+):
+    """An upload that sends no bytes, because the user could read them elsewhere when it
+    started, must not make them a version after that access is gone."""
+    from accounts.models import Membership
+    from tests.factories import DatasetFactory, MembershipFactory, TeamFactory
+
+    other_team = TeamFactory(slug="hr")
+    secret = DatasetFactory(slug="salaries", team=other_team, visibility="internal")
+    data = csv_bytes(0.01, seed=11)
+    publish(secret, data)
+    MembershipFactory(team=other_team, user=maintainer, role=Membership.Role.MEMBER)
+    client = api(maintainer)
+    started = start(client, data).json()
+    assert started["parts"] == []
+
+    Membership.objects.filter(team=other_team, user=maintainer).delete()
+    response = complete(client, started, [])
+
+    assert response.status_code == 409, response.json()
+    assert not Version.objects.filter(dataset=public_dataset).exists()
