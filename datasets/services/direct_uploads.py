@@ -156,6 +156,10 @@ def direct_upload_complete(*, upload: DirectUpload, user: User, etags: Sequence[
             )
         try:  # what an upload through the app is refused for at once (a PDF, a truncated Parquet)
             formats.sniff(storage.backend().source(upload.staging_key))
+        except storage.StorageUnavailable:
+            # The store's fault, not the file's: the joined parts could not be sent again, so
+            # they become the version, whose ingest checks the format once storage answers.
+            pass
         except GranaryError as exc:
             _close(upload, DirectUpload.State.REJECTED)
             exc.field = "file"

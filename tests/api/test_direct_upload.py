@@ -453,3 +453,35 @@ def test_bytes_borrowed_by_digest_must_still_be_readable_when_the_upload_complet
 
     assert response.status_code == 409, response.json()
     assert not Version.objects.filter(dataset=public_dataset).exists()
+
+
+def test_storage_failing_as_complete_checks_the_file_does_not_lose_the_upload(
+    api, maintainer, public_dataset, s3, monkeypatch
+):
+    """The parts are joined, then storage stops answering for a moment as `complete` reads the
+    file's head: the upload is not thrown away (its bytes deleted, its state rejected) for a
+    fault of the store's; it becomes a version that ingests once storage answers."""
+    from datasets.storage.s3 import S3Storage
+
+    real_source = S3Storage.source
+    failures = iter([storage.StorageUnavailable("Object storage is unreachable: test")])
+
+    def flaky_source(self: Any, key: str) -> Any:
+        failure = next(failures, None)
+        if failure is not None and key.startswith("uploads/"):
+            raise failure
+        return real_source(self, key)
+
+    monkeypatch.setattr(S3Storage, "source", flaky_source)
+    client = api(maintainer)
+    started = start(client, BIG).json()
+
+    parts = put_parts(started, BIG)
+    response = complete(client, started, parts)
+    if response.status_code == 503:  # a client retries a 503 (granary push does)
+        response = complete(client, started, parts)
+
+    assert response.status_code == 202, response.json()
+    version_ingest(version_id=Version.objects.get().pk)
+    assert Version.objects.get().status == "ready"
+    assert storage.blob_sha256(hashlib.sha256(BIG).hexdigest()) == hashlib.sha256(BIG).hexdigest()
