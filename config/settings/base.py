@@ -252,6 +252,15 @@ GRANARY_MAX_PARQUET_ROW_GROUPS = env_int("GRANARY_MAX_PARQUET_ROW_GROUPS", 10_00
 # Validation holds the suite's columns in memory (GX on pandas); larger versions are refused.
 GRANARY_VALIDATION_MEMORY_BYTES = env_size("GRANARY_VALIDATION_MEMORY_BYTES", 4 * 1024**3)
 GRANARY_VALIDATION_BYTES_PER_CELL = 64  # measured by bench/validate.py: 55 to 64 bytes per cell
+# --- The data viewer and SQL console (datasets/viewer/; README "Data viewer API") ---
+# Rows per page of a version's rows; a query's result is cut at GRANARY_QUERY_MAX_ROWS (truncated).
+GRANARY_VIEWER_MAX_ROWS = env_int("GRANARY_VIEWER_MAX_ROWS", 1000, minimum=1)
+GRANARY_QUERY_MAX_ROWS = env_int("GRANARY_QUERY_MAX_ROWS", 1000, minimum=1)
+# Each query (and each page of rows) runs in the web process: cancelled after this many seconds,
+# with at most this much memory and this many DuckDB threads.
+GRANARY_QUERY_TIMEOUT_SECONDS: float = env_int("GRANARY_QUERY_TIMEOUT_SECONDS", 10)
+GRANARY_QUERY_MEMORY_BYTES = env_size("GRANARY_QUERY_MEMORY_BYTES", 512 * 1024**2)
+GRANARY_QUERY_THREADS = env_int("GRANARY_QUERY_THREADS", 1, minimum=1)
 # --- Webhooks: where deliveries may go (webhooks/egress.py; README "Security", "Webhooks") ---
 # A webhook may only reach public addresses, checked when it is added and on the address each
 # delivery connects to. These networks (comma-separated CIDRs) are exempt, for receivers inside

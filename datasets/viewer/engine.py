@@ -1,0 +1,192 @@
+"""DuckDB over versions' Parquet copies, in a sandbox: each version is registered as an Arrow
+dataset (read in place, through the storage backend's own filesystem, never copied into memory),
+then the connection's access to files, URLs, extensions and settings is switched off and locked.
+A timer interrupts whatever runs longer than GRANARY_QUERY_TIMEOUT_SECONDS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from core.errors import GranaryError, InvalidInput
+from datasets import storage
+from datasets.ingest.problems import json_safe
+from datasets.viewer.pages import Filter, RowsPage
+
+
+class QueryCancelled(GranaryError):
+    """The query ran past its time and was stopped."""
+
+    status = 400
+    code = "query_timeout"
+
+
+class QueryTooLarge(GranaryError):
+    status = 400
+    code = "query_too_large"
+
+
+def quoted(name: str) -> str:
+    """An identifier as DuckDB reads it, whatever it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def sandbox(tables: dict[str, str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection where each of `tables` (view name -> Parquet blob sha256) can be read, and
+    nothing else: registered before the lock, since a view over read_parquet() is refused after."""
+    memory = max(1, settings.GRANARY_QUERY_MEMORY_BYTES // 1024**2)
+    connection = duckdb.connect(":memory:", config={"threads": settings.GRANARY_QUERY_THREADS})
+    try:
+        for name, sha256 in tables.items():
+            filesystem, path = storage.blob_source(sha256).arrow()
+            connection.register(name, ds.dataset(path, filesystem=filesystem, format="parquet"))
+        connection.execute(
+            f"SET memory_limit='{memory}MiB'; SET enable_external_access=false; "
+            "SET autoinstall_known_extensions=false; SET autoload_known_extensions=false; "
+            "SET lock_configuration=true"
+        )
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def time_limit(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Interrupt the connection from a timer thread when the time is up; the error says so."""
+    seconds = settings.GRANARY_QUERY_TIMEOUT_SECONDS
+    timer = threading.Timer(seconds, connection.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except duckdb.InterruptException:
+        raise QueryCancelled(
+            f"The query was cancelled after {seconds:g} s (GRANARY_QUERY_TIMEOUT_SECONDS): "
+            "narrow it with filters, fewer columns or a LIMIT."
+        ) from None
+    except duckdb.OutOfMemoryException:
+        raise QueryTooLarge(
+            f"The query needed more than {settings.GRANARY_QUERY_MEMORY_BYTES // 1024**2} MiB "
+            "(GRANARY_QUERY_MEMORY_BYTES): aggregate, filter or select fewer columns."
+        ) from None
+    finally:
+        timer.cancel()
+
+
+def rows_page(
+    *,
+    sha256: str,
+    columns: list[dict[str, str]],
+    offset: int,
+    limit: int,
+    sort: str,
+    descending: bool,
+    filters: Sequence[Filter],
+    q: str,
+    searched: list[str],
+) -> RowsPage:
+    started = time.perf_counter()
+    try:
+        if not (sort or filters or q):
+            rows, total = _plain_page(sha256, offset, limit)
+            sql = ""
+        else:
+            rows, total, sql = _queried_page(sha256, offset, limit, sort, descending, filters, q, searched)
+    except OSError as exc:  # pyarrow's and S3's own failures, under DuckDB or not
+        if (unavailable := storage.blob_source(sha256).unavailable(exc)) is not None:
+            raise unavailable from exc
+        raise
+    elapsed = (time.perf_counter() - started) * 1000
+    return RowsPage(
+        columns=columns, rows=rows, total=total, offset=offset, limit=limit, elapsed_ms=elapsed, sql=sql
+    )
+
+
+def _plain_page(sha256: str, offset: int, limit: int) -> tuple[list[list[Any]], int]:
+    """A page without order or filters: only the row groups it spans are read, found from the
+    footer's row counts, so the last page costs what the first does."""
+    filesystem, path = storage.blob_source(sha256).arrow()
+    parquet = pq.ParquetFile(path, filesystem=filesystem, pre_buffer=False)
+    metadata = parquet.metadata
+    total = metadata.num_rows
+    groups: list[int] = []
+    first_row = start = 0
+    for index in range(metadata.num_row_groups):
+        size = metadata.row_group(index).num_rows
+        if start + size > offset and start < offset + limit:
+            if not groups:
+                first_row = start
+            groups.append(index)
+        start += size
+    if not groups:
+        return [], total
+    table = parquet.read_row_groups(groups).slice(offset - first_row, limit)
+    values = [[json_safe(value) for value in column.to_pylist()] for column in table.columns]
+    return [list(row) for row in zip(*values, strict=True)], total
+
+
+def _queried_page(
+    sha256: str,
+    offset: int,
+    limit: int,
+    sort: str,
+    descending: bool,
+    filters: Sequence[Filter],
+    q: str,
+    searched: list[str],
+) -> tuple[list[list[Any]], int, str]:
+    with sandbox({"data": sha256}) as connection:
+        types = dict(connection.execute("SELECT column_name, column_type FROM (DESCRIBE data)").fetchall())
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        for condition in filters:
+            sql, values = _condition(connection, condition, types[condition.column])
+            conditions.append(sql)
+            parameters.extend(values)
+        if q:
+            conditions.append("(" + " OR ".join(f"contains(lower({quoted(c)}), ?)" for c in searched) + ")")
+            parameters.extend([q.lower()] * len(searched))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        order = f" ORDER BY {quoted(sort)} {'DESC' if descending else 'ASC'} NULLS LAST" if sort else ""
+        # Only quoted names of the version's own columns and `?` placeholders are spliced in.
+        page_sql = f"SELECT * FROM data{where}{order} LIMIT ? OFFSET ?"  # noqa: S608
+        with time_limit(connection):
+            total = connection.execute(f"SELECT count(*) FROM data{where}", parameters).fetchone()  # noqa: S608
+            rows = connection.execute(page_sql, [*parameters, limit, offset]).fetchall()
+    return [[json_safe(value) for value in row] for row in rows], int(total[0] if total else 0), page_sql
+
+
+def _condition(connection: duckdb.DuckDBPyConnection, condition: Filter, kind: str) -> tuple[str, list[Any]]:
+    column = quoted(condition.column)
+    if condition.op in ("is null", "is not null"):
+        return f"{column} {condition.op.upper()}", []
+    if condition.op == "contains":
+        return f"contains(lower({column}), ?)", [str(condition.value).lower()]
+    values: list[Any] = [condition.value]
+    if isinstance(condition.value, list):
+        values = list(condition.value)
+    for value in values:
+        _check_value(connection, condition, value, kind)
+    cast = f"CAST(? AS {kind})"
+    if condition.op == "in":
+        return f"{column} IN ({', '.join([cast] * len(values))})", list(values)
+    return f"{column} {condition.op} {cast}", list(values)
+
+
+def _check_value(connection: duckdb.DuckDBPyConnection, condition: Filter, value: Any, kind: str) -> None:
+    # `kind` is DuckDB's own name for the column's type, read from the data: never user input.
+    found = connection.execute(f"SELECT TRY_CAST(? AS {kind}) IS NOT NULL", [value]).fetchone()
+    if not (found and found[0]):
+        raise InvalidInput(
+            f"filter on '{condition.column}': {value!r} is not a value of its type ({kind}).", field="filter"
+        )
