@@ -17,6 +17,7 @@ from api import (
     quality,
     search,
     versions,
+    viewer,
 )
 from api.docs import SwaggerView
 from datasets.models import VERSION_DOWNLOAD_API
@@ -125,6 +126,11 @@ urlpatterns = [
         "datasets/<slug:slug>/versions/<str:ref>/download/",
         versions.VersionDownload.as_view(),
         name=VERSION_DOWNLOAD_API,
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<str:ref>/rows/",
+        viewer.VersionRows.as_view(),
+        name="api-version-rows",
     ),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/croissant/",

@@ -123,6 +123,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-version-schema", "GET"): READ_DATA,
     ("api-version-profile", "GET"): READ_DATA,
     ("api-version-preview", "GET"): READ_DATA,
+    ("api-version-rows", "GET"): READ_DATA,
     ("api-schema-diff", "GET"): READ_DATA,
     ("api-column-docs", "GET"): READ_DATA,
     ("api-suite", "GET"): READ_DATA,
