@@ -193,6 +193,10 @@ def direct_upload_complete(*, upload: DirectUpload, user: User, etags: Sequence[
             staged=partial(_link, upload),
         )
     except BaseException:
+        # Raised after the version committed (the database dropping as its ingest is sent): the
+        # staged bytes are that version's, still to be checked against the declared digest.
+        if DirectUpload.objects.filter(pk=upload.pk, version__isnull=False).exists():
+            raise
         # No version (the same bytes became one meanwhile, a bad message...): the parts are
         # joined, so the upload cannot be retried; its bytes go.
         _close(upload, DirectUpload.State.REJECTED)

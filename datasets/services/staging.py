@@ -21,12 +21,14 @@ logger = logging.getLogger(__name__)
 def staging_source(*, version_id: int) -> Source | None:
     """The unverified bytes of `version_id` if it is a direct upload awaiting ingest, else None
     (its bytes are a blob). FileNotFoundError if its staging object is gone."""
-    key = (
-        DirectUpload.objects.filter(version_id=version_id, state=DirectUpload.State.COMPLETED)
-        .exclude(staging_key="")
-        .values_list("staging_key", flat=True)
-        .first()
-    )
+    upload = DirectUpload.objects.filter(version_id=version_id).values_list("state", "staging_key").first()
+    if upload is None or upload[0] == DirectUpload.State.VERIFIED:
+        return None
+    state, key = upload
+    if state != DirectUpload.State.COMPLETED:
+        # Its unverified bytes were thrown away: the blob its digest names is not what the
+        # client sent, and must never stand in for them.
+        raise FileNotFoundError(f"the staged bytes of version {version_id} are gone ({state})")
     return storage.backend().source(key) if key else None
 
 

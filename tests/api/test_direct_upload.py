@@ -485,3 +485,42 @@ def test_storage_failing_as_complete_checks_the_file_does_not_lose_the_upload(
     version_ingest(version_id=Version.objects.get().pk)
     assert Version.objects.get().status == "ready"
     assert storage.blob_sha256(hashlib.sha256(BIG).hexdigest()) == hashlib.sha256(BIG).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_after_the_version_commits_keeps_its_staged_bytes_and_its_digest_check(
+    api, maintainer, public_dataset, s3, publish, monkeypatch
+):
+    """The database drops just after `complete` committed the version (as its ingest is sent):
+    the version exists, so its staged bytes must stay the ones ingest checks. Thrown away, ingest
+    would read the blob its claimed digest names, and a claim of another team's data would
+    become a ready version serving it."""
+    from django.db import OperationalError
+
+    from datasets.services import versions
+    from tests.factories import DatasetFactory, TeamFactory
+
+    secret_data = csv_bytes(0.01, seed=3)
+    publish(DatasetFactory(slug="salaries", team=TeamFactory(slug="hr"), visibility="internal"), secret_data)
+    claimed = hashlib.sha256(secret_data).hexdigest()
+
+    def dropped(**kwargs: Any) -> bool:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(versions, "version_send", dropped)
+    client = api(maintainer)
+    started = start(client, BIG, sha256=claimed).json()
+    assert len(started["parts"]) == 3, "the claimed bytes are not readable: they must be sent"
+    response = complete(client, started, put_parts(started, BIG))
+    assert response.status_code == 503
+
+    version = Version.objects.get(dataset=public_dataset)
+    version_ingest(version_id=version.pk)
+
+    version.refresh_from_db()
+    assert version.status == "failed"
+    assert version.failure_reason.startswith(
+        f"The uploaded bytes hash to sha256 {hashlib.sha256(BIG).hexdigest()}"
+    )
+    download = client.get(f"/api/v1/datasets/churn/versions/{version.number}/download/")
+    assert download.status_code == 409
