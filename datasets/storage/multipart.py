@@ -8,6 +8,7 @@ with a boto3 `client`, a `bucket` and `full_key` (S3Storage); the filesystem has
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import InvalidInput
 from datasets.storage import Storage, StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 MIB = 1024**2
 MIN_PART_BYTES = 5 * MIB  # S3's floor for every part but the last
@@ -213,4 +216,6 @@ def _errors(key: str, *, refused: set[str] | frozenset[str] = frozenset()) -> It
             f"Object storage answered {status or '?'} {code or 'error'} for {key}: {error.get('Message') or exc}"
         ) from exc
     except BotoCoreError as exc:
-        raise StorageUnavailable(f"Object storage is unreachable: {exc}") from exc
+        # botocore's message names the endpoint, bucket and prefix: the log's, not a client's.
+        logger.warning("Object storage is unreachable: %s", exc)
+        raise StorageUnavailable(f"Object storage is unreachable ({type(exc).__name__}).") from exc

@@ -10,6 +10,7 @@ key is a FileNotFoundError, as on the filesystem.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import threading
@@ -26,6 +27,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datasets.storage import Entry, StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 MIB = 1024**2
 # S3 allows 10,000 parts of at least 5 MiB (parts grow past 80 GB). boto3's upload_file defaults:
@@ -57,7 +60,9 @@ def storage_errors(key: str) -> Iterator[None]:
         ) from exc
     except BotoCoreError as exc:
         # Connection refused or reset, timeouts, no credentials: nothing the request can fix.
-        raise StorageUnavailable(f"Object storage is unreachable: {exc}") from exc
+        # botocore's message names the endpoint, bucket and prefix: the log's, not a client's.
+        logger.warning("Object storage is unreachable: %s", exc)
+        raise StorageUnavailable(f"Object storage is unreachable ({type(exc).__name__}).") from exc
 
 
 def _error_code(exc: ClientError) -> str:

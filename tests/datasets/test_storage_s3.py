@@ -165,6 +165,27 @@ def test_an_unreachable_endpoint_is_storage_unavailable_a_503(settings, s3_endpo
         assert "unreachable" in failure.value.detail
 
 
+def test_a_503_for_unreachable_storage_does_not_tell_clients_where_storage_is(
+    settings, s3_endpoint, tmp_path, no_retries, api, maintainer, public_dataset
+):
+    """The answer an API client gets names the failure, not the internal endpoint, bucket or
+    prefix (the operator's log has them)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    port = free_port()
+    settings.GRANARY_S3_ENDPOINT_URL = f"http://127.0.0.1:{port}"  # nothing listens there
+    settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/secret-prefix"
+    upload = SimpleUploadedFile("a.csv", b"id,label\n1,a\n", content_type="text/csv")
+
+    response = api(maintainer).post("/api/v1/datasets/churn/versions/", {"file": upload}, format="multipart")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "storage_unavailable" and "unreachable" in body["detail"]
+    assert str(port) not in body["detail"]
+    assert "secret-prefix" not in body["detail"] and S3_TEST_BUCKET not in body["detail"]
+
+
 class _Throttling(BaseHTTPRequestHandler):
     """An S3 endpoint that is overloaded: 503 SlowDown to everything."""
 
