@@ -66,6 +66,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("home", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
     # Type-ahead under the portal's search boxes: open to whoever may browse, filtered like search.
     ("search-suggest", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
+    ("search-facets", "GET"): {**SIGNED_IN_PAGE, "anonymous_read": 200},
     ("login", "GET"): dict.fromkeys(PERSONAS, 200),
     ("logout", "POST"): dict.fromkeys(PERSONAS, 302),
     ("dataset-new", "GET"): SIGNED_IN_PAGE,
