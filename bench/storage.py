@@ -464,6 +464,14 @@ def bench_transfer(args: argparse.Namespace) -> int:
                 f"{name:26} {measure.seconds[i]:>6.2f} s {size / MIB / measure.seconds[i]:>7.0f} "
                 f"{shown} {measure.cpu[i]:>9.1f} s {measure.server_cpu[i]:>9.1f} s"
             )
+        # The load moves between minutes: the ratio within each run (side by side) says more.
+        for name, measure in results.items():
+            base = results[baseline_name(name)]
+            if name != baseline_name(name) and len(measure.seconds) == len(base.seconds):
+                paired = ", ".join(
+                    f"{b / m:.2f}x" for b, m in zip(base.seconds, measure.seconds, strict=True)
+                )
+                print(f"  {name.strip()} per run: {paired}")
         if "download (presigned)" in results and "  boto3 get_object" in results:
             fair = min(results["  boto3 get_object"].seconds) / min(results["download (presigned)"].seconds)
             print(f"  download (presigned) against one streamed get_object: {fair:.2f}x")

@@ -546,10 +546,12 @@ class _PartAdapter(HTTPAdapter):
 def hash_file(path: Path, on_chunk: Callable[[int], None]) -> str:
     """The sha256 a direct upload declares (the server's ingest checks the bytes against it)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * CHUNK):
-            digest.update(chunk)
-            on_chunk(len(chunk))
+    # One buffer, refilled: a fresh 8 MiB bytes object per read is a fresh mapping to fault in.
+    view = memoryview(bytearray(8 * CHUNK))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
+            on_chunk(count)
     return digest.hexdigest()
 
 
