@@ -190,3 +190,34 @@ def _check_value(connection: duckdb.DuckDBPyConnection, condition: Filter, value
         raise InvalidInput(
             f"filter on '{condition.column}': {value!r} is not a value of its type ({kind}).", field="filter"
         )
+
+
+def query_rows(
+    *, sql: str, tables: dict[str, str], most: int
+) -> tuple[list[dict[str, str]], list[list[Any]]]:
+    """The columns and at most `most + 1` rows of one checked SELECT over `tables` (the extra row
+    tells the caller the result was cut), within the time and memory limits."""
+    try:
+        with sandbox(tables) as connection, time_limit(connection):
+            try:
+                # The relation API puts the LIMIT on top without splicing the user's text into ours.
+                relation = connection.sql(sql).limit(most + 1)
+                columns = [
+                    {"name": name, "type": str(kind)}
+                    for name, kind in zip(relation.columns, relation.types, strict=True)
+                ]
+                rows = relation.fetchall()
+            except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+                raise
+            except duckdb.Error as exc:
+                # Parser, binder and permission errors: about the SQL and the named versions only.
+                raise InvalidInput(f"The query failed: {exc}", field="sql") from None
+    except OSError as exc:
+        unavailable = next(
+            (found for sha256 in tables.values() if (found := storage.blob_source(sha256).unavailable(exc))),
+            None,
+        )
+        if unavailable is not None:
+            raise unavailable from exc
+        raise
+    return columns, [[json_safe(value) for value in row] for row in rows]
