@@ -230,6 +230,8 @@ GRANARY_DIRECT_UPLOAD_BYTES = env_size("GRANARY_DIRECT_UPLOAD_BYTES", 100 * 1024
 GRANARY_DIRECT_UPLOAD_PART_BYTES = env_size("GRANARY_DIRECT_UPLOAD_PART_BYTES", 8 * 1024**2)
 # An upload not completed by then is aborted by the sweeper (its part URLs expire with it).
 GRANARY_DIRECT_UPLOAD_HOURS = env_int("GRANARY_DIRECT_UPLOAD_HOURS", 24)
+# Direct uploads one user may hold open at once (each may keep parts in staging); more is a 429.
+GRANARY_DIRECT_UPLOADS_OPEN_MAX = env_int("GRANARY_DIRECT_UPLOADS_OPEN_MAX", 10)
 # --- Ingest limits: what one hostile file may cost a worker (README, "Hostile files") ---
 # Each refusal fails the version with a reason naming its setting.
 # Columns, nested fields included; a CSV header is counted before pyarrow parses anything.

@@ -45,6 +45,11 @@ class DirectUploadUnsupported(Conflict):
     code = "direct_upload_unsupported"
 
 
+class TooManyUploads(GranaryError):
+    status = 429
+    code = "too_many_uploads"
+
+
 @dataclass(frozen=True)
 class Started:
     """An open upload and where its parts go (no parts: the bytes are here already)."""
@@ -75,6 +80,16 @@ def direct_upload_create(
     if len(derived_from) > MAX_UPSTREAMS:
         raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
     versions_resolve(user=user, refs=derived_from)  # refused now rather than after the upload
+    # Each open upload may hold its parts in staging until the sweeper runs: a few per user.
+    limit = settings.GRANARY_DIRECT_UPLOADS_OPEN_MAX
+    open_uploads = DirectUpload.objects.filter(
+        created_by=user, state=DirectUpload.State.OPEN, expires_at__gt=timezone.now()
+    )
+    if open_uploads.count() >= limit:
+        raise TooManyUploads(
+            f"You have {limit} direct uploads open already: complete or abort one "
+            "(DELETE its abort_url) before starting another.",
+        )
     duplicate = dataset.versions.filter(blob_id=sha256).values_list("number", "blob__damage").first()
     if duplicate is not None:
         # Refused before a byte travels, so this upload cannot restore a damaged copy: one
@@ -249,7 +264,8 @@ def _urls(bucket: Bucket, upload: DirectUpload) -> list[str]:
         bucket,
         upload.staging_key,
         upload.upload_id,
-        count=part_count(upload.size, upload.part_size),
+        size=upload.size,
+        part_size=upload.part_size,
         seconds=max(60, min(seconds, MAX_URL_SECONDS)),
     )
 

@@ -77,8 +77,15 @@ def multipart_create(bucket: Bucket, key: str) -> str:
     return str(answer["UploadId"])
 
 
-def part_urls(bucket: Bucket, key: str, upload_id: str, *, count: int, seconds: int) -> list[str]:
-    """A presigned PUT URL for each part, 1 to `count`. Signing is local: no request is made."""
+def part_urls(
+    bucket: Bucket, key: str, upload_id: str, *, size: int, part_size: int, seconds: int
+) -> list[str]:
+    """A presigned PUT URL for each part of a `size`-byte upload. Signing is local: no request is made.
+
+    Each URL signs its part's exact Content-Length, so storage refuses a body of any other size:
+    otherwise a writer could park up to 5 GiB per part in staging until the sweeper runs, the
+    declared size being checked only when the parts are joined. (moto 5.2 checks no presigned
+    signature, so only real S3 and its kin enforce this.)"""
     with _errors(key):
         return [
             str(
@@ -89,11 +96,12 @@ def part_urls(bucket: Bucket, key: str, upload_id: str, *, count: int, seconds: 
                         "Key": bucket.key(key),
                         "UploadId": upload_id,
                         "PartNumber": number,
+                        "ContentLength": min(part_size, size - (number - 1) * part_size),
                     },
                     ExpiresIn=seconds,
                 )
             )
-            for number in range(1, count + 1)
+            for number in range(1, part_count(size, part_size) + 1)
         ]
 
 

@@ -524,3 +524,33 @@ def test_a_failure_after_the_version_commits_keeps_its_staged_bytes_and_its_dige
     )
     download = client.get(f"/api/v1/datasets/churn/versions/{version.number}/download/")
     assert download.status_code == 409
+
+
+def test_each_part_url_signs_its_exact_length(api, maintainer, public_dataset, s3):
+    """Storage refuses a part of any other length (real S3 checks the signed Content-Length;
+    moto 5.2 checks no presigned signature), so nobody parks 5 GiB parts in staging."""
+    from urllib.parse import parse_qs, urlsplit
+
+    started = start(api(maintainer), BIG).json()
+
+    assert len(started["parts"]) == 3
+    for part in started["parts"]:
+        query = parse_qs(urlsplit(part["url"]).query)
+        assert "content-length" in query["X-Amz-SignedHeaders"][0].split(";")
+    # PUTs of each part's exact bytes (the last one short) are taken.
+    assert complete(api(maintainer), started, put_parts(started, BIG)).status_code == 202
+
+
+def test_a_user_may_hold_only_a_few_direct_uploads_open(api, maintainer, public_dataset, s3, settings):
+    settings.GRANARY_DIRECT_UPLOADS_OPEN_MAX = 2
+    client = api(maintainer)
+    first = start(client, csv_bytes(6, seed=10)).json()
+    start(client, csv_bytes(6, seed=11))
+
+    refused = start(client, csv_bytes(6, seed=12))
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_uploads"
+    assert "2 direct uploads open" in refused.json()["detail"]
+    assert client.delete(first["abort_url"]).status_code == 204
+    assert start(client, csv_bytes(6, seed=12)).status_code == 201
