@@ -39,6 +39,9 @@ from datasets.uploads import too_large_message
 
 # SigV4 presigned URLs live at most 7 days.
 MAX_URL_SECONDS = 7 * 24 * 3600
+# A `complete` may start just before expiry and join parts for minutes: a completed upload with
+# no version is taken for stuck (its cleanup failed) only this long after its expiry.
+COMPLETED_GRACE = timedelta(hours=1)
 
 
 class DirectUploadUnsupported(Conflict):
@@ -228,8 +231,9 @@ def direct_upload_abort(*, upload: DirectUpload) -> None:
 
 
 def direct_uploads_sweep(*, now: datetime | None = None) -> int:
-    """Abort open uploads past their expiry and delete staging objects left by finished ones
-    (storage failed when they ended); returns how many uploads it closed or cleaned."""
+    """Abort open uploads past their expiry, close completed ones that never became a version,
+    and delete staging objects left by finished ones (storage failed when they ended); returns
+    how many uploads it closed or cleaned."""
     now = now or timezone.now()
     bucket = bucket_of(storage.backend())
     done = 0
@@ -237,6 +241,20 @@ def direct_uploads_sweep(*, now: datetime | None = None) -> int:
         if bucket is not None and upload.upload_id:
             multipart_abort(bucket, upload.staging_key, upload.upload_id)
         if _claim(upload, DirectUpload.State.OPEN, DirectUpload.State.EXPIRED):
+            staging_discard(upload)
+            done += 1
+    # Completed with no version: version_create failed and so did the cleanup (the database
+    # down). Nothing else ends it, and its client cannot retry it.
+    stuck = DirectUpload.objects.filter(
+        state=DirectUpload.State.COMPLETED, version__isnull=True, expires_at__lte=now - COMPLETED_GRACE
+    )
+    for upload in stuck:
+        if bucket is not None and upload.upload_id:
+            multipart_abort(bucket, upload.staging_key, upload.upload_id)  # if never joined
+        changed = DirectUpload.objects.filter(
+            pk=upload.pk, state=DirectUpload.State.COMPLETED, version__isnull=True
+        ).update(state=DirectUpload.State.EXPIRED)
+        if changed:
             staging_discard(upload)
             done += 1
     finished = [DirectUpload.State.REJECTED, DirectUpload.State.ABORTED, DirectUpload.State.EXPIRED]

@@ -554,3 +554,40 @@ def test_a_user_may_hold_only_a_few_direct_uploads_open(api, maintainer, public_
     assert "2 direct uploads open" in refused.json()["detail"]
     assert client.delete(first["abort_url"]).status_code == 204
     assert start(client, csv_bytes(6, seed=12)).status_code == 201
+
+
+def test_the_sweeper_cleans_a_completed_upload_that_never_became_a_version(
+    api, maintainer, public_dataset, s3, monkeypatch
+):
+    """version_create failed and the database was down for the cleanup too: the upload stayed
+    `completed` with no version, which the client cannot retry. Once past its expiry and a grace
+    period the sweeper deletes its staged bytes and closes it; a fresh one is left alone."""
+    from django.db import OperationalError
+
+    from datasets.services import direct_uploads
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(direct_uploads, "version_create", down)
+    monkeypatch.setattr(direct_uploads, "_close", down)
+    client = api(maintainer)
+    started = start(client, BIG).json()
+    assert complete(client, started, put_parts(started, BIG)).status_code == 503
+    monkeypatch.undo()
+    upload = DirectUpload.objects.get()
+    assert (upload.state, upload.version) == ("completed", None)
+    assert keys(s3) == [upload.staging_key], "the joined parts wait in staging"
+
+    assert direct_uploads_sweep(now=upload.expires_at) == 0
+    assert DirectUpload.objects.get().state == "completed"
+
+    swept = direct_uploads_sweep(
+        now=upload.expires_at + direct_uploads.COMPLETED_GRACE + timedelta(minutes=1)
+    )
+
+    assert swept == 1
+    upload.refresh_from_db()
+    assert (upload.state, upload.staging_key) == ("expired", "")
+    assert keys(s3) == []
+    assert complete(client, started, []).status_code == 409
