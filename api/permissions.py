@@ -20,6 +20,7 @@ READ, WRITE, ADMIN = ApiToken.Scope.READ, ApiToken.Scope.WRITE, ApiToken.Scope.A
 # a new one stays closed to narrower tokens until it is named here.
 CHANGES: dict[str, tuple[str, str]] = {
     "api-checkout-list": (READ, "pinning a checkout"),  # a pull records what it pinned
+    "api-query": (READ, "running queries"),  # a POST only to carry the SQL: it reads
     # A token issues and revokes only tokens no wider than itself (accounts.scopes).
     "api-token-list": (READ, "issuing tokens"),
     "api-token-detail": (READ, "revoking tokens"),

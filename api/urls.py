@@ -132,6 +132,7 @@ urlpatterns = [
         viewer.VersionRows.as_view(),
         name="api-version-rows",
     ),
+    path("query/", viewer.Query.as_view(), name="api-query"),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/croissant/",
         versions.VersionCroissant.as_view(),

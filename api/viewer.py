@@ -1,4 +1,4 @@
-"""The data viewer's endpoints: a version's rows (paged, sorted, filtered, searched)."""
+"""The data viewer's endpoints: a version's rows (paged, sorted, filtered, searched) and the SQL console."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from api.schema import ErrorSerializer
 from core.errors import InvalidInput
 from core.validation import whole_number
 from datasets.access import dataset_get
-from datasets.references import version_resolve
+from datasets.references import version_get, version_resolve
 from datasets.viewer.pages import Filter
+from datasets.viewer.query import query_run
 from datasets.viewer.rows import version_rows
 
 # The operators of `filter=column:op:value`, as written in a URL: symbols or words.
@@ -132,5 +133,66 @@ class VersionRows(APIView):
                 "offset": page.offset,
                 "limit": page.limit,
                 "elapsed_ms": round(page.elapsed_ms, 2),
+            }
+        )
+
+
+class QueryInputSerializer(serializers.Serializer):
+    sql = serializers.CharField(
+        help_text='one SELECT (or WITH … SELECT); versions by reference in double quotes: FROM "churn@3"'
+    )
+    version = serializers.CharField(
+        required=False, allow_blank=True, help_text="dataset@ref the SQL may read as the table `data`"
+    )
+
+
+class QueryResultSerializer(serializers.Serializer):
+    columns = ColumnTypeSerializer(many=True, help_text="DuckDB's types: BIGINT, DOUBLE, VARCHAR, …")
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField()))
+    truncated = serializers.BooleanField(
+        help_text="more rows than GRANARY_QUERY_MAX_ROWS: the first ones only"
+    )
+    elapsed_ms = serializers.FloatField()
+    versions = serializers.ListField(
+        child=serializers.CharField(), help_text="each version read, dataset@number"
+    )
+
+
+class Query(APIView):
+    """Read-only SQL over versions the caller may read; a read-scope token suffices."""
+
+    @extend_schema(
+        request=QueryInputSerializer,
+        responses={
+            200: QueryResultSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="not one SELECT, a table that is no version reference, a refused function, "
+                "an error in the SQL (field: sql); query_timeout, query_too_large",
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="a restricted version the caller may not read"),
+            404: OpenApiResponse(
+                ErrorSerializer, description="a version that does not exist or is not visible"
+            ),
+            409: OpenApiResponse(ErrorSerializer, description="a version that is not ready"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        sql, ref = data.get("sql"), data.get("version") or ""
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidInput('sql: give one SELECT to run, e.g. SELECT * FROM "churn@3".', field="sql")
+        if not isinstance(ref, str):
+            raise InvalidInput("version: give a reference such as churn@3.", field="version")
+        user = me(request)
+        version = version_get(user=user, ref=ref) if ref else None
+        result = query_run(user=user, sql=sql, version=version)
+        return Response(
+            {
+                "columns": result.columns,
+                "rows": result.rows,
+                "truncated": result.truncated,
+                "elapsed_ms": round(result.elapsed_ms, 2),
+                "versions": result.versions,
             }
         )

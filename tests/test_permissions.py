@@ -125,6 +125,8 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-version-profile", "GET"): READ_DATA,
     ("api-version-preview", "GET"): READ_DATA,
     ("api-version-rows", "GET"): READ_DATA,
+    # The SQL console reads the version it names; a POST, so anonymous readers are not let in.
+    ("api-query", "POST"): {**READ_DATA, "anonymous_read": 401},
     ("api-schema-diff", "GET"): READ_DATA,
     ("api-column-docs", "GET"): READ_DATA,
     ("api-suite", "GET"): READ_DATA,
@@ -339,6 +341,7 @@ def call(
         "api-checkout-list": {"refs": [f"{dataset.slug}@latest"], "purpose": "permissions walk"},
         "dataset-alias-set": {"name": "prod", "version": "2"},
         "api-access-request-list": {"reason": "training the churn model"},
+        "api-query": {"sql": f'SELECT * FROM "{dataset.slug}@1"'},  # noqa: S608 (our own slug)
         "api-direct-upload-list": {"size": 100, "sha256": "ab" * 32, "filename": f"{unique}.csv"},
         "api-access-request-decision": {"decision": "approve"},
         "dataset-access-request": {"reason": "training the churn model"},

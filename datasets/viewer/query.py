@@ -88,6 +88,12 @@ def _single_select(sql: str) -> str:
     if not sql:
         raise InvalidInput("Write a SELECT to run.", field="sql")
     try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from JSON's \ud800: DuckDB takes only UTF-8
+        raise InvalidInput(
+            "The SQL holds characters that are not text (lone surrogates).", field="sql"
+        ) from None
+    try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
         raise InvalidInput(f"The SQL does not parse: {exc}", field="sql") from None

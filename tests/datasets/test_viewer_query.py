@@ -87,6 +87,7 @@ REFUSED = [
     ("SELECT * FROM data", "'data' is the version the console is opened on"),
     ("SELEC 1", "does not parse"),
     ("", "Write a SELECT"),
+    ("SELECT '\ud800'", "not text"),
 ]
 
 
