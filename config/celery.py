@@ -94,7 +94,11 @@ def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
     """A worker that starts (often: after one died) sends again the work nobody holds."""
     if sender is None or not consumes(sender, "io"):
         return
-    for task in ("datasets.tasks.versions_sweep", "quality.tasks.runs_sweep"):
+    for task in (
+        "datasets.tasks.versions_sweep",
+        "quality.tasks.runs_sweep",
+        "webhooks.tasks.deliveries_sweep",
+    ):
         try:
             app.send_task(task)
         except Exception:  # the broker went away again: beat's next sweep does it

@@ -54,6 +54,9 @@ class WebhookDelivery(models.Model):
     error = models.CharField(max_length=16, choices=Failure.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When it was put on the broker; null while Redis was down: the row is its own outbox, and
+    # the sweeper (webhook_deliveries_requeue) sends it once Redis answers.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "datasets_webhookdelivery"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import Team, role_may_manage
 from accounts.selectors import team_role
@@ -24,7 +27,10 @@ from webhooks import egress
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import deliver_webhook
 
+logger = logging.getLogger(__name__)
 Failure = WebhookDelivery.Failure
+# Deliveries one sweep sends at most (a long outage's backlog goes over a few sweeps).
+SWEEP_BATCH = 1000
 # Failures that another attempt will not cure: the webhook itself is refused.
 REFUSED_FOR_GOOD = {Failure.ADDRESS, Failure.HTTP, Failure.SCHEME}
 
@@ -88,8 +94,47 @@ def webhooks_publish(*, team: Team, event: str, payload: dict[str, Any]) -> list
         for hook in Webhook.objects.filter(team=team, active=True)
     ]
     for delivery in deliveries:
-        transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
+        transaction.on_commit(partial(webhook_send, delivery_id=delivery.pk))
     return deliveries
+
+
+def webhook_send(*, delivery_id: int) -> bool:
+    """Put the delivery on the broker and note when; False if the broker is down. Never raises
+    for the broker: the request or task that published the event has done its work, and the
+    unsent row is left for the sweeper."""
+    try:
+        deliver_webhook.delay(delivery_id)
+    except KombuOperationalError:
+        logger.warning(
+            "The broker is down: delivery %s will be sent by the sweeper", delivery_id, exc_info=True
+        )
+        return False
+    WebhookDelivery.objects.filter(pk=delivery_id).update(sent_at=timezone.now())
+    return True
+
+
+def webhook_deliveries_requeue(*, now: datetime | None = None) -> list[int]:
+    """Send the pending deliveries the broker never took (Redis down when they were published),
+    once they are older than a sweep; the ids sent. Each is claimed by a conditional update of
+    `sent_at` first, so two sweepers never send one twice."""
+    now = now or timezone.now()
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING,
+        sent_at__isnull=True,
+        created_at__lt=now - timedelta(seconds=settings.GRANARY_SWEEP_SECONDS),
+    )
+    sent = []
+    for delivery_id in due.order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
+        if not WebhookDelivery.objects.filter(pk=delivery_id, sent_at__isnull=True).update(sent_at=now):
+            continue  # another sweeper took it
+        try:
+            deliver_webhook.delay(delivery_id)
+        except KombuOperationalError:
+            logger.warning("The broker is down: deliveries wait for the next sweep", exc_info=True)
+            WebhookDelivery.objects.filter(pk=delivery_id, sent_at=now).update(sent_at=None)
+            break
+        sent.append(delivery_id)
+    return sent
 
 
 def absolute_url(path: str) -> str:

@@ -19,6 +19,14 @@ def deliver_webhook(self: Any, delivery_id: int) -> None:
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
 
 
+# Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: deliveries Redis never took.
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+def deliveries_sweep() -> list[int]:
+    from webhooks.services import webhook_deliveries_requeue
+
+    return webhook_deliveries_requeue()
+
+
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_notification(user_ids: list[int], subject: str, body: str) -> None:
     from webhooks.notifications import notification_send

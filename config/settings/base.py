@@ -385,6 +385,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(GRANARY_SWEEP_SECONDS),
         "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
     },
+    "webhooks-deliveries-sweep": {
+        "task": "webhooks.tasks.deliveries_sweep",
+        "schedule": float(GRANARY_SWEEP_SECONDS),
+        "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
+    },
     # Working files crashed processes left in the data directory of the machine that runs it.
     "datasets-tmp-sweep": {
         "task": "datasets.tasks.tmp_sweep",
