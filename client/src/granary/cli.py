@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     columns.add_argument("--offset", type=int, default=0)
     columns.set_defaults(run=_columns)
 
+    query = commands.add_parser(
+        "query", parents=[common], help='run one read-only SELECT over versions: FROM "churn@3"'
+    )
+    query.add_argument("sql", help="one SELECT; name versions in double quotes: 'SELECT * FROM \"churn@3\"'")
+    query.add_argument("--version", help="a version the SQL reads as the table `data`")
+    query.set_defaults(run=_query)
+
     info = commands.add_parser("info", parents=[common], help="what a reference resolves to")
     info.add_argument("ref")
     info.set_defaults(run=_info)
@@ -284,6 +291,43 @@ def _columns(args: argparse.Namespace) -> int:
     shown = f"{args.offset + 1}-{args.offset + len(columns)} of " if len(columns) < found["total"] else ""
     print(f"\n{shown}{found['total']} column(s).")
     return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    result = _client(args).query_json(args.sql, version=args.version)
+    if args.json:
+        _print_json(result)
+        return 0
+    names = [column["name"] for column in result["columns"]]
+    cells = [[_cell(value) for value in row] for row in result["rows"]]
+    # Numbers read best right-aligned, as in any SQL shell.
+    numeric = [
+        all(
+            isinstance(row[i], (int, float)) and not isinstance(row[i], bool)
+            for row in result["rows"]
+            if row[i] is not None
+        )
+        for i in range(len(names))
+    ]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(names)]
+    for row in [names, *cells]:
+        line = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
+        ]
+        print("  ".join(line).rstrip())
+    cut = " (cut at the server's row limit: aggregate or add a LIMIT)" if result["truncated"] else ""
+    print(f"\n{len(cells)} row(s) in {result['elapsed_ms']:.0f} ms{cut}.")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    """A value as one line: nulls empty, lists and structs as compact JSON, long text cut."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, separators=(",", ":"), default=str)
+    return _cut(str(value), 60)
 
 
 def _cut(text: str, width: int) -> str:

@@ -259,6 +259,29 @@ class Client:
             return table
         return table.to_pandas()
 
+    def query_json(self, sql: str, *, version: str | None = None) -> dict[str, Any]:
+        """The server's answer to one read-only SELECT (POST /api/v1/query/): `columns` (name and
+        DuckDB type), `rows`, `truncated`, `elapsed_ms` and `versions` read. Versions are named by
+        reference in double quotes (`FROM "churn@3"`); `version` is the one read as `data`."""
+        body: dict[str, Any] = {"sql": sql}
+        if version:
+            body["version"] = version
+        return dict(self._request("POST", "/api/v1/query/", json=body))
+
+    def query(self, sql: str, *, version: str | None = None) -> pandas.DataFrame | list[dict[str, Any]]:
+        """The result of one read-only SELECT as a pandas DataFrame (its `attrs` hold `truncated`,
+        `elapsed_ms` and `versions`), or as a list of dicts where pandas is not installed. At most
+        the server's GRANARY_QUERY_MAX_ROWS rows: aggregate in SQL, or pull the version to read all."""
+        result = self.query_json(sql, version=version)
+        names = [column["name"] for column in result["columns"]]
+        try:
+            import pandas
+        except ImportError:
+            return [dict(zip(names, row, strict=True)) for row in result["rows"]]
+        frame = pandas.DataFrame(result["rows"], columns=names)
+        frame.attrs.update({key: result[key] for key in ("truncated", "elapsed_ms", "versions")})
+        return frame
+
     # --- checkouts --------------------------------------------------------------------------------
 
     def checkout(
