@@ -241,6 +241,9 @@ def _send(run_id: int) -> bool:
     except KombuOperationalError:
         logger.warning("The broker is down: run %s will be sent by the sweeper", run_id, exc_info=True)
         return False
+    except Exception:  # after the commit, as for versions: the outbox keeps the run
+        logger.exception("Sending run %s failed: the sweeper will send it", run_id)
+        return False
     ValidationRun.objects.filter(pk=run_id).update(sent_at=timezone.now())
     return True
 

@@ -109,6 +109,9 @@ def webhook_send(*, delivery_id: int) -> bool:
             "The broker is down: delivery %s will be sent by the sweeper", delivery_id, exc_info=True
         )
         return False
+    except Exception:  # after the commit, as for versions: the outbox keeps the delivery
+        logger.exception("Sending delivery %s failed: the sweeper will send it", delivery_id)
+        return False
     WebhookDelivery.objects.filter(pk=delivery_id).update(sent_at=timezone.now())
     return True
 

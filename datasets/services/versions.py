@@ -323,6 +323,11 @@ def version_send(*, version_id: int) -> bool:
             "The broker is down: version %s will be sent by the sweeper", version_id, exc_info=True
         )
         return False
+    except Exception:
+        # Runs after the commit: a broker client in a bad state must not turn an accepted upload
+        # into a 500. The outbox still holds it, so the sweeper sends it.
+        logger.exception("Sending version %s failed: the sweeper will send it", version_id)
+        return False
     Version.objects.filter(pk=version_id).update(sent_at=timezone.now())
     return True
 

@@ -12,6 +12,7 @@ from kombu.exceptions import OperationalError
 from datasets.models import Version
 from datasets.services.versions import version_ingest_leased, versions_requeue
 from datasets.tasks import ingest_version
+from tests.conftest import upload
 
 LONG_AGO = timedelta(minutes=5)
 
@@ -91,3 +92,22 @@ def test_an_upload_while_the_broker_is_down_is_kept_for_the_sweeper(
     assert versions_requeue() == [version.pk]
     version.refresh_from_db()
     assert version.sent_at is not None
+
+
+def test_an_upload_whose_send_fails_oddly_is_accepted_and_kept_for_the_sweeper(
+    api, maintainer, public_dataset, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Not only a refused connection: a broker client in a bad state (kombu's "Acquire on closed
+    pool") raised after the commit and answered a 500 for an upload that was in fact kept."""
+
+    def broken_client(version_id: int) -> None:
+        raise RuntimeError("Acquire on closed pool")
+
+    monkeypatch.setattr(ingest_version, "delay", broken_client)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(maintainer).post(
+            "/api/v1/datasets/churn/versions/", {"file": upload()}, format="multipart"
+        )
+    assert response.status_code == 202, response.content
+    version = Version.objects.get(dataset=public_dataset)
+    assert (version.status, version.sent_at) == ("processing", None)

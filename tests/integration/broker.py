@@ -7,10 +7,13 @@ from contextlib import contextmanager
 
 
 def _forget_connections(app: object) -> None:
-    # The producer pool keeps connections to the URL it was made for: drop it with the URL.
-    if getattr(app, "_pool", None) is not None:
-        app._pool.force_close_all()  # type: ignore[attr-defined]
-        app._pool = None  # type: ignore[attr-defined]
+    # Celery's pools live in kombu's registries, keyed by broker URL: a pool closed but left
+    # registered was handed to the next test on that URL ("Acquire on closed pool", a 500 on
+    # upload). Closing and forgetting them all makes the next send open a fresh one.
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None  # type: ignore[attr-defined]
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
