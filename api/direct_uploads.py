@@ -8,13 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.common import JsonTypes, me, valid
+from api.schema import ErrorSerializer
 from api.versions import VersionSerializer
 from datasets import storage
 from datasets.access import dataset_get
@@ -127,7 +128,16 @@ class DirectUploadList(APIView):
         }
         return Response(UploadOptionsSerializer(options).data)
 
-    @extend_schema(request=DirectUploadCreateSerializer, responses={201: DirectUploadSerializer})
+    @extend_schema(
+        request=DirectUploadCreateSerializer,
+        responses={
+            201: DirectUploadSerializer,
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="too_many_uploads: GRANARY_DIRECT_UPLOADS_OPEN_MAX uploads are open already",
+            ),
+        },
+    )
     def post(self, request: Request, slug: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
         data = valid(DirectUploadCreateSerializer, request)
