@@ -30,7 +30,8 @@ from tests.services import free_port, running_redis
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.integration
+# Its own PostgreSQL, Redis (and S3): the same on every CI leg, so CI runs it once.
+pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
 
 def _pg_bin() -> Path | None:

@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.integration
+# Its own PostgreSQL, Redis (and S3): the same on every CI leg, so CI runs it once.
+pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
 
 def test_the_stack_script_passes_its_smoke_test_and_stops_cleanly():
