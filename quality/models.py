@@ -74,7 +74,12 @@ class ValidationRun(models.Model):
     class Meta:
         db_table = "datasets_validationrun"
         ordering = ["-queued_at", "-pk"]
-        indexes = [models.Index(fields=["version", "revision", "-queued_at"], name="run_latest_idx")]
+        indexes = [
+            models.Index(fields=["version", "revision", "-queued_at"], name="run_latest_idx"),
+            # The sweeper's due query (runs_requeue, every minute): the few unfinished runs
+            # among all that ever ran.
+            models.Index(fields=["status", "queued_at"], name="run_status_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "running", "passed", "failed", "error"]),

@@ -18,11 +18,11 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
 from core.leases import lease_hold, lease_is_free, send_grace
+from core.outbox import outbox_send, outbox_sweep
 from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
@@ -236,16 +236,7 @@ def version_status_followed(*, version: Version) -> ValidationRun | None:
 def _send(run_id: int) -> bool:
     """Put the run on the broker and note when; False if the broker is down (the run is its own
     outbox: the sweeper, runs_requeue, sends it once Redis answers again)."""
-    try:
-        validate_version.delay(run_id)
-    except KombuOperationalError:
-        logger.warning("The broker is down: run %s will be sent by the sweeper", run_id, exc_info=True)
-        return False
-    except Exception:  # after the commit, as for versions: the outbox keeps the run
-        logger.exception("Sending run %s failed: the sweeper will send it", run_id)
-        return False
-    ValidationRun.objects.filter(pk=run_id).update(sent_at=timezone.now())
-    return True
+    return outbox_send(ValidationRun, run_id, validate_version.delay)
 
 
 def validation_run_leased(*, run_id: int) -> ValidationRun | None:
@@ -406,15 +397,4 @@ def runs_requeue(*, older_than_minutes: int | None = None) -> list[int]:
             | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
             | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
         )
-    sent = []
-    for run_id, sent_at in due.order_by("pk").values_list("pk", "sent_at"):
-        if not unfinished.filter(pk=run_id, sent_at=sent_at).update(sent_at=now):
-            continue  # another sweeper has it
-        try:
-            validate_version.delay(run_id)
-        except KombuOperationalError:
-            ValidationRun.objects.filter(pk=run_id, sent_at=now).update(sent_at=sent_at)
-            logger.warning("The broker is down: run %s stays unsent", run_id)
-            break
-        sent.append(run_id)
-    return sent
+    return outbox_sweep(due, validate_version.delay)

@@ -61,6 +61,8 @@ class WebhookDelivery(models.Model):
     class Meta:
         db_table = "datasets_webhookdelivery"
         ordering = ["-created_at", "-pk"]
+        # The sweeper's due query (webhook_deliveries_requeue, every minute): pending ones only.
+        indexes = [models.Index(fields=["status", "created_at"], name="delivery_status_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook.url} ({self.status})"

@@ -17,12 +17,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import Team, role_may_manage
 from accounts.selectors import team_role
 from audit.services import audit_record
 from core.errors import AccessDenied, InvalidInput, NotFound
+from core.outbox import outbox_send, outbox_sweep
 from webhooks import egress
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import deliver_webhook
@@ -102,18 +102,7 @@ def webhook_send(*, delivery_id: int) -> bool:
     """Put the delivery on the broker and note when; False if the broker is down. Never raises
     for the broker: the request or task that published the event has done its work, and the
     unsent row is left for the sweeper."""
-    try:
-        deliver_webhook.delay(delivery_id)
-    except KombuOperationalError:
-        logger.warning(
-            "The broker is down: delivery %s will be sent by the sweeper", delivery_id, exc_info=True
-        )
-        return False
-    except Exception:  # after the commit, as for versions: the outbox keeps the delivery
-        logger.exception("Sending delivery %s failed: the sweeper will send it", delivery_id)
-        return False
-    WebhookDelivery.objects.filter(pk=delivery_id).update(sent_at=timezone.now())
-    return True
+    return outbox_send(WebhookDelivery, delivery_id, deliver_webhook.delay)
 
 
 def webhook_deliveries_requeue(*, now: datetime | None = None) -> list[int]:
@@ -126,18 +115,7 @@ def webhook_deliveries_requeue(*, now: datetime | None = None) -> list[int]:
         sent_at__isnull=True,
         created_at__lt=now - timedelta(seconds=settings.GRANARY_SWEEP_SECONDS),
     )
-    sent = []
-    for delivery_id in due.order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
-        if not WebhookDelivery.objects.filter(pk=delivery_id, sent_at__isnull=True).update(sent_at=now):
-            continue  # another sweeper took it
-        try:
-            deliver_webhook.delay(delivery_id)
-        except KombuOperationalError:
-            logger.warning("The broker is down: deliveries wait for the next sweep", exc_info=True)
-            WebhookDelivery.objects.filter(pk=delivery_id, sent_at=now).update(sent_at=None)
-            break
-        sent.append(delivery_id)
-    return sent
+    return outbox_sweep(due, deliver_webhook.delay, limit=SWEEP_BATCH)
 
 
 def absolute_url(path: str) -> str:

@@ -17,11 +17,11 @@ from django.core.validators import URLValidator
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from audit.services import audit_record
 from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
 from core.leases import lease_hold, lease_is_free, send_grace
+from core.outbox import outbox_send, outbox_sweep
 from core.validation import validate
 from datasets import storage
 from datasets.ingest import formats
@@ -316,20 +316,7 @@ def version_send(*, version_id: int) -> bool:
     `sent_at`, and the sweeper sends it once Redis answers again, so an accepted upload is never
     lost and never needs uploading again.
     """
-    try:
-        ingest_version.delay(version_id)
-    except KombuOperationalError:
-        logger.warning(
-            "The broker is down: version %s will be sent by the sweeper", version_id, exc_info=True
-        )
-        return False
-    except Exception:
-        # Runs after the commit: a broker client in a bad state must not turn an accepted upload
-        # into a 500. The outbox still holds it, so the sweeper sends it.
-        logger.exception("Sending version %s failed: the sweeper will send it", version_id)
-        return False
-    Version.objects.filter(pk=version_id).update(sent_at=timezone.now())
-    return True
+    return outbox_send(Version, version_id, ingest_version.delay)
 
 
 def version_ingest_leased(*, version_id: int) -> Version | None:
@@ -362,15 +349,4 @@ def versions_requeue(*, older_than_minutes: int | None = None) -> list[int]:
             | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
             | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
         )
-    sent = []
-    for version_id, sent_at in due.order_by("pk").values_list("pk", "sent_at"):
-        if not processing.filter(pk=version_id, sent_at=sent_at).update(sent_at=now):
-            continue  # another sweeper has it
-        try:
-            ingest_version.delay(version_id)
-        except KombuOperationalError:
-            Version.objects.filter(pk=version_id, sent_at=now).update(sent_at=sent_at)
-            logger.warning("The broker is down: version %s stays unsent", version_id)
-            break
-        sent.append(version_id)
-    return sent
+    return outbox_sweep(due, ingest_version.delay)
