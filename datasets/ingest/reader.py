@@ -42,6 +42,14 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from django.conf import settings
 
+from datasets.ingest.dates import (
+    TIMESTAMP_PARSERS,
+    TimeOfDay,
+    as_dates,
+    csv_date_columns,
+    dates_schema,
+    json_date_columns,
+)
 from datasets.ingest.formats import Detected, sniff
 from datasets.ingest.problems import (
     IngestError,
@@ -385,7 +393,7 @@ def ingest_file(*, source: Source, workdir: Path, progress: Progress) -> Ingeste
             # once more whatever their number (one read per column took 45 reads of a 45-column
             # file whose last row held strings).
             overrides[widen.column] = widen.to
-            if attempt == 0:
+            if attempt == 0 and detected.format != "jsonl":  # JSON Lines widen only dates
                 overrides = _widen_all(
                     source=source, detected=detected, schema=widen.schema, overrides=overrides
                 )
@@ -735,12 +743,14 @@ def _text_batches(
     text: Any, *, source: Source, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
 ) -> tuple[_Batches, pa.Schema]:
     if detected.format == "jsonl":
-        return _json_batches(text, source=source, detected=detected, reading=reading)
+        return _json_batches(text, source=source, detected=detected, overrides=overrides, reading=reading)
     try:
         read_options, parse_options = _csv_options(source, detected)
     except IngestError as exc:
         raise reading.found() or exc from None
-    convert_options = pacsv.ConvertOptions(column_types=overrides, strings_can_be_null=True)
+    convert_options = pacsv.ConvertOptions(
+        column_types=overrides, strings_can_be_null=True, timestamp_parsers=TIMESTAMP_PARSERS
+    )
     try:
         reader = pacsv.open_csv(
             text, read_options=read_options, parse_options=parse_options, convert_options=convert_options
@@ -759,16 +769,21 @@ def _text_batches(
     except IngestError as exc:
         reader.close()
         raise reading.found() or exc from None
+    dates = csv_date_columns(source, detected, schema, overrides)
+    shown = dates_schema(schema, dates)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from reader
+            for batch in reader:
+                yield as_dates(batch, shown, dates)
         except pa.ArrowInvalid as exc:
             raise _csv_error(exc, source=source, detected=detected, schema=schema) from None
         except OSError as exc:
             raise read_error(exc) from None
+        except TimeOfDay as found:  # dates, then a time of day: read again as text, as for ISO dates
+            raise _Widen(found.column, pa.string(), schema) from None
 
-    return _Batches(batches(), reader, reading), schema
+    return _Batches(batches(), reader, reading), shown
 
 
 def _csv_options(source: Source, detected: Detected) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
@@ -836,7 +851,9 @@ def _fit(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> None:
                 pa.py_buffer(text.getbuffer()),
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1, text.tell()) + 1),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(column_types={name: types[name] for name in names}),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: types[name] for name in names}, timestamp_parsers=TIMESTAMP_PARSERS
+                ),
             )
             return
         except pa.ArrowInvalid as exc:
@@ -947,7 +964,7 @@ def _finish_text(*, source: Source, detected: Detected, reading: _Reading) -> No
 
 
 def _json_batches(
-    text: Any, *, source: Source, detected: Detected, reading: _Reading
+    text: Any, *, source: Source, detected: Detected, overrides: dict[str, pa.DataType], reading: _Reading
 ) -> tuple[_Batches, pa.Schema]:
     block = settings.GRANARY_MAX_ROW_BYTES  # also the longest line pyarrow can take
     try:
@@ -969,17 +986,21 @@ def _json_batches(
         reader.close()
         raise reading.found() or exc from None
     schema = _json_zones(reader.schema, source=source, detected=detected)
+    dates = json_date_columns(source, detected, schema, overrides)
+    shown = dates_schema(schema, dates)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             for batch in reader:
-                yield batch.cast(schema) if batch.schema != schema else batch
+                yield as_dates(batch.cast(schema) if batch.schema != schema else batch, shown, dates)
         except pa.ArrowInvalid as exc:
             raise _json_error(exc, source=source, detected=detected) from None
         except OSError as exc:
             raise read_error(exc) from None
+        except TimeOfDay as found:  # ISO dates, then a timestamp: read again as timestamps
+            raise _Widen(found.column, schema.field(found.column).type, schema) from None
 
-    return _Batches(batches(), reader, reading), schema
+    return _Batches(batches(), reader, reading), shown
 
 
 def _check_json_head(source: Source, detected: Detected) -> None:
