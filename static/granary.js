@@ -4,10 +4,12 @@
   "use strict";
 
   function formatBytes(n) {
-    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let i = 0;
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(1) : n) + " " + units[i];
+    // The same strings as the pages' sizes (catalog/presentation/numbers.py bytes_text).
+    if (!i) return n + (n === 1 ? " byte" : " bytes");
+    return n.toFixed(1) + " " + units[i];
   }
 
   function showFileError(form, message) {

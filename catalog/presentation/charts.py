@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.presentation.numbers import number_text
+
 WIDTH = 240
 HEIGHT = 48
 
@@ -48,9 +50,7 @@ def top_value_bars(top: dict[str, Any], *, width: int = WIDTH) -> list[dict[str,
 
 
 def _label(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return str(value)
+    return number_text(value)
 
 
 def quality_bars(

@@ -23,7 +23,7 @@ def version_page_context(*, version: Version) -> dict[str, Any]:
         columns.append(
             {
                 **column,
-                "profile": _rounded(profile),
+                "profile": profile,  # the `number` filter writes it with the precision it has
                 "bars": histogram_bars(profile["histogram"]) if "histogram" in profile else [],
                 "top": top_value_bars(profile["top"]) if "top" in profile else [],
             }
@@ -35,19 +35,6 @@ def version_page_context(*, version: Version) -> dict[str, Any]:
         "previous": previous,
         "diff": schema_diff(old=previous, new=version) if previous else None,
     }
-
-
-def _rounded(profile: dict[str, Any]) -> dict[str, Any]:
-    """The profile with floats cut to six significant digits, for reading (the API keeps all)."""
-    shown = dict(profile)
-    for key in ("min", "max", "mean", "std"):
-        if isinstance(shown.get(key), float):
-            shown[key] = float(f"{shown[key]:.6g}")
-    if isinstance(shown.get("quantiles"), dict):
-        shown["quantiles"] = {
-            k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in shown["quantiles"].items()
-        }
-    return shown
 
 
 def version_snippets(*, version: Version, absolute: Callable[[str], str]) -> list[dict[str, str]]:
