@@ -43,9 +43,67 @@
     const box = form.querySelector(".upload-progress");
     const percent = Math.round((event.detail.loaded / event.detail.total) * 100);
     box.hidden = false;
+    form.dataset.sent = event.detail.loaded >= event.detail.total ? "all" : "";
     box.querySelector("progress").value = percent;
     box.querySelector(".upload-progress-text").textContent =
       percent + "% of " + formatBytes(event.detail.total);
+  });
+
+  // While a file is on its way htmx disables Upload (hx-disabled-elt) and Cancel shows; Cancel
+  // aborts the request and says what became of the file.
+  function uploadForm(element) {
+    return element && element.closest ? element.closest("#upload-form") : null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = uploadForm(event.target);
+    if (!form) return;
+    form.dataset.cancelled = form.dataset.sent = "";
+    form.querySelector(".upload-status").textContent = "";
+    form.querySelector(".upload-cancel").hidden = false;
+  });
+
+  document.addEventListener("click", function (event) {
+    const form = uploadForm(event.target.closest && event.target.closest(".upload-cancel"));
+    if (!form) return;
+    form.dataset.cancelled = "true";
+    window.htmx.trigger(form, "htmx:abort");
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = uploadForm(event.target);
+    if (!form || !form.isConnected) return;  // replaced by the server's answer
+    form.querySelector(".upload-cancel").hidden = true;
+    if (!form.dataset.cancelled) return;
+    const box = form.querySelector(".upload-progress");
+    box.hidden = true;
+    box.querySelector("progress").value = 0;
+    // Once every byte is sent the server may already be storing the version: say so, not "nothing".
+    form.querySelector(".upload-status").textContent = form.dataset.sent === "all"
+      ? "Cancelled after the whole file was sent: the server may have stored it, so check the dataset's versions before uploading it again."
+      : "Upload cancelled: the file was not stored.";
+  });
+
+  // A box that scrolls sideways (a table or code at phone width) must be reachable by keyboard
+  // to be scrolled without a mouse: give it a tab stop, only while it overflows.
+  function markScrollBoxes(root) {
+    root.querySelectorAll("pre, table, .scroll, .lineage-graph").forEach(function (box) {
+      const overflows = box.scrollWidth > box.clientWidth + 1;
+      if (overflows && !box.hasAttribute("tabindex")) {
+        box.tabIndex = 0;
+        box.dataset.scrollBox = "true";
+      } else if (!overflows && box.dataset.scrollBox) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollBox;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { markScrollBoxes(document); });
+  document.addEventListener("htmx:afterSettle", function () { markScrollBoxes(document); });
+  let resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { markScrollBoxes(document); }, 200);
   });
 
   // Copy buttons beside code snippets: copy the snippet's text, and say so on the button.
@@ -53,17 +111,21 @@
     const button = event.target.closest && event.target.closest("button[data-copy]");
     if (!button) return;
     const code = document.getElementById(button.dataset.copy).querySelector("pre").textContent;
-    const done = function () {
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    const say = function (text) {
+      button.textContent = text;
+      setTimeout(function () { button.textContent = "Copy"; }, 2500);
     };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(code).then(done);
-    } else {  // plain http on another host: select the text for Ctrl-C
+    const select = function () {  // no clipboard (plain http on another host, or refused): select it for Ctrl-C
       const range = document.createRange();
       range.selectNodeContents(document.getElementById(button.dataset.copy).querySelector("pre"));
       window.getSelection().removeAllRanges();
       window.getSelection().addRange(range);
+      say("Selected: press Ctrl+C");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(code).then(function () { say("Copied"); }, select);
+    } else {
+      select();
     }
   });
 
@@ -124,3 +186,23 @@
     if (parts && !(event.relatedTarget && parts.form.contains(event.relatedTarget))) closeSuggestions(parts);
   });
 })();
+
+/* --- owners and readers (issue 15): copy buttons that need this script stay hidden without it --- */
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-copy][hidden]").forEach(function (button) { button.hidden = false; });
+})();
+/* --- end owners and readers --- */
+
+/* viewer: Ctrl+Enter (or Cmd+Enter) in the SQL console runs the query, as in other SQL editors. */
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    const area = event.target.closest && event.target.closest("textarea.sql");
+    if (!area || !area.form) return;
+    event.preventDefault();
+    area.form.requestSubmit();
+  });
+})();
+/* end viewer */

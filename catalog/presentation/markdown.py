@@ -4,10 +4,14 @@ Images must come from Granary itself. One from another host would tell that host
 dataset and when (a tracking pixel), and the Content-Security-Policy (`img-src 'self' data:`)
 would refuse to load it anyway: a Markdown image from elsewhere becomes a link to it, and a raw
 HTML one loses its source.
+
+A README's headings sit under the page's own "README" heading (an h2): its `# Title` renders as
+an h3, and so on down to h6, so a README never outranks the page it is shown on.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
@@ -49,6 +53,12 @@ _TAGS = {
     "tr",
     "ul",
 }
+# The heading level of the README's `#`: the page's section headings are h2.
+FIRST_HEADING_LEVEL = 3
+# nh3 writes headings without attributes (none is allowed) and escapes every `<` of text, so this
+# matches only the tags themselves, from Markdown or raw HTML alike.
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
@@ -91,7 +101,7 @@ def markdown_render(text: str) -> str:
         extensions=["tables", "fenced_code", "sane_lists", _ForeignImagesExtension()],
         output_format="html",
     )
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
@@ -99,3 +109,9 @@ def markdown_render(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+    return _HEADING.sub(_demote, clean)
+
+
+def _demote(tag: re.Match[str]) -> str:
+    level = min(int(tag.group(2)) + FIRST_HEADING_LEVEL - 1, 6)
+    return f"<{tag.group(1)}h{level}>"
