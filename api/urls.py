@@ -133,6 +133,7 @@ urlpatterns = [
         name="api-version-rows",
     ),
     path("query/", viewer.Query.as_view(), name="api-query"),
+    path("query/saves/<int:save_id>/", viewer.QuerySaveDetail.as_view(), name="api-query-save"),
     path(
         "datasets/<slug:slug>/versions/<str:ref>/croissant/",
         versions.VersionCroissant.as_view(),

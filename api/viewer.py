@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,10 +18,13 @@ from api.schema import ErrorSerializer
 from core.errors import InvalidInput
 from core.validation import whole_number
 from datasets.access import dataset_get
+from datasets.models import QuerySave
 from datasets.references import version_get, version_resolve
+from datasets.viewer.export import EXPORT_FORMATS, query_export
 from datasets.viewer.pages import Filter
 from datasets.viewer.query import query_run
 from datasets.viewer.rows import version_rows
+from datasets.viewer.save import query_save, query_save_get, query_save_reads
 
 # The operators of `filter=column:op:value`, as written in a URL: symbols or words.
 _OPERATOR_WORDS = {
@@ -137,12 +145,71 @@ class VersionRows(APIView):
         )
 
 
+class SaveAsSerializer(serializers.Serializer):
+    dataset = serializers.CharField(help_text="slug of the dataset the result becomes a version of")
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class QuerySaveSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text="this save; poll it until status is done or failed")
+    status = serializers.ChoiceField(choices=QuerySave.Status.choices)
+    dataset = serializers.CharField(help_text="the dataset the result becomes a version of")
+    sql = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    versions = serializers.ListField(
+        child=serializers.CharField(), help_text="the versions the query reads, pinned when it was saved"
+    )
+    version = serializers.CharField(allow_null=True, help_text="dataset@number once done; else null")
+    version_url = serializers.CharField(allow_null=True, help_text="the new version in the API, once done")
+    version_status = serializers.CharField(
+        allow_null=True, help_text="the new version's ingest: processing, ready or failed"
+    )
+    error = serializers.CharField(allow_blank=True, help_text="why it failed")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+def save_json(request: Request, save: QuerySave) -> dict[str, Any]:
+    version = save.version
+    return {
+        "id": save.pk,
+        "url": request.build_absolute_uri(reverse("api-query-save", args=[save.pk])),
+        "status": save.status,
+        "dataset": save.dataset.slug,
+        "sql": save.sql,
+        "message": save.message,
+        "versions": [each.ref for each in query_save_reads(save=save)],
+        "version": version.ref if version else None,
+        "version_url": request.build_absolute_uri(
+            reverse("api-version-detail", args=[version.dataset.slug, version.number])
+        )
+        if version
+        else None,
+        "version_status": version.status if version else None,
+        "error": save.error,
+        "created_at": save.created_at,
+        "finished_at": save.finished_at,
+    }
+
+
 class QueryInputSerializer(serializers.Serializer):
     sql = serializers.CharField(
         help_text='one SELECT (or WITH … SELECT); versions by reference in double quotes: FROM "churn@3"'
     )
     version = serializers.CharField(
         required=False, allow_blank=True, help_text="dataset@ref the SQL may read as the table `data`"
+    )
+    format = serializers.ChoiceField(
+        choices=EXPORT_FORMATS,
+        required=False,
+        help_text="download the whole result (up to GRANARY_QUERY_EXPORT_MAX_ROWS rows) as a csv or "
+        "parquet file instead of JSON",
+    )
+    save_as = SaveAsSerializer(
+        required=False,
+        help_text="save the whole result as the next version of a dataset you may write: answers 202 "
+        "with the pending save, which a worker turns into the version",
     )
 
 
@@ -164,28 +231,52 @@ class Query(APIView):
     @extend_schema(
         request=QueryInputSerializer,
         responses={
-            200: QueryResultSerializer,
+            (200, "application/json"): QueryResultSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="with format=csv"),
+            (200, "application/vnd.apache.parquet"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="with format=parquet"
+            ),
+            202: OpenApiResponse(
+                QuerySaveSerializer, description="with save_as: the pending save (also its Location)"
+            ),
             400: OpenApiResponse(
                 ErrorSerializer,
                 description="not one SELECT, a table that is no version reference, a refused function, "
                 "an error in the SQL (field: sql); query_timeout, query_too_large",
             ),
-            403: OpenApiResponse(ErrorSerializer, description="a restricted version the caller may not read"),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="a restricted version the caller may not read; with save_as, a dataset "
+                "they may not write (or a read-scope token)",
+            ),
             404: OpenApiResponse(
-                ErrorSerializer, description="a version that does not exist or is not visible"
+                ErrorSerializer,
+                description="a version (or save_as dataset) that does not exist or is not visible",
             ),
             409: OpenApiResponse(ErrorSerializer, description="a version that is not ready"),
+            503: OpenApiResponse(ErrorSerializer, description="storage_unavailable: the versions' store"),
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> Response | FileResponse:
         data = request.data if isinstance(request.data, dict) else {}
         sql, ref = data.get("sql"), data.get("version") or ""
+        export, save_as = data.get("format"), data.get("save_as")
         if not isinstance(sql, str) or not sql.strip():
             raise InvalidInput('sql: give one SELECT to run, e.g. SELECT * FROM "churn@3".', field="sql")
         if not isinstance(ref, str):
             raise InvalidInput("version: give a reference such as churn@3.", field="version")
+        if export is not None and save_as is not None:
+            raise InvalidInput(
+                "Give format (a download) or save_as (a new version), not both.", field="format"
+            )
         user = me(request)
         version = version_get(user=user, ref=ref) if ref else None
+        if save_as is not None:
+            return self._save(request, sql=sql, version=version, save_as=save_as)
+        if export is not None:
+            if not isinstance(export, str):
+                raise InvalidInput(f"format: give one of {', '.join(EXPORT_FORMATS)}.", field="format")
+            return _download(query_export(user=user, sql=sql, format=export, version=version))
         result = query_run(user=user, sql=sql, version=version)
         return Response(
             {
@@ -196,3 +287,40 @@ class Query(APIView):
                 "versions": result.versions,
             }
         )
+
+    def _save(self, request: Request, *, sql: str, version: Any, save_as: Any) -> Response:
+        if not isinstance(save_as, dict) or not isinstance(save_as.get("dataset"), str):
+            raise InvalidInput('save_as: give {"dataset": "<slug>", "message": "…"}.', field="save_as")
+        message = save_as.get("message") or ""
+        if not isinstance(message, str):
+            raise InvalidInput("save_as.message: give text.", field="save_as")
+        save = query_save(
+            user=me(request), sql=sql, dataset=save_as["dataset"], message=message, version=version
+        )
+        body = save_json(request, save)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+def _download(export: Any) -> FileResponse:
+    response = FileResponse(
+        export.file, as_attachment=True, filename=export.filename, content_type=export.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Granary-Rows"] = str(export.rows)
+    response["X-Granary-Truncated"] = "true" if export.truncated else "false"
+    return response
+
+
+class QuerySaveDetail(APIView):
+    """A query saved as a version: pending until a worker has run it, then done (with the new
+    version, which ingest and quality then process like any upload) or failed (with why)."""
+
+    @extend_schema(
+        responses={
+            200: QuerySaveSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="no such save visible to the caller"),
+        }
+    )
+    def get(self, request: Request, save_id: int) -> Response:
+        return Response(save_json(request, query_save_get(user=me(request), save_id=save_id)))

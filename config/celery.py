@@ -61,6 +61,8 @@ app.conf.task_queues = [Queue(name, routing_key=name) for name in QUEUES]
 app.conf.worker_consumer = "config.celery:Consumer"
 app.conf.task_routes = {
     "datasets.tasks.ingest_version": {"queue": "ingest"},
+    # A query saved as a version reads and writes whole results, as ingest does.
+    "datasets.tasks.save_query": {"queue": "ingest"},
     # Named as before the apps were split (quality.tasks).
     "datasets.tasks.validate_version": {"queue": "quality"},
     # Everything else (webhooks, notifications, sweeps, popularity) goes to the default, `io`.
@@ -96,6 +98,7 @@ def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
         return
     for task in (
         "datasets.tasks.versions_sweep",
+        "datasets.tasks.query_saves_sweep",
         "quality.tasks.runs_sweep",
         "webhooks.tasks.deliveries_sweep",
     ):

@@ -471,3 +471,51 @@ class DirectUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.slug} ← {self.filename or self.id} ({self.state})"
+
+
+class QuerySave(models.Model):
+    """A SQL console query on its way to becoming a version of `dataset` (datasets.viewer.save).
+
+    The SQL was checked when it was asked for, against versions pinned then (`reads`: table name ->
+    version id), so `weather@latest` means the version the user was shown, whenever a worker runs
+    it. The row is its own outbox (`sent_at`, a lease while a worker runs it), like a version's
+    ingest; `version` is what it became, `error` why it did not.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="query_saves")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    sql = models.TextField()
+    message = models.CharField(max_length=500, blank=True)
+    reads = models.JSONField(default=dict, help_text="{table name in the SQL: version id}, pinned when asked")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    version = models.OneToOneField(
+        Version, on_delete=models.SET_NULL, null=True, blank=True, related_name="query_save"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "done", "failed"]), name="query_save_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error=""), name="query_save_failure_has_error"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="query_save_status_idx")]
+
+    def __str__(self) -> str:
+        return f"query save {self.pk} → {self.dataset.slug} ({self.status})"

@@ -17,6 +17,14 @@ def ingest_version(version_id: int) -> None:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def save_query(save_id: int) -> None:
+    """A SQL console query's result made a version (datasets.viewer.save), on the ingest queue."""
+    from datasets.viewer.save import query_save_run
+
+    query_save_run(save_id=save_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def popularity_refresh() -> int:
     """Daily (CELERY_BEAT_SCHEDULE): checkouts age out of the 90-day count with nothing else changing."""
     from datasets.services.summary import datasets_popularity_refresh
@@ -30,6 +38,14 @@ def versions_sweep() -> list[int]:
     from datasets.services.versions import versions_requeue
 
     return versions_requeue()
+
+
+# Every GRANARY_SWEEP_SECONDS (beat) and at each worker's start: saves never sent or left by a dead worker.
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+def query_saves_sweep() -> list[int]:
+    from datasets.viewer.save import query_saves_requeue
+
+    return query_saves_requeue()
 
 
 # Hourly (CELERY_BEAT_SCHEDULE), and at each worker's start on its own machine (config/celery.py).

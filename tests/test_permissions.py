@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership
 from accounts.services import token_create
-from datasets.models import AccessRequest, Dataset
+from datasets.models import AccessRequest, Dataset, QuerySave
 from datasets.services.aliases import alias_set
 from datasets.services.checkouts import checkout_create
 from lineage.models import ExternalDataset, Job, Run, RunDataset
@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("api-version-rows", "GET"): READ_DATA,
     # The SQL console reads the version it names; a POST, so anonymous readers are not let in.
     ("api-query", "POST"): {**READ_DATA, "anonymous_read": 401},
+    # A pending save (the owner's here) is its author's alone; the others find none.
+    ("api-query-save", "GET"): {**SIGNED_IN_API, "anonymous_read": 404, "outsider": 404, "member": 404},
     ("api-schema-diff", "GET"): READ_DATA,
     ("api-column-docs", "GET"): READ_DATA,
     ("api-suite", "GET"): READ_DATA,
@@ -306,6 +308,9 @@ def call(
         "checkout_id": world["checkouts"][dataset.slug].pk,
         "request_id": world["access_requests"][dataset.slug].pk,
         "upload_id": uuid.uuid4(),
+        "save_id": QuerySave.objects.create(
+            dataset=dataset, created_by=world["users"]["owner"], sql="SELECT 1", reads={}
+        ).pk,
     }
     if name.startswith("team-") or name.startswith("api-team-"):
         kwargs_by_arg["slug"] = world["team"].slug

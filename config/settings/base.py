@@ -263,6 +263,11 @@ GRANARY_QUERY_MAX_ROWS = env_int("GRANARY_QUERY_MAX_ROWS", 1000, minimum=1)
 GRANARY_QUERY_TIMEOUT_SECONDS: float = env_int("GRANARY_QUERY_TIMEOUT_SECONDS", 10)
 GRANARY_QUERY_MEMORY_BYTES = env_size("GRANARY_QUERY_MEMORY_BYTES", 512 * 1024**2)
 GRANARY_QUERY_THREADS = env_int("GRANARY_QUERY_THREADS", 1, minimum=1)
+# A query's result downloaded as CSV or Parquet (web process): at most this many rows, this long.
+GRANARY_QUERY_EXPORT_MAX_ROWS = env_int("GRANARY_QUERY_EXPORT_MAX_ROWS", 1_000_000, minimum=1)
+GRANARY_QUERY_EXPORT_TIMEOUT_SECONDS: float = env_int("GRANARY_QUERY_EXPORT_TIMEOUT_SECONDS", 60, minimum=1)
+# A query saved as a version runs on an ingest worker, every row, cancelled after this long.
+GRANARY_QUERY_SAVE_TIMEOUT_SECONDS: float = env_int("GRANARY_QUERY_SAVE_TIMEOUT_SECONDS", 1800, minimum=1)
 # --- Webhooks: where deliveries may go (webhooks/egress.py; README "Security", "Webhooks") ---
 # A webhook may only reach public addresses, checked when it is added and on the address each
 # delivery connects to. These networks (comma-separated CIDRs) are exempt, for receivers inside
@@ -382,6 +387,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "quality-runs-sweep": {
         "task": "quality.tasks.runs_sweep",
+        "schedule": float(GRANARY_SWEEP_SECONDS),
+        "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
+    },
+    "datasets-query-saves-sweep": {
+        "task": "datasets.tasks.query_saves_sweep",
         "schedule": float(GRANARY_SWEEP_SECONDS),
         "options": {"expires": float(GRANARY_SWEEP_SECONDS)},
     },

@@ -61,9 +61,13 @@ def sandbox(tables: dict[str, str]) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def time_limit(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Interrupt the connection from a timer thread when the time is up; the error says so."""
-    seconds = settings.GRANARY_QUERY_TIMEOUT_SECONDS
+def time_limit(connection: duckdb.DuckDBPyConnection, seconds: float | None = None) -> Iterator[None]:
+    """Interrupt the connection from a timer thread when the time is up (the console's limit
+    unless `seconds` is given: saves and exports run longer); the error says so."""
+    seconds = settings.GRANARY_QUERY_TIMEOUT_SECONDS if seconds is None else seconds
+    setting = (
+        "GRANARY_QUERY_TIMEOUT_SECONDS" if seconds == settings.GRANARY_QUERY_TIMEOUT_SECONDS else "its limit"
+    )
     timer = threading.Timer(seconds, connection.interrupt)
     timer.daemon = True
     timer.start()
@@ -71,7 +75,7 @@ def time_limit(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     except duckdb.InterruptException:
         raise QueryCancelled(
-            f"The query was cancelled after {seconds:g} s (GRANARY_QUERY_TIMEOUT_SECONDS): "
+            f"The query was cancelled after {seconds:g} s ({setting}): "
             "narrow it with filters, fewer columns or a LIMIT."
         ) from None
     except duckdb.OutOfMemoryException:
@@ -105,6 +109,9 @@ def rows_page(
     except OSError as exc:  # pyarrow's and S3's own failures, under DuckDB or not
         if (unavailable := storage.blob_source(sha256).unavailable(exc)) is not None:
             raise unavailable from exc
+        raise
+    except duckdb.Error as exc:  # S3 failing under DuckDB's scan comes wrapped in DuckDB's error
+        storage_failure_raise(exc, {"data": sha256})
         raise
     elapsed = (time.perf_counter() - started) * 1000
     return RowsPage(
@@ -192,6 +199,33 @@ def _check_value(connection: duckdb.DuckDBPyConnection, condition: Filter, value
         )
 
 
+def bind(
+    connection: duckdb.DuckDBPyConnection, statement: str, tables: dict[str, str]
+) -> list[dict[str, str]]:
+    """The columns of one checked SELECT, bound against the registered versions but not run:
+    an unknown column or a type error is the caller's InvalidInput, before any work is queued."""
+    try:
+        relation = connection.sql(statement)
+    except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+        raise
+    except duckdb.Error as exc:
+        storage_failure_raise(exc, tables)
+        raise InvalidInput(f"The query failed: {exc}", field="sql") from None
+    return [
+        {"name": name, "type": str(kind)} for name, kind in zip(relation.columns, relation.types, strict=True)
+    ]
+
+
+def storage_failure_raise(exc: duckdb.Error, tables: dict[str, str]) -> None:
+    """Raise StorageUnavailable (503) if `exc` is the blob store failing under DuckDB's scan of a
+    registered version: DuckDB wraps pyarrow's S3 OSError into its own error, text and all, which
+    would otherwise read as a fault of the SQL (400)."""
+    wrapped = OSError(str(exc))
+    for sha256 in tables.values():
+        if (unavailable := storage.blob_source(sha256).unavailable(wrapped)) is not None:
+            raise unavailable from exc
+
+
 def query_rows(
     *, sql: str, tables: dict[str, str], most: int
 ) -> tuple[list[dict[str, str]], list[list[Any]]]:
@@ -210,6 +244,7 @@ def query_rows(
             except (duckdb.InterruptException, duckdb.OutOfMemoryException):
                 raise
             except duckdb.Error as exc:
+                storage_failure_raise(exc, tables)
                 # Parser, binder and permission errors: about the SQL and the named versions only.
                 raise InvalidInput(f"The query failed: {exc}", field="sql") from None
     except OSError as exc:

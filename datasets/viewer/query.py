@@ -51,26 +51,18 @@ def query_run(*, user: Any, sql: str, version: Version | None = None) -> QueryRe
     """
     from datasets.viewer import engine  # DuckDB: loaded on the first query, not at start-up
 
-    sql = sql.strip()
-    statement = _single_select(sql)
-    tables = _tables(user=user, names=_check_tree(statement), version=version)
-    read = list(dict.fromkeys(tables.values()))
-    blobs: dict[str, str] = {}
-    for name, each in tables.items():
-        version_ready(version=each)
-        if each.parquet_blob_id is None:
-            raise NotReady(f"{each.ref} has no Parquet copy to query.")
-        blobs[name] = each.parquet_blob_id
+    checked = query_check(user=user, sql=sql, version=version)
+    read = checked.read
     most = settings.GRANARY_QUERY_MAX_ROWS
     outcome = "ok"
     started = time.perf_counter()
     try:
-        result = engine.query_rows(sql=statement, tables=blobs, most=most)
+        result = engine.query_rows(sql=checked.statement, tables=checked.blobs, most=most)
     except Exception as exc:
         outcome = getattr(exc, "code", type(exc).__name__)
         raise
     finally:
-        _audit(user=user, sql=sql, read=read, outcome=outcome)
+        query_audit(user=user, sql=checked.sql, read=read, outcome=outcome)
     columns, rows = result
     return QueryResult(
         columns=columns,
@@ -79,6 +71,38 @@ def query_run(*, user: Any, sql: str, version: Version | None = None) -> QueryRe
         elapsed_ms=(time.perf_counter() - started) * 1000,
         versions=[each.ref for each in read],
     )
+
+
+@dataclass(frozen=True)
+class CheckedQuery:
+    """A SELECT that passed every check, and the ready versions it reads, by table name."""
+
+    sql: str  # as written, stripped: what the audit log keeps
+    statement: str  # the one SELECT, without its semicolon: what DuckDB runs
+    tables: dict[str, Version]
+
+    @property
+    def read(self) -> list[Version]:
+        return list(dict.fromkeys(self.tables.values()))
+
+    @property
+    def blobs(self) -> dict[str, str]:
+        """Each table's Parquet copy (sha256), as the engine registers them."""
+        return {name: str(each.parquet_blob_id) for name, each in self.tables.items()}
+
+
+def query_check(*, user: Any, sql: str, version: Version | None = None) -> CheckedQuery:
+    """Everything query_run checks before it runs, for the console's other ends (exports, saves):
+    one SELECT, no refused function, each table a ready version with a Parquet copy the user may
+    read. The same InvalidInput, NotFound, AccessDenied and NotReady."""
+    sql = sql.strip()
+    statement = _single_select(sql)
+    tables = _tables(user=user, names=_check_tree(statement), version=version)
+    for each in tables.values():
+        version_ready(version=each)
+        if each.parquet_blob_id is None:
+            raise NotReady(f"{each.ref} has no Parquet copy to query.")
+    return CheckedQuery(sql=sql, statement=statement, tables=tables)
 
 
 def _single_select(sql: str) -> str:
@@ -188,14 +212,17 @@ def _tables(*, user: Any, names: set[str], version: Version | None) -> dict[str,
     return tables
 
 
-def _audit(*, user: Any, sql: str, read: list[Version], outcome: str) -> None:
+def query_audit(
+    *, user: Any, sql: str, read: list[Version], outcome: str, action: str = "query.run", **extra: Any
+) -> None:
     """One event per version read, so each team's log shows who queried its data; one without a
-    version for SQL that read none."""
+    version for SQL that read none. Exports and saves are `query.export` and `query.save`."""
     detail = {
         "sql": sql[:AUDITED_SQL_CHARS],
         "versions": [each.ref for each in read],
         "outcome": outcome,
+        **extra,
     }
     targets: list[Version | None] = list(read) or [None]
     for each in targets:
-        audit_record(action="query.run", actor=user, version=each, detail=detail)
+        audit_record(action=action, actor=user, version=each, detail=detail)
