@@ -108,6 +108,19 @@ def team_owners(*, team: Team) -> list[User]:
     return [membership.user for membership in owners]
 
 
+def owners_of_teams_of(*, user: AnyUser) -> dict[Team, list[str]]:
+    """The owners of each of the user's teams, by team: whom to ask for the maintainer role."""
+    owners: dict[Team, list[str]] = {}
+    rows = (
+        Membership.objects.filter(team_id__in=team_ids_of(user), role=Membership.Role.OWNER)
+        .select_related("team", "user")
+        .order_by("team__slug", "user__username")
+    )
+    for membership in rows:
+        owners.setdefault(membership.team, []).append(membership.user.username)
+    return owners
+
+
 def preferences_of(*, user: User) -> Preferences:
     """The user's preferences: their row, or the defaults (unsaved) when they never chose."""
     return Preferences.objects.filter(user=user).first() or Preferences(user=user)

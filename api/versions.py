@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -308,9 +309,18 @@ class VersionPreview(APIView):
         return Response({"version": version.ref, **version.preview})
 
 
+class JsonLdRenderer(JSONRenderer):
+    media_type = "application/ld+json"
+    format = "jsonld"
+
+
 class VersionCroissant(APIView):
     """Croissant 1.0 (ML Commons) JSON-LD metadata for exactly this version: its files with their
     sha256, and a RecordSet whose fields are its columns."""
+
+    # The document itself whatever the Accept header: a browser following the portal's link got
+    # DRF's browsable HTML page labelled application/ld+json, shown as text.
+    renderer_classes = [JsonLdRenderer, JSONRenderer]
 
     @extend_schema(responses={(200, "application/ld+json"): OpenApiTypes.OBJECT})
     def get(self, request: Request, slug: str, ref: str) -> Response:

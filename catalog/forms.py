@@ -28,13 +28,16 @@ class DatasetForm(ServiceErrorsMixin):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None)
     summary = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     readme = forms.CharField(
+        label="README",
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 10}),
         help_text="Markdown.",
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. churn, tabular.")
-    license = forms.CharField(max_length=100, required=False, help_text="An SPDX id, e.g. CC-BY-4.0.")
+    license = forms.CharField(
+        label="Licence", max_length=100, required=False, help_text="An SPDX id, e.g. CC-BY-4.0."
+    )
     visibility = forms.ChoiceField(choices=Dataset.Visibility.choices, initial=Dataset.Visibility.INTERNAL)
 
     def __init__(self, *args: Any, teams: Any, **kwargs: Any) -> None:
@@ -249,8 +252,14 @@ class AliasForm(ServiceErrorsMixin):
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["version"].choices = [  # type: ignore[attr-defined]
-            (v.number, f"v{v.number}" + (f": {v.message}" if v.message else "")) for v in versions
+            (v.number, f"v{v.number}" + (f": {v.message}" if v.message else "") + _quality_note(v))
+            for v in versions
         ]
+
+
+def _quality_note(version: Any) -> str:
+    # Choosing an alias's version: one that failed its checks should stand out before it is picked.
+    return {"failed": " (failed its checks)", "error": " (check run errored)"}.get(version.quality_status, "")
 
 
 class AccessRequestForm(ServiceErrorsMixin):

@@ -29,6 +29,8 @@ urlpatterns = [
         access.dataset_access_decide,
         name="dataset-access-decide",
     ),
+    path("access-requests/", access.access_requests_waiting, name="access-requests"),
+    path("checkouts/<uuid:checkout_id>/", datasets.checkout_detail, name="checkout-detail"),
     path("datasets/<slug:slug>/audit/", audit.dataset_audit, name="dataset-audit"),
     path("datasets/<slug:slug>/aliases/", aliases.dataset_aliases, name="dataset-aliases"),
     path("datasets/<slug:slug>/aliases/set/", aliases.dataset_alias_set, name="dataset-alias-set"),

@@ -18,7 +18,7 @@ from django.db.models import (
     When,
 )
 
-from accounts.selectors import team_ids_managed_by, user_may_browse, user_pk
+from accounts.selectors import is_signed_in, team_ids_managed_by, user_may_browse, user_pk
 from audit.models import AuditEvent
 from core.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
 from core.types import AnyUser, SchemaColumn
@@ -162,6 +162,30 @@ def checkout_get(*, user: AnyUser, checkout_id: Any) -> Checkout:
     return checkout
 
 
+def checkout_readable_items(*, user: AnyUser, checkout_id: Any) -> tuple[Checkout, list[CheckoutItem]]:
+    """A checkout as the portal shows it: its items whose data the user may read, in order.
+
+    Unlike `checkout_get` (the API's manifest, all or nothing), a reader of one of its datasets
+    sees that part, as on the dataset's Usage tab; the others are left out without a word, and a
+    checkout with no readable item does not exist to them.
+    """
+    if not user_may_browse(user):
+        raise NotSignedIn("Sign in to see checkouts.")
+    checkout = Checkout.objects.select_related("created_by").filter(pk=checkout_id).first()
+    items = (
+        list(
+            checkout.items.filter(dataset__in=datasets_readable_by(user).values("pk"))
+            .select_related("dataset", "version")
+            .order_by("position")
+        )
+        if checkout
+        else []
+    )
+    if checkout is None or not items:
+        raise NotFound(f"No checkout {checkout_id}.")
+    return checkout, items
+
+
 def checkouts_of(*, dataset: Dataset) -> QuerySet[CheckoutItem]:
     """The dataset's side of every checkout that pulled one of its versions, newest first.
 
@@ -284,6 +308,17 @@ def schema_diff(*, old: Version, new: Version) -> dict[str, Any]:
 def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
     """Every request for the dataset, newest first: what its owners see."""
     return AccessRequest.objects.filter(dataset=dataset).select_related("user", "decided_by")
+
+
+def access_requests_pending_for(*, user: AnyUser) -> QuerySet[AccessRequest]:
+    """The pending requests this user may decide, newest first: those for the datasets of the
+    teams they own (every one, for a superuser), as `datasets.access` grants `decide`."""
+    if not is_signed_in(user):
+        return AccessRequest.objects.none()
+    pending = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING)
+    if not getattr(user, "is_superuser", False):
+        pending = pending.filter(dataset__team_id__in=team_ids_managed_by(user=user))
+    return pending.order_by("-created_at", "-pk")
 
 
 def access_requests_visible_to(*, user: AnyUser, dataset: Dataset, access: Access) -> QuerySet[AccessRequest]:

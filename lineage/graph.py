@@ -87,6 +87,25 @@ class Graph:
         return self._linked("downstream", jobs=True)
 
     @property
+    def within(self) -> list[tuple[Node, Node]]:
+        """Lineage among the centre's own data, directly or through one job: a dataset's v2
+        declared as derived from its v1. Neither upstream nor downstream of the dataset, it is
+        lineage all the same, and the graph draws it."""
+        by_id = {node.id: node for node in self.nodes}
+        centre = {node.id for node in self.nodes if node.side == "center" and node.kind != "job"}
+        pairs = {(e.source, e.target) for e in self.edges if e.source in centre and e.target in centre}
+        read: dict[str, set[str]] = {}
+        for edge in self.edges:
+            if edge.kind == "input" and edge.source in centre:
+                read.setdefault(edge.target, set()).add(edge.source)
+        for edge in self.edges:
+            if edge.kind == "output" and edge.target in centre:
+                pairs |= {
+                    (source, edge.target) for source in read.get(edge.source, ()) if source != edge.target
+                }
+        return [(by_id[a], by_id[b]) for a, b in sorted(pairs)]
+
+    @property
     def unlinked_externals(self) -> list[Node]:
         """External datasets that no Granary dataset claims yet: candidates for a link."""
         return [node for node in self.nodes if node.kind == "external" and not node.fields["linked_dataset"]]

@@ -1,9 +1,11 @@
 """Lays a lineage graph out for an SVG drawn on the server, so the page needs no JavaScript library.
 
 Columns follow the data flow: the dataset (or version) at the centre, what it came from to the
-left, what depends on it to the right, jobs half-way between the data they read and wrote. Within
-a column, nodes sit near the average row of their neighbours closer to the centre, which keeps
-most edges from crossing.
+left, what depends on it to the right, jobs half-way between the data they read and wrote. The
+centre is one block; lineage inside it (v2 of a dataset derived from its v1, maybe through a job)
+spreads it over several columns by depth, so every arrow points right. Within a column, nodes
+sit near the average row of their neighbours closer to the centre, which keeps most edges from
+crossing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from lineage.graph import Graph, Node
+from lineage.graph import Edge, Graph, Node
 
 BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 190, 42, 64, 14, 16
 MAX_LABEL = 26
@@ -48,9 +50,30 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+Column = tuple[int, int]  # (side and depth, depth inside the centre)
+
+
 def _column(node: Node, is_job: bool) -> int:
     sign = {"upstream": -1, "downstream": 1}.get(node.side, 0)
     return sign * (2 * node.depth - 1 if is_job else 2 * node.depth)
+
+
+def _centre_depths(centre: set[str], edges: list[Edge]) -> dict[str, int]:
+    """Each centre node's longest path from a centre node nothing inside the centre feeds.
+
+    Reported lineage may hold a cycle: a node is raised at most once per node in the centre, so
+    a cycle stops the rise instead of looping, and its back edge is drawn as one."""
+    inside = [(e.source, e.target) for e in edges if e.source in centre and e.target in centre]
+    depth = dict.fromkeys(centre, 0)
+    for _ in range(len(centre)):
+        changed = False
+        for source, target in inside:
+            if depth[target] < depth[source] + 1 <= len(centre):
+                depth[target] = depth[source] + 1
+                changed = True
+        if not changed:
+            break
+    return depth
 
 
 def _sublabel(node: Node) -> str:
@@ -73,8 +96,17 @@ def graph_drawing(graph: Graph, *, max_nodes: int = 150) -> Drawing:
         e.source for e in graph.edges if e.kind == "output"
     }
     nodes = [node for node in graph.nodes if node.id in ends]
-    column = {node.id: _column(node, node.id in jobs) for node in nodes}
-    nodes.sort(key=lambda node: (abs(column[node.id]), node.label))
+    side = {node.id: _column(node, node.id in jobs) for node in nodes}
+    # A job between two centre nodes (it read v1 and wrote v2) belongs to the centre block too.
+    feeds: dict[str, set[int]] = defaultdict(set)
+    for edge in graph.edges:
+        if edge.source in side and edge.target in side:
+            feeds[edge.source].add(side[edge.target])
+            feeds[edge.target].add(side[edge.source])
+    centre = {n for n in side if side[n] == 0 or (n in jobs and feeds[n] == {0})}
+    inner = _centre_depths(centre, list(graph.edges))
+    column: dict[str, Column] = {n: (0, inner[n]) if n in centre else (side[n], 0) for n in side}
+    nodes.sort(key=lambda node: (abs(column[node.id][0]), column[node.id][1], node.label))
     omitted = max(0, len(nodes) - max_nodes)
     nodes = nodes[:max_nodes]
     kept = {node.id for node in nodes}
@@ -84,12 +116,12 @@ def graph_drawing(graph: Graph, *, max_nodes: int = 150) -> Drawing:
     for edge in edges:
         neighbours[edge.source].append(edge.target)
         neighbours[edge.target].append(edge.source)
-    columns: dict[int, list[Node]] = defaultdict(list)
+    columns: dict[Column, list[Node]] = defaultdict(list)
     for node in nodes:
         columns[column[node.id]].append(node)
     row: dict[str, float] = {}
     # From the centre outwards, each column ordered by where its already placed neighbours sit.
-    for col in sorted(columns, key=lambda c: (abs(c), c)):
+    for col in sorted(columns, key=lambda c: (abs(c[0]), c[0], c[1])):
 
         def weight(node: Node) -> tuple[float, str]:
             rows = [row[n] for n in neighbours[node.id] if n in row]

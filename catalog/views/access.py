@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -21,6 +22,7 @@ from datasets.models import Dataset
 from datasets.selectors import (
     access_request_get,
     access_requests_of,
+    access_requests_pending_for,
 )
 from datasets.services.access_requests import access_request_create, access_request_settle
 
@@ -44,6 +46,16 @@ def dataset_access_request(request: AuthenticatedHttpRequest, slug: str) -> Http
     if asked:
         return redirect("dataset-detail", dataset.slug)
     return detail_page(request, dataset, access, access_form=form)
+
+
+WAITING_PAGE_SIZE = 50
+
+
+def access_requests_waiting(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every access request waiting for this user's decision, across the teams they own."""
+    waiting = access_requests_pending_for(user=request.user).select_related("dataset", "user")
+    page = Paginator(waiting, WAITING_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "catalog/access_requests.html", {"page": page})
 
 
 @portal_page

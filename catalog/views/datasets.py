@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.selectors import (
+    owners_of_teams_of,
     teams_writable_by,
 )
 from catalog.forms import (
@@ -29,6 +30,7 @@ from datasets.references import version_certified, version_latest
 from datasets.selectors import (
     access_requests_by,
     checkout_count,
+    checkout_readable_items,
     checkouts_of,
     column_docs,
     version_alias_names,
@@ -92,8 +94,11 @@ def dataset_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     if dataset:
         return redirect("version-upload", dataset.slug)
+    context: dict[str, Any] = {"form": form, "teams": teams}
+    if not teams:  # say whom to ask rather than show a form with no team to choose
+        context["team_owners"] = owners_of_teams_of(user=request.user)
     status = 400 if form.errors else 200
-    return render(request, "catalog/dataset_form.html", {"form": form, "teams": teams}, status=status)
+    return render(request, "catalog/dataset_form.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -162,3 +167,11 @@ def dataset_usage(request: HttpRequest, slug: str) -> HttpResponse:
         "checkout_count": checkout_count(dataset=dataset),
     }
     return render(request, "catalog/dataset_usage.html", context)
+
+
+@portal_page
+def checkout_detail(request: HttpRequest, checkout_id: str) -> HttpResponse:
+    """One checkout, for the people who may read its data: who pulled which versions, when, and
+    for which model; the API's manifest is a link away."""
+    checkout, items = checkout_readable_items(user=request.user, checkout_id=checkout_id)
+    return render(request, "catalog/checkout_detail.html", {"checkout": checkout, "items": items})

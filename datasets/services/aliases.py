@@ -12,6 +12,11 @@ from core.validation import validate
 from datasets.models import COMPUTED_ALIASES, Alias, AliasMove, Dataset, Version, alias_validator
 
 
+def alias_name_check(name: str) -> str:
+    """The alias name as it would be stored, or InvalidInput saying why it cannot be set."""
+    return _check_name(name)
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     if name in COMPUTED_ALIASES:
