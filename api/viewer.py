@@ -131,6 +131,7 @@ class VersionRows(APIView):
             descending=sort.startswith("-"),
             filters=[filter_parse(raw) for raw in request.query_params.getlist("filter") if raw],
             q=request.query_params.get("q", ""),
+            user=me(request),
         )
         return Response(
             {

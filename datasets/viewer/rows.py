@@ -4,9 +4,11 @@ schema, run by `engine` (DuckDB in a sandbox, or pyarrow's row groups for a plai
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 
+from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
 from datasets.models import Version
 from datasets.selectors import version_ready
@@ -22,12 +24,14 @@ def version_rows(
     descending: bool = False,
     filters: Sequence[Filter] = (),
     q: str = "",
+    user: Any = None,
 ) -> RowsPage:
     """Rows `offset` to `offset + limit` of a ready version, matching every filter (AND) and the
     text search `q` (over its string columns, case-insensitive), ordered by `sort` if given.
 
     Every column named must be in the version's schema, every operator known and every value of the
-    column's type: anything else is an InvalidInput that says which.
+    column's type: anything else is an InvalidInput that says which. A page read is one
+    `version.rows` event in the audit log, by `user` (the caller has checked they may read it).
     """
     version_ready(version=version)
     if version.parquet_blob_id is None:
@@ -47,7 +51,7 @@ def version_rows(
         raise InvalidInput(f"q: {version.ref} has no string columns to search.", field="q")
     from datasets.viewer import engine  # DuckDB and pyarrow: loaded on the first page
 
-    return engine.rows_page(
+    page = engine.rows_page(
         sha256=version.parquet_blob_id,
         columns=[{"name": name, "type": kind} for name, kind in types.items()],
         offset=offset,
@@ -58,6 +62,16 @@ def version_rows(
         q=q,
         searched=searched,
     )
+    # Once per page, as a download is once per file: what was asked and how much came back.
+    detail: dict[str, Any] = {"offset": offset, "limit": limit, "rows": len(page.rows), "total": page.total}
+    if sort:
+        detail["sort"] = ("-" if descending else "") + sort
+    if filters:
+        detail["filters"] = [[each.column, each.op, each.value] for each in filters]
+    if q:
+        detail["q"] = q[:200]
+    audit_record(action="version.rows", actor=user, version=version, detail=detail)
+    return page
 
 
 def _check_filter(condition: Filter, types: dict[str, str], version: Version) -> None:

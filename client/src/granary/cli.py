@@ -14,6 +14,7 @@ import json
 import re
 import socket
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -113,6 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.add_argument("sql", help="one SELECT; name versions in double quotes: 'SELECT * FROM \"churn@3\"'")
     query.add_argument("--version", help="a version the SQL reads as the table `data`")
+    query.add_argument(
+        "-o", "--output", type=Path, help="write the whole result to a .csv or .parquet file instead"
+    )
+    query.add_argument(
+        "--save-as", metavar="DATASET", help="save the whole result as the next version of DATASET"
+    )
+    query.add_argument("-m", "--message", default="", help="the saved version's message (--save-as)")
+    query.add_argument(
+        "--no-wait", dest="wait", action="store_false", help="with --save-as: return while it is processing"
+    )
+    query.add_argument("--timeout", type=float, default=3600, help="seconds to wait for ready (default 3600)")
     query.set_defaults(run=_query)
 
     info = commands.add_parser("info", parents=[common], help="what a reference resolves to")
@@ -294,6 +306,39 @@ def _columns(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    if args.save_as and args.output:
+        raise GranaryError("Give --save-as (a new version) or --output (a file), not both.")
+    if args.save_as:
+        version = _client(args).query_save(
+            args.sql,
+            args.save_as,
+            version=args.version,
+            message=args.message,
+            wait=args.wait,
+            timeout=args.timeout,
+        )
+        if args.json:
+            _print_json(version.raw)
+        elif version.status == "ready":
+            rows = f", {version.row_count:,} rows" if version.row_count is not None else ""
+            print(f"{version.ref} ready: sha256 {version.sha256}{rows}")
+        else:
+            print(f"{version.ref} {version.status}: sha256 {version.sha256}")
+        return 0
+    if args.output:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            path = _client(args).query_export(args.sql, args.output, version=args.version)
+        for warning in warned:
+            print(f"warning: {warning.message}", file=sys.stderr)
+        if args.json:
+            _print_json({"path": str(path), "size": path.stat().st_size, "truncated": bool(warned)})
+        else:
+            print(
+                f"{path} ({human_bytes(path.stat().st_size)})"
+                + (" (cut at the server's limit)" if warned else "")
+            )
+        return 0
     result = _client(args).query_json(args.sql, version=args.version)
     if args.json:
         _print_json(result)

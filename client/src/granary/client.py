@@ -7,10 +7,11 @@ import contextlib
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -268,10 +269,43 @@ class Client:
             body["version"] = version
         return dict(self._request("POST", "/api/v1/query/", json=body))
 
-    def query(self, sql: str, *, version: str | None = None) -> pandas.DataFrame | list[dict[str, Any]]:
+    @overload
+    def query(
+        self, sql: str, *, version: str | None = None, save_as: None = None
+    ) -> pandas.DataFrame | list[dict[str, Any]]: ...
+
+    @overload
+    def query(
+        self,
+        sql: str,
+        *,
+        version: str | None = None,
+        save_as: str,
+        message: str = "",
+        wait: bool = False,
+        timeout: float = 3600.0,
+    ) -> Version: ...
+
+    def query(
+        self,
+        sql: str,
+        *,
+        version: str | None = None,
+        save_as: str | None = None,
+        message: str = "",
+        wait: bool = False,
+        timeout: float = 3600.0,
+    ) -> pandas.DataFrame | list[dict[str, Any]] | Version:
         """The result of one read-only SELECT as a pandas DataFrame (its `attrs` hold `truncated`,
         `elapsed_ms` and `versions`), or as a list of dicts where pandas is not installed. At most
-        the server's GRANARY_QUERY_MAX_ROWS rows: aggregate in SQL, or pull the version to read all."""
+        the server's GRANARY_QUERY_MAX_ROWS rows: aggregate in SQL, or pull the version to read all.
+
+        With `save_as` (a dataset you may write), the whole result becomes its next version
+        instead, derived from every version the SQL reads: returned once a worker has made it
+        (processing), or with `wait=True` once it is ready; a save or version that fails raises
+        Conflict with the reason."""
+        if save_as is not None:
+            return self.query_save(sql, save_as, version=version, message=message, wait=wait, timeout=timeout)
         result = self.query_json(sql, version=version)
         names = [column["name"] for column in result["columns"]]
         try:
@@ -281,6 +315,84 @@ class Client:
         frame = pandas.DataFrame(result["rows"], columns=names)
         frame.attrs.update({key: result[key] for key in ("truncated", "elapsed_ms", "versions")})
         return frame
+
+    def query_save(
+        self,
+        sql: str,
+        dataset: str,
+        *,
+        version: str | None = None,
+        message: str = "",
+        wait: bool = False,
+        timeout: float = 3600.0,
+        interval: float = 0.5,
+    ) -> Version:
+        """Save the whole result of `sql` as the next version of `dataset` (see `query`)."""
+        body: dict[str, Any] = {"sql": sql, "save_as": {"dataset": dataset, "message": message}}
+        if version:
+            body["version"] = version
+        save = self._request("POST", "/api/v1/query/", json=body, expect=(202,))
+        deadline = time.monotonic() + timeout
+        while save["status"] == "pending":
+            if time.monotonic() > deadline:
+                raise TransferError(f"The query saved as {dataset} is still pending after {timeout:.0f} s.")
+            time.sleep(interval)
+            save = self._get_json(save["url"])
+        if save["status"] == "failed":
+            raise Conflict(
+                f"Saving the query as {dataset} failed: {save['error']}", status=409, code="failed"
+            )
+        made = Version.from_json(self._get_json(save["version_url"]))
+        remaining = max(0.0, deadline - time.monotonic())
+        return self.wait(made.ref, timeout=remaining, interval=interval) if wait else made
+
+    def query_export(
+        self,
+        sql: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        format: Literal["csv", "parquet"] | None = None,
+    ) -> Path:
+        """Write the whole result of `sql` (up to the server's GRANARY_QUERY_EXPORT_MAX_ROWS rows)
+        to `dest` as CSV or Parquet, by default as its suffix says. A result cut at that limit is
+        written, and a warning says so. Returns the path."""
+        path = Path(dest)
+        chosen = format or path.suffix.lower().lstrip(".")
+        if chosen not in ("csv", "parquet"):
+            raise GranaryError(f"Write a .csv or .parquet file (or give format=): not '{path.name}'.")
+        body: dict[str, Any] = {"sql": sql, "format": chosen}
+        if version:
+            body["version"] = version
+        url = self._url("/api/v1/query/")
+        try:
+            response = self.session.post(url, json=body, stream=True, timeout=(10, self.timeout))
+        except requests.exceptions.RequestException as exc:
+            raise TransferError(f"POST {url} failed: {exc}") from None
+        with response:
+            if response.status_code != 200:
+                try:
+                    error = response.json()
+                except ValueError:
+                    error = None
+                raise error_from_response(
+                    response.status_code, error, f"POST {url}: HTTP {response.status_code} {response.reason}"
+                )
+            partial = path.with_name(f".{path.name}.part")
+            try:
+                with partial.open("wb") as out:
+                    for chunk in response.iter_content(1024 * 1024):
+                        out.write(chunk)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+            if response.headers.get("X-Granary-Truncated") == "true":
+                warnings.warn(
+                    f"{path.name}: the result was cut at the server's limit of "
+                    f"{response.headers.get('X-Granary-Rows')} rows (GRANARY_QUERY_EXPORT_MAX_ROWS).",
+                    stacklevel=2,
+                )
+        return path
 
     # --- checkouts --------------------------------------------------------------------------------
 
