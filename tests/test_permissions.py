@@ -168,6 +168,11 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset-aliases", "GET"): PAGE_DATA,
     ("dataset-alias-set", "POST"): {**PAGE_WRITE, "owner": 302},
     ("dataset-alias-delete", "POST"): {**PAGE_WRITE, "owner": 302},
+    ("dataset-alias-delete", "GET"): PAGE_WRITE,  # asks to confirm
+    # Every access request waiting for the user's decision (none, for most people).
+    ("access-requests", "GET"): SIGNED_IN_PAGE,
+    # A checkout's portal page shows only the readable part; none readable: it does not exist.
+    ("checkout-detail", "GET"): {**PAGE_DATA, "outsider": (200, 404, 404)},
     # Access requests: whoever may find a dataset may list their own requests (owners see all);
     # asking makes sense only for a restricted dataset one cannot read yet.
     ("api-access-request-list", "GET"): {**READ_DATA, "outsider": (200, 404, 200)},
@@ -344,7 +349,7 @@ def call(
         },
         "api-alias-detail": {"version": 2},
         "api-checkout-list": {"refs": [f"{dataset.slug}@latest"], "purpose": "permissions walk"},
-        "dataset-alias-set": {"name": "prod", "version": "2"},
+        "dataset-alias-set": {"name": "prod", "version": "2", "confirm": "1"},
         "api-access-request-list": {"reason": "training the churn model"},
         "api-query": {"sql": f'SELECT * FROM "{dataset.slug}@1"'},  # noqa: S608 (our own slug)
         "api-direct-upload-list": {"size": 100, "sha256": "ab" * 32, "filename": f"{unique}.csv"},
