@@ -82,9 +82,12 @@ def _load_great_expectations(sender: Any = None, **kwargs: Any) -> None:
 
     Importing GX takes 4 s, 9 s or more on a loaded machine; done in each new process, it outran
     Celery's timeout for a process to come up, and every replacement of a killed process was
-    killed in turn, for ever. Only workers that run validations pay for it.
+    killed in turn, for ever. Only workers that run validations pay for it, and only where
+    GRANARY_WORKER_PRELOAD_GX is on (the default; `make run` turns it off to idle small).
     """
-    if sender is None or not consumes(sender, "quality"):
+    from django.conf import settings
+
+    if sender is None or not consumes(sender, "quality") or not settings.GRANARY_WORKER_PRELOAD_GX:
         return
     from quality.runner import gx_load
 

@@ -361,6 +361,13 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("GRANARY_WORKER_MAX_MEMORY_MB", 409
 # loads Great Expectations before it forks them), so Celery's 4 s suffices on a loaded machine
 # with room to spare.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 20.0
+# Processes per worker (`celery worker -c` overrides it); 0 is Celery's default, one per core.
+# `make run` sets 1: a laptop's idle worker then holds about a third of the memory (README).
+CELERY_WORKER_CONCURRENCY = env_int("GRANARY_WORKER_CONCURRENCY", 0, minimum=0)
+# The worker's parent imports Great Expectations before it forks (config/celery.py), so a process
+# replacing a killed one starts with it. `make run` turns it off: each process then loads it at
+# its first validation (seconds, once), and an idle worker stays small.
+GRANARY_WORKER_PRELOAD_GX = env_bool("GRANARY_WORKER_PRELOAD_GX", True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for Redis to come back, for ever
 # An upload's request waits at most ~2 s for a broker that is down: its version is committed and
@@ -473,7 +480,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Its import logs ~430 INFO lines ("Skipping registering function ... closure", "Multiple
+        # declarations of metric ..."); its warnings and errors still show.
+        "great_expectations": {"level": "WARNING"},
+    },
 }
 # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is off (404).
 GRANARY_METRICS_TOKEN = env_str("GRANARY_METRICS_TOKEN", "").strip()
