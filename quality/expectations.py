@@ -1,5 +1,9 @@
 """The expectations Granary offers in its form, how each reads in plain words, and the checks
-that turn a bad configuration into a message a person understands (before GX ever sees it)."""
+that turn a bad configuration into a message a person understands (before GX ever sees it).
+
+The table of parameters is what the portal's form and the suite's checks rely on: the checks of
+these expectations need no Great Expectations (whose import takes seconds in a web process);
+only an expectation outside the table, or with parameters it does not name, is left to GX."""
 
 from __future__ import annotations
 
@@ -19,6 +23,29 @@ VALUES = "values"  # a list of values
 COLUMNS = "columns"  # a list of column names
 BOOL = "bool"
 COLUMN = "column"
+
+
+class ParameterInvalid(InvalidInput):
+    """One parameter of one expectation is wrong: `detail` names the expectation (for the API and
+    imports), `message` says it for the form field that holds the parameter."""
+
+    def __init__(
+        self, where: str, message: str, *, position: int, param: str, says: str | None = None
+    ) -> None:
+        super().__init__(f"{where}: {message}", field=param)
+        said = says or message
+        self.message = said[:1].upper() + said[1:]
+        self.position = position
+
+
+# What a missing parameter asks for, by kind.
+_MISSING = {
+    "column": "choose a column",
+    "columns": "choose the columns",
+    "values": "give at least one value",
+    "regex": "enter a regular expression",
+    "text": "enter a type",
+}
 
 
 @dataclass(frozen=True)
@@ -164,10 +191,15 @@ CATALOG: dict[str, Spec] = {
 
 
 def referenced_columns(expectation: dict[str, Any]) -> list[str]:
+    return [name for _, name in referenced_column_params(expectation)]
+
+
+def referenced_column_params(expectation: dict[str, Any]) -> list[tuple[str, str]]:
+    """(parameter, column name) for each column the expectation names."""
     kwargs = expectation.get("kwargs", {})
-    names = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+    names = [(k, kwargs[k]) for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
     if expectation.get("type") == "expect_compound_columns_to_be_unique":
-        names += [c for c in kwargs.get("column_list", []) if isinstance(c, str)]
+        names += [("column_list", c) for c in kwargs.get("column_list", []) if isinstance(c, str)]
     return names
 
 
@@ -183,9 +215,15 @@ def check(expectation: dict[str, Any], *, position: int, columns: list[str] | No
         value = kwargs.get(param.name)
         if value is None:
             if param.required:
-                raise InvalidInput(f"{where}: '{param.name}' ({param.label}) is required.")
+                raise ParameterInvalid(
+                    where,
+                    f"'{param.name}' ({param.label}) is required.",
+                    position=position,
+                    param=param.name,
+                    says=f"This check needs it: {_MISSING.get(param.kind, 'give a value')}.",
+                )
             continue
-        _check_value(where, param, value)
+        _check_value(where, param, value, position=position)
     if (
         spec
         and spec.params
@@ -193,49 +231,93 @@ def check(expectation: dict[str, Any], *, position: int, columns: list[str] | No
     ):
         bounds = [kwargs.get(p.name) for p in spec.params if p.name in ("min_value", "max_value")]
         if len(bounds) == 2 and all(b is None for b in bounds):
-            raise InvalidInput(f"{where}: give at least one of min_value and max_value.")
+            raise ParameterInvalid(
+                where,
+                "give at least one of min_value and max_value.",
+                position=position,
+                param="min_value",
+                says="Give at least one bound: “at least”, “at most” or both.",
+            )
         low, high = [*bounds, None, None][:2]
         if low is not None and high is not None and low > high:
-            raise InvalidInput(f"{where}: min_value {low} is greater than max_value {high}.")
-    for name in ("regex",):
-        if name in kwargs and isinstance(kwargs[name], str):
-            try:
-                re.compile(kwargs[name])
-            except re.error as exc:
-                raise InvalidInput(
-                    f"{where}: the regular expression {kwargs[name]!r} does not compile: {exc}."
-                ) from None
+            raise ParameterInvalid(
+                where,
+                f"min_value {low} is greater than max_value {high}.",
+                position=position,
+                param="max_value",
+                says=f"“At most” ({high}) is less than “at least” ({low}).",
+            )
+    regex = kwargs.get("regex")
+    if isinstance(regex, str):
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            # As typed, between slashes: repr() would double every backslash.
+            raise ParameterInvalid(
+                where,
+                f"the regular expression /{regex}/ does not compile: {exc}.",
+                position=position,
+                param="regex",
+            ) from None
     mostly = kwargs.get("mostly")
     if mostly is not None and (
         not isinstance(mostly, (int, float)) or isinstance(mostly, bool) or not 0 <= mostly <= 1
     ):
-        raise InvalidInput(f"{where}: 'mostly' must be a fraction between 0 and 1, not {mostly!r}.")
+        raise ParameterInvalid(
+            where,
+            f"'mostly' must be a fraction between 0 and 1, not {mostly!r}.",
+            position=position,
+            param="mostly",
+        )
     if columns is not None:
-        for name in referenced_columns(expectation):
+        for param_name, name in referenced_column_params(expectation):
             if name not in columns:
-                raise InvalidInput(f"{where}: there is no column '{name}' (columns: {', '.join(columns)}).")
+                raise ParameterInvalid(
+                    where,
+                    f"there is no column '{name}' (columns: {', '.join(columns)}).",
+                    position=position,
+                    param=param_name,
+                )
 
 
-def _check_value(where: str, param: Param, value: Any) -> None:
-    bad = f"{where}: '{param.name}' ({param.label}) must be"
+def _check_value(where: str, param: Param, value: Any, *, position: int) -> None:
+    def refuse(must: str) -> ParameterInvalid:
+        return ParameterInvalid(
+            where, f"'{param.name}' ({param.label}) must be {must}", position=position, param=param.name
+        )
+
     if param.kind in (NUMBER, COUNT, FRACTION):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"{bad} a number, not {value!r}.")
+            raise refuse(f"a number, not {value!r}.")
         if param.kind == COUNT and (value < 0 or int(value) != value):
-            raise InvalidInput(f"{bad} a whole number of at least 0, not {value!r}.")
+            raise refuse(f"a whole number of at least 0, not {value!r}.")
         if param.kind == FRACTION and not 0 <= value <= 1:
-            raise InvalidInput(f"{bad} between 0 and 1, not {value!r}.")
+            raise refuse(f"between 0 and 1, not {value!r}.")
     elif param.kind in (COLUMN, TEXT, REGEX):
         if not isinstance(value, str) or not value:
-            raise InvalidInput(f"{bad} a non-empty text, not {value!r}.")
+            raise refuse(f"a non-empty text, not {value!r}.")
     elif param.kind == VALUES:
         if not isinstance(value, list) or not value:
-            raise InvalidInput(f"{bad} a non-empty list of values.")
+            raise refuse("a non-empty list of values.")
     elif param.kind == COLUMNS:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise InvalidInput(f"{bad} a non-empty list of column names.")
+            raise refuse("a non-empty list of column names.")
     elif param.kind == BOOL and not isinstance(value, bool):
-        raise InvalidInput(f"{bad} true or false, not {value!r}.")
+        raise refuse(f"true or false, not {value!r}.")
+
+
+# Parameters GX accepts on every expectation; they change how results are reported, not what is
+# checked, so the table above need not describe them.
+_REPORTING = {"result_format", "catch_exceptions", "include_config", "meta"}
+
+
+def needs_gx_check(expectation: dict[str, Any]) -> bool:
+    """Whether only GX can judge `expectation`: its type or a parameter is outside the table."""
+    spec = CATALOG.get(expectation.get("type", ""))
+    if spec is None:
+        return True
+    known = {p.name for p in spec.params} | _REPORTING | ({"mostly"} if spec.mostly else set())
+    return not set(expectation.get("kwargs", {})) <= known
 
 
 def describe(expectation: dict[str, Any]) -> str:

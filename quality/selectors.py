@@ -46,3 +46,16 @@ def quality_history(*, dataset: Dataset, limit: int = 30) -> list[dict[str, Any]
             }
         )
     return history
+
+
+def quality_standing(*, version: Version) -> dict[str, Any] | None:
+    """Why a version stands where it does against the current suite: None without a suite; else
+    the current revision's number and, when the version has no run against that revision, its
+    latest finished run under an earlier one (a pass there does not certify it now)."""
+    current = suite_revision_current(dataset=version.dataset)
+    if current is None:
+        return None
+    if version.validation_runs.filter(revision=current).exists():
+        return {"current": current.number, "earlier_run": None}
+    earlier = validation_runs_of(version=version).filter(status__in=ValidationRun.TERMINAL).first()
+    return {"current": current.number, "earlier_run": earlier}

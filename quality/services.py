@@ -28,7 +28,7 @@ from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
 from datasets.services.summary import dataset_summary_refresh
 from datasets.storage import StorageUnavailable
-from quality.expectations import check
+from quality.expectations import check, needs_gx_check
 from quality.models import SuiteRevision, ValidationRun
 from quality.selectors import suite_revision_current
 from quality.tasks import validate_version
@@ -66,14 +66,17 @@ _EXPECTATION_KEYS = {
 
 def suite_save(*, dataset: Dataset, user: User | None, expectations: list[dict[str, Any]]) -> SuiteRevision:
     """Store a new revision of the suite (checked first) and validate `latest` against it."""
-    from quality.runner import gx_check  # loads Great Expectations on first use, not at start-up
-
     clean = [_normalize(e, position=i) for i, e in enumerate(expectations, start=1)]
     latest = version_latest(dataset=dataset)
     columns = [c["name"] for c in latest.schema] if latest else None
     for position, expectation in enumerate(clean, start=1):
         check(expectation, position=position, columns=columns)
-        gx_check(expectation, position=position)
+        if needs_gx_check(expectation):
+            # Loads Great Expectations (seconds, once per process): only for an expectation the
+            # table in quality.expectations does not describe, never for the form's checks.
+            from quality.runner import gx_check
+
+            gx_check(expectation, position=position)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         number = (locked.suite_revisions.aggregate(top=Max("number"))["top"] or 0) + 1
@@ -159,7 +162,20 @@ def _normalize(expectation: Any, *, position: int) -> dict[str, Any]:
 
 
 def suite_suggest(*, version: Version, margin: float = 0.1) -> list[dict[str, Any]]:
-    """A starter suite drafted from a version's profile, for its owner to review."""
+    """A starter suite drafted from a version's profile, for its owner to review: checks of a kind
+    the current suite already has for the same column (or table) are left out."""
+    current = suite_revision_current(dataset=version.dataset)
+    have = {_subject(e) for e in (current.expectations if current else [])}
+    return [e for e in _draft(version=version, margin=margin) if _subject(e) not in have]
+
+
+def _subject(expectation: dict[str, Any]) -> tuple[str, str | None]:
+    """What a check is about: its type and its column (None for the table)."""
+    column = expectation.get("kwargs", {}).get("column")
+    return expectation.get("type", ""), column if isinstance(column, str) else None
+
+
+def _draft(*, version: Version, margin: float) -> list[dict[str, Any]]:
     if version.status != Version.Status.READY:
         raise NotReady(f"{version.ref} is {version.status}: suggestions come from a ready version's profile.")
     rows = version.row_count or 0
@@ -181,6 +197,12 @@ def suite_suggest(*, version: Version, margin: float = 0.1) -> list[dict[str, An
             low, high = column["min"], column["max"]
             pad = (high - low) * margin or abs(high) * margin or 1
             bounds = (low - pad, high + pad) if kind == "float" else (int(low - pad), int(high + pad) + 1)
+            # The margin must not cross zero: a column never negative (rainfall, counts) keeps a
+            # lower bound of 0, one never positive an upper bound of 0.
+            if low >= 0:
+                bounds = (max(bounds[0], 0), bounds[1])
+            if high <= 0:
+                bounds = (bounds[0], min(bounds[1], 0))
             draft.append(
                 {
                     "type": "expect_column_values_to_be_between",

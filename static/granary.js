@@ -206,3 +206,30 @@
   });
 })();
 /* end viewer */
+
+// --- quality editor (issue 15): the add-check form shows only the chosen check's fields ---
+(function () {
+  "use strict";
+
+  function showFields(form) {
+    const chosen = form.querySelector("select[name=type]").value;
+    form.querySelectorAll(".field[data-checks]").forEach(function (field) {
+      field.hidden = field.dataset.checks.split(" ").indexOf(chosen) < 0;
+    });
+  }
+
+  function setUp() {
+    document.querySelectorAll("form.expectation-form").forEach(function (form) {
+      form.classList.add("fields-switching");  // the "For: …" notes are for pages without this script
+      showFields(form);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form.expectation-form");
+    if (form && event.target.name === "type") showFields(form);
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
+  else setUp();
+})();
+// --- end quality editor ---

@@ -11,10 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from catalog.forms import (
-    ExpectationForm,
-    SuiteImportForm,
-)
 from catalog.views.common import portal_page
 from core.errors import AccessDenied, GranaryError
 from core.http import AuthenticatedHttpRequest
@@ -23,6 +19,7 @@ from datasets.access import dataset_get
 from datasets.references import version_latest, version_resolve
 from quality import services as quality
 from quality.expectations import describe
+from quality.forms import ExpectationForm, SuiteImportForm
 from quality.models import ValidationRun
 from quality.selectors import suite_revision_current, validation_run_get
 
@@ -33,6 +30,7 @@ def suite_page(request: HttpRequest, slug: str) -> HttpResponse:
     latest = version_latest(dataset=dataset)
     schema = latest.schema if latest else []
     form = ExpectationForm(request.POST or None, schema=schema)
+    revision = suite_revision_current(dataset=dataset)
     status = 200
     if request.method == "POST":
         if not access.write or not isinstance(request.user, User):  # the page itself is open to readers
@@ -42,15 +40,14 @@ def suite_page(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 quality.suite_extend(dataset=dataset, user=request.user, expectations=[form.expectation()])
-            except GranaryError as exc:
-                form.add_error(None, exc.detail)
+            except GranaryError as exc:  # under the field it is about, when it is this check's
+                form.add_service_error(exc, position=len(revision.expectations if revision else []) + 1)
             else:
                 messages.success(
                     request, "Check added: a new suite revision; the latest version is being validated."
                 )
                 return redirect("suite", dataset.slug)
         status = 400
-    revision = suite_revision_current(dataset=dataset)
     expectations = [
         {"position": i, "text": describe(e), "type": e["type"], "notes": e.get("meta", {}).get("notes", "")}
         for i, e in enumerate(revision.expectations if revision else [], start=1)

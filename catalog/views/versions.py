@@ -28,7 +28,7 @@ from datasets.uploads import too_large_message, upload_refusal, upload_was_too_l
 from lineage.graph import lineage_graph_of_version
 from lineage.openlineage import openlineage_namespace
 from lineage.selectors import columns_with_lineage, version_reported_schema
-from quality.selectors import validation_runs_of
+from quality.selectors import quality_standing, validation_runs_of
 
 
 @require_http_methods(["GET", "POST"])
@@ -79,6 +79,7 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
     context["quality_status"] = version.quality_status
     context["runs"] = validation_runs_of(version=version)[:5]
     context["certified"] = version_certified(dataset=version.dataset)
+    context["standing"] = quality_standing(version=version)
     graph = lineage_graph_of_version(user=request.user, version=version)
     reported = version_reported_schema(
         user=request.user, version=version, namespace=openlineage_namespace(request)
