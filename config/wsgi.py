@@ -16,6 +16,13 @@ def _load_great_expectations() -> None:
     gx_load()
 
 
+def _preloads() -> bool:
+    # Off in `make run` (GRANARY_WEB_PRELOAD_GX=false): GX holds ~230 MB in each web process.
+    from django.conf import settings
+
+    return bool(settings.GRANARY_WEB_PRELOAD_GX)
+
+
 class LoadsGreatExpectations:
     """The Django app, which loads Great Expectations in a background thread on its first request.
 
@@ -31,7 +38,7 @@ class LoadsGreatExpectations:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self._started_in != os.getpid():
+        if self._started_in != os.getpid() and _preloads():
             with self._lock:
                 if self._started_in != os.getpid():
                     self._started_in = os.getpid()

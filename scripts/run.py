@@ -377,8 +377,9 @@ def main() -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     env.setdefault("GRANARY_HTTPS", "false")  # http://127.0.0.1: no redirect to https, no HSTS
     # Sized for a laptop (README, "Quick start"): one worker process that loads Great Expectations
-    # at its first validation, one web process with threads.
+    # at its first validation, one web process with threads that loads it only if a check needs it.
     env.setdefault("GRANARY_WORKER_PRELOAD_GX", "false")
+    env.setdefault("GRANARY_WEB_PRELOAD_GX", "false")
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("GRANARY_RUN_STARTED", None)
     port = env.get("PORT", "8000")

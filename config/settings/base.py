@@ -368,6 +368,9 @@ CELERY_WORKER_CONCURRENCY = env_int("GRANARY_WORKER_CONCURRENCY", 0, minimum=0)
 # replacing a killed one starts with it. `make run` turns it off: each process then loads it at
 # its first validation (seconds, once), and an idle worker stays small.
 GRANARY_WORKER_PRELOAD_GX = env_bool("GRANARY_WORKER_PRELOAD_GX", True)
+# A web process loads Great Expectations beside its first request (config/wsgi.py), so no suite
+# save waits for the import; `make run` turns it off, as for the worker (about 230 MB a process).
+GRANARY_WEB_PRELOAD_GX = env_bool("GRANARY_WEB_PRELOAD_GX", True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for Redis to come back, for ever
 # An upload's request waits at most ~2 s for a broker that is down: its version is committed and

@@ -68,3 +68,20 @@ print(json.dumps({"at_import": at_import, "loaders": len(loaders),
         tmp_path,
     )
     assert found == {"at_import": False, "loaders": 1, "registry": True}
+
+
+def test_the_wsgi_app_leaves_great_expectations_unloaded_when_make_run_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRANARY_WEB_PRELOAD_GX", "false")  # make run's default: a small web process
+    found = run_python(
+        """
+import json, sys, threading
+from django.test import RequestFactory
+import config.wsgi
+environ = RequestFactory().get("/accounts/login/").environ
+config.wsgi.application(environ, lambda status, headers, exc_info=None: None)
+loaders = [t for t in threading.enumerate() if t.name == "granary-load-gx"]
+print(json.dumps({"loaders": len(loaders), "gx": "great_expectations" in sys.modules}))
+""",
+        tmp_path,
+    )
+    assert found == {"loaders": 0, "gx": False}
