@@ -29,7 +29,12 @@ def test_ask_approve_and_read_a_restricted_dataset(
     olivia = browser.new_context().new_page()
     sign_in(olivia, live_server.url, owner.username)
     olivia.goto(f"{live_server.url}/datasets/patients/")
-    olivia.get_by_role("link", name="Access").click()
+    expect(olivia.locator(".count-badge")).to_contain_text("1")  # the top bar's count of waiting requests
+    tab = olivia.get_by_role("navigation", name="Dataset sections").get_by_role(
+        "link", name=re.compile("^Access")
+    )
+    expect(tab).to_contain_text("Access (1")
+    tab.click()
     expect(olivia).to_have_url(re.compile(r"/datasets/patients/access/$"))
     row = olivia.locator("table.access-requests tr", has_text="oscar")
     expect(row).to_contain_text("Training a readmission model")
