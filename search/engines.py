@@ -42,6 +42,10 @@ PG_WEIGHTS = {
     "readme": "D",
 }
 PG_RANK_WEIGHTS = "'{0.02, 0.06, 0.16, 1.0}'"  # D, C, B, A: as the BM25 weights, roughly
+# PostgreSQL ranks on these fields only: a vector with the README is TOASTed, and reading one per
+# match to rank a common word cost a second at 100,000 datasets. A match in the README alone
+# still counts; it ranks after the others by popularity, as its weight made it do anyway.
+PG_RANK_FIELDS = ("name", "tags", "team", "summary", "columns")
 
 SQL = tuple[str, list[Any]]
 
@@ -190,8 +194,9 @@ def _fts_expression(query: Query, corrections: dict[int, Sequence[str]]) -> str:
 class Postgres:
     """tsvector columns on the document table: `full_vector` (every field, weighted A-D) and
     `card_vector` (the card fields), each with a GIN index (the card one only over restricted
-    datasets); a pg_trgm GIN index on column names for substring search. Near-miss words are
-    looked up by key, as on SQLite."""
+    datasets), and `rank_vector` (weights A-C) that a full match is ranked on; a pg_trgm GIN
+    index on column names for substring search. Near-miss words are looked up by key, as on
+    SQLite."""
 
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
         """The vectors live on the document rows, which the indexer deletes itself."""
@@ -209,12 +214,13 @@ class Postgres:
         for text in texts:
             full = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
             card = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in CARD_FIELDS])
-            rows.append((full, card, text.dataset_id))
+            rank = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in PG_RANK_FIELDS])
+            rows.append((full, card, rank, text.dataset_id))
         if rows:
             with connection.cursor() as cursor:
                 cursor.executemany(
-                    "UPDATE search_document SET full_vector = %s::tsvector, card_vector = %s::tsvector "
-                    "WHERE dataset_id = %s",
+                    "UPDATE search_document SET full_vector = %s::tsvector, card_vector = %s::tsvector, "
+                    "rank_vector = %s::tsvector WHERE dataset_id = %s",
                     rows,
                 )
 
@@ -231,7 +237,7 @@ class Postgres:
                 [expression, expression],
             )
         return (
-            f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, full_vector, %s::tsquery, 1) AS score, "
+            f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, rank_vector, %s::tsquery, 1) AS score, "
             "1 AS whole FROM search_document WHERE full_vector @@ %s::tsquery",
             [expression, expression],
         )

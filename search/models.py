@@ -6,7 +6,8 @@ from them at any time (`manage.py search_rebuild`). The full-text structures the
 Django fields, because they differ by engine (migration 0002): on SQLite the FTS5 tables
 `search_fts` (every dataset) and `search_card_fts` (restricted datasets' card only) and a trigram
 FTS5 table over column names; on PostgreSQL the tsvector columns `full_vector` and `card_vector`
-of `search_document` with GIN indexes, and a pg_trgm index on column names.
+of `search_document` with GIN indexes, `rank_vector` (what a match is ranked on, without the
+README), and a pg_trgm index on column names.
 """
 
 from __future__ import annotations
