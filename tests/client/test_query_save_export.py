@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from granary import Client, GranaryError
 
+from tests.datasets.test_query_save import ready
 from tests.factories import DatasetFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,8 +22,10 @@ WARM = 'SELECT city, temp FROM "weather@1" WHERE temp > 0 ORDER BY temp'
 
 
 @pytest.fixture
-def weather(team: Any, publish: Any) -> Any:
-    return publish(DatasetFactory(slug="weather", team=team, visibility="internal"), data=WEATHER)
+def weather(request: pytest.FixtureRequest, team: Any, publish: Any) -> Any:
+    return ready(
+        request, publish, DatasetFactory(slug="weather", team=team, visibility="internal"), data=WEATHER
+    )
 
 
 @pytest.fixture

@@ -39,18 +39,27 @@ def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> l
     return sent
 
 
-@pytest.fixture
-def churn(public_dataset: Any, publish: Any) -> Version:
-    version = publish(public_dataset)
+def ready(request: pytest.FixtureRequest, publish: Any, dataset: Any, **kwargs: Any) -> Version:
+    """A ready version: ingested inline, or by the real worker in integration tests (which gets
+    the version's ingest on commit; ingesting it here too would race it)."""
+    integration = request.node.get_closest_marker("integration") is not None
+    version = publish(dataset, ingest=not integration, **kwargs)
+    if integration:
+        wait_for(lambda: version.refresh_from_db() or version.status != Version.Status.PROCESSING)
     assert version.status == Version.Status.READY, version.failure_reason
     return version
 
 
 @pytest.fixture
-def weather(team: Any, publish: Any) -> Version:
-    version = publish(DatasetFactory(slug="weather", team=team, visibility="internal"), data=WEATHER)
-    assert version.status == Version.Status.READY, version.failure_reason
-    return version
+def churn(request: pytest.FixtureRequest, public_dataset: Any, publish: Any) -> Version:
+    return ready(request, publish, public_dataset)
+
+
+@pytest.fixture
+def weather(request: pytest.FixtureRequest, team: Any, publish: Any) -> Version:
+    return ready(
+        request, publish, DatasetFactory(slug="weather", team=team, visibility="internal"), data=WEATHER
+    )
 
 
 @pytest.fixture
