@@ -181,3 +181,24 @@ class PreferencesForm(forms.Form):
         required=False,
         label="Email me of access requests to decide, and of decisions on my own requests",
     )
+
+
+class QueryForm(ServiceErrorsMixin):
+    sql = forms.CharField(
+        label="SQL",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "sql"}),
+        help_text="Ctrl+Enter runs it.",
+    )
+
+
+class QuerySaveForm(ServiceErrorsMixin):
+    sql = forms.CharField(strip=False, widget=forms.HiddenInput)
+    dataset = forms.ChoiceField(
+        choices=(), help_text="A dataset you may write: the result becomes its next version."
+    )
+    message = forms.CharField(max_length=500, required=False, help_text="What it is, as in a commit message.")
+
+    def __init__(self, *args: Any, datasets: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [(d.slug, d.slug) for d in datasets]  # type: ignore[attr-defined]

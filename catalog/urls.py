@@ -5,7 +5,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.models import TEAM_PAGE
-from catalog.views import access, accounts, aliases, audit, datasets, discovery, lineage, quality, versions
+from catalog.views import (
+    access,
+    accounts,
+    aliases,
+    audit,
+    datasets,
+    discovery,
+    lineage,
+    quality,
+    versions,
+    viewer,
+)
 from datasets.models import ACCESS_PAGE, DATASET_PAGE, VERSION_PAGE
 from lineage.models import RUN_PAGE
 from quality.models import VALIDATION_REPORT_PAGE
@@ -53,6 +64,20 @@ urlpatterns = [
         name="external-name-remove",
     ),
     path("datasets/<slug:slug>/versions/<int:number>/", versions.version_detail, name=VERSION_PAGE),
+    # The data viewer: the grid alone (htmx swaps it in) and the SQL console with its download.
+    path("datasets/<slug:slug>/rows/", viewer.dataset_grid_part, name="dataset-rows"),
+    path("datasets/<slug:slug>/versions/<int:number>/rows/", viewer.version_grid_part, name="version-rows"),
+    path("datasets/<slug:slug>/versions/<int:number>/query/", viewer.version_query, name="version-query"),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/query/download/",
+        viewer.version_query_download,
+        name="version-query-download",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/query/save/",
+        viewer.version_query_save,
+        name="version-query-save",
+    ),
     path(
         "datasets/<slug:slug>/versions/<int:number>/status/",
         versions.version_status,

@@ -84,6 +84,14 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("team-webhook-delete", "POST"): {**SIGNED_IN_PAGE, "outsider": 403, "member": 403, "owner": 302},
     ("version-detail", "GET"): PAGE_DATA,
     ("version-status", "GET"): PAGE_DATA,
+    # The data viewer's grid alone (htmx swaps it in) reads like the page; the SQL console runs
+    # queries, which are audited per user, so anonymous readers are sent to sign in.
+    ("version-rows", "GET"): PAGE_DATA,
+    ("dataset-rows", "GET"): PAGE_DATA,
+    ("version-query", "GET"): {**PAGE_DATA, "anonymous_read": 302},
+    ("version-query-download", "GET"): {**PAGE_DATA, "anonymous_read": 302},
+    # Saving a result: readers may ask, only writers of the target dataset get past the form.
+    ("version-query-save", "POST"): {**PAGE_WRITE, "outsider": (400, 404, 403), "member": 400, "owner": 302},
     ("team-list", "GET"): SIGNED_IN_PAGE,
     ("team-detail", "GET"): SIGNED_IN_PAGE,
     ("team-member-remove", "POST"): {**PAGE_WRITE, "outsider": 403, "owner": 302},
@@ -217,7 +225,11 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("metrics", "GET"): dict.fromkeys(PERSONAS, 404),
 }
 # Query strings for the GET routes that need one.
-QUERIES: dict[str, dict[str, str]] = {"api-columns": {"q": "a"}, "api-search-suggest": {"q": "dat"}}
+QUERIES: dict[str, dict[str, str]] = {
+    "api-columns": {"q": "a"},
+    "api-search-suggest": {"q": "dat"},
+    "version-query-download": {"sql": "SELECT * FROM data"},
+}
 
 # The admin is Django's own; non-staff users are sent to its login page.
 ADMIN = dict.fromkeys(PERSONAS, 302)
@@ -352,6 +364,7 @@ def call(
         "dataset-alias-set": {"name": "prod", "version": "2", "confirm": "1"},
         "api-access-request-list": {"reason": "training the churn model"},
         "api-query": {"sql": f'SELECT * FROM "{dataset.slug}@1"'},  # noqa: S608 (our own slug)
+        "version-query-save": {"sql": "SELECT * FROM data", "dataset": dataset.slug, "message": "walk"},
         "api-direct-upload-list": {"size": 100, "sha256": "ab" * 32, "filename": f"{unique}.csv"},
         "api-access-request-decision": {"decision": "approve"},
         "dataset-access-request": {"reason": "training the churn model"},

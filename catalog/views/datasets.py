@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.selectors import (
@@ -23,6 +24,7 @@ from catalog.forms import (
 from catalog.presentation.charts import quality_bars
 from catalog.presentation.markdown import markdown_render
 from catalog.views.common import form_submit, portal_page
+from catalog.views.viewer import viewer_context
 from core.http import AuthenticatedHttpRequest
 from datasets.access import Access, dataset_get
 from datasets.models import Dataset
@@ -55,6 +57,7 @@ def detail_page(
     request: HttpRequest, dataset: Dataset, access: Access, *, access_form: AccessRequestForm | None
 ) -> HttpResponse:
     context: dict[str, Any] = {"dataset": dataset, "access": access}
+    status = 200
     if access.restricted_only and request.user.is_authenticated:
         mine = access_requests_by(user=request.user, dataset=dataset)
         context["my_request"] = mine.first()
@@ -78,7 +81,12 @@ def detail_page(
         context["schema_org"] = dataset_schema_org(
             dataset=dataset, version=latest, absolute=request.build_absolute_uri
         )
-    status = 400 if access_form is not None and access_form.errors else 200
+        if latest is not None:  # the data viewer over @latest
+            grid_url = reverse("dataset-rows", args=[dataset.slug])
+            viewer, status = viewer_context(request, version=latest, page_url=request.path, grid_url=grid_url)
+            context.update(viewer)
+    if access_form is not None and access_form.errors:
+        status = 400
     return render(request, "catalog/dataset_detail.html", context, status=status)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from catalog.forms import (
@@ -15,6 +16,7 @@ from catalog.forms import (
 from catalog.presentation.graph import graph_drawing
 from catalog.presentation.version_page import version_page_context, version_snippets
 from catalog.views.common import htmx_redirect, portal_page
+from catalog.views.viewer import viewer_context
 from core.errors import GranaryError
 from core.http import AuthenticatedHttpRequest
 from datasets.access import dataset_get
@@ -87,7 +89,12 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
     context.update(lineage=graph, drawing=graph_drawing(graph), reported=reported)
     if "columns" in context:
         context["columns"] = columns_with_lineage(context["columns"], reported)
-    return render(request, "catalog/version_detail.html", context)
+    status = 200
+    if version.status == Version.Status.READY:
+        grid_url = reverse("version-rows", args=[slug, number])
+        viewer, status = viewer_context(request, version=version, page_url=request.path, grid_url=grid_url)
+        context.update(viewer)
+    return render(request, "catalog/version_detail.html", context, status=status)
 
 
 @portal_page

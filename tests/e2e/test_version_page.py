@@ -28,6 +28,6 @@ def test_a_ready_version_shows_schema_histograms_and_preview(
     expect(schema.locator("tr", has_text="bill_length_mm")).to_contain_text("float")
     expect(page.locator("svg.histogram")).to_have_count(5)  # the five numeric columns
     expect(page.locator("svg.histogram").first.locator("rect")).to_have_count(20)
-    expect(page.locator("table.preview tbody tr")).to_have_count(40)
-    expect(page.locator("table.preview")).to_contain_text("Torgersen")
+    expect(page.locator("#viewer table.grid tbody tr")).to_have_count(40)  # one page of the viewer
+    expect(page.locator("#viewer table.grid")).to_contain_text("Torgersen")
     expect(page.locator("#version-status")).to_contain_text("40 rows")
