@@ -209,8 +209,11 @@ def test_every_page_fits_phone_and_laptop_widths_without_serious_accessibility_f
     pages = catalog(owner, outsider, team, publish, live_server.url)
     print(f"catalog built in {time.monotonic() - started:.1f} s")
 
-    missing = page_templates() - set(pages) - set(ANONYMOUS) - {LOCKED_OUT} - set(ELSEWHERE)
+    templates = page_templates()
+    missing = templates - set(pages) - set(ANONYMOUS) - {LOCKED_OUT} - set(ELSEWHERE)
     assert not missing, f"page templates this test does not visit: {sorted(missing)}"
+    # A page listed ahead of its template (one being built in the same tree) waits for it.
+    pages = {template: path for template, path in pages.items() if template in templates}
 
     problems: list[str] = []
     for width in WIDTHS:
