@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from core.leases import lease_is_free, send_grace
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,18 @@ def outbox_send(model: type[models.Model], pk: int, send: Callable[[int], Any]) 
         return False
     model._default_manager.filter(pk=pk).update(sent_at=timezone.now())
     return True
+
+
+def outbox_due(*, created: str) -> Q:
+    """The leased rows (core.leases) a sweeper sends again: those nobody holds that were never
+    sent (`created` names when the row was made), whose worker died after the last send (the
+    lease expired), or whose send was lost (GRANARY_STUCK_AFTER_MINUTES ago)."""
+    now = timezone.now()
+    return lease_is_free() & (
+        Q(sent_at__isnull=True, **{f"{created}__lt": now - send_grace()})
+        | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
+        | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
+    )
 
 
 def outbox_sweep(due: models.QuerySet, send: Callable[[int], Any], *, limit: int | None = None) -> list[int]:

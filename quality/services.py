@@ -12,17 +12,16 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import InvalidInput, NotReady
-from core.leases import lease_hold, lease_is_free, send_grace
-from core.outbox import outbox_send, outbox_sweep
+from core.leases import lease_hold
+from core.outbox import outbox_due, outbox_send, outbox_sweep
 from core.types import ProfileDict
 from datasets.models import Dataset, Version
 from datasets.references import version_certified, version_latest
@@ -414,9 +413,5 @@ def runs_requeue(*, older_than_minutes: int | None = None) -> list[int]:
     if older_than_minutes is not None:
         due = unfinished.filter(queued_at__lte=now - timedelta(minutes=older_than_minutes))
     else:
-        due = unfinished.filter(lease_is_free()).filter(
-            Q(sent_at__isnull=True, queued_at__lt=now - send_grace())
-            | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
-            | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
-        )
+        due = unfinished.filter(outbox_due(created="queued_at"))
     return outbox_sweep(due, validate_version.delay)

@@ -11,17 +11,16 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.validators import URLValidator
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
-from core.leases import lease_hold, lease_is_free, send_grace
-from core.outbox import outbox_send, outbox_sweep
+from core.leases import lease_hold
+from core.outbox import outbox_due, outbox_send, outbox_sweep
 from core.validation import validate
 from datasets import storage
 from datasets.ingest import formats
@@ -344,9 +343,5 @@ def versions_requeue(*, older_than_minutes: int | None = None) -> list[int]:
     if older_than_minutes is not None:
         due = processing.filter(status_changed_at__lte=now - timedelta(minutes=older_than_minutes))
     else:
-        due = processing.filter(lease_is_free()).filter(
-            Q(sent_at__isnull=True, created_at__lt=now - send_grace())
-            | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
-            | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
-        )
+        due = processing.filter(outbox_due(created="created_at"))
     return outbox_sweep(due, ingest_version.delay)

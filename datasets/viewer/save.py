@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from core.errors import GranaryError, InvalidInput, NotFound
-from core.leases import lease_hold, lease_is_free, send_grace
+from core.leases import lease_hold
+from core.outbox import outbox_due, outbox_send, outbox_sweep
 from datasets import storage
 from datasets.access import dataset_access, dataset_get
 from datasets.models import Dataset, QuerySave, Version
@@ -125,19 +123,7 @@ def query_save_url(*, save: QuerySave) -> str:
 def query_save_send(*, save_id: int) -> bool:
     """Put the save on the broker and note when; False if the broker is down (the sweeper sends
     it later: the committed row is its own outbox, as a version's ingest is)."""
-    try:
-        save_query.delay(save_id)
-    except KombuOperationalError:
-        logger.warning(
-            "The broker is down: query save %s will be sent by the sweeper", save_id, exc_info=True
-        )
-        return False
-    except Exception:
-        # Runs after the commit: the save was accepted, and the sweeper sends it.
-        logger.exception("Sending query save %s failed: the sweeper will send it", save_id)
-        return False
-    QuerySave.objects.filter(pk=save_id).update(sent_at=timezone.now())
-    return True
+    return outbox_send(QuerySave, save_id, save_query.delay)
 
 
 def query_save_run(*, save_id: int) -> QuerySave | None:
@@ -239,22 +225,5 @@ def query_saves_requeue() -> list[int]:
     """Send again the pending saves nobody holds that were never sent, whose worker died (lease
     expired after the last send), or whose send was lost (GRANARY_STUCK_AFTER_MINUTES ago); each
     claimed by a conditional update of `sent_at`, so two sweepers send it once."""
-    now = timezone.now()
-    pending = QuerySave.objects.filter(status=QuerySave.Status.PENDING)
-    due = pending.filter(lease_is_free()).filter(
-        Q(sent_at__isnull=True, created_at__lt=now - send_grace())
-        | Q(lease_until__isnull=False, sent_at__lt=F("lease_until"))
-        | Q(sent_at__lt=now - timedelta(minutes=settings.GRANARY_STUCK_AFTER_MINUTES))
-    )
-    sent: list[int] = []
-    for save_id, sent_at in due.order_by("pk").values_list("pk", "sent_at"):
-        if not pending.filter(pk=save_id, sent_at=sent_at).update(sent_at=now):
-            continue  # another sweeper has it
-        try:
-            save_query.delay(save_id)
-        except KombuOperationalError:
-            QuerySave.objects.filter(pk=save_id, sent_at=now).update(sent_at=sent_at)
-            logger.warning("The broker is down: query save %s stays unsent", save_id)
-            break
-        sent.append(save_id)
-    return sent
+    due = QuerySave.objects.filter(status=QuerySave.Status.PENDING).filter(outbox_due(created="created_at"))
+    return outbox_sweep(due, save_query.delay)
