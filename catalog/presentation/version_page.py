@@ -31,7 +31,6 @@ def version_page_context(*, version: Version) -> dict[str, Any]:
     previous = version_previous(version=version)
     return {
         "columns": columns,
-        "preview": version.preview,
         "previous": previous,
         "diff": schema_diff(old=previous, new=version) if previous else None,
     }

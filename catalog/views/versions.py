@@ -103,6 +103,6 @@ def version_status(request: HttpRequest, slug: str, number: int) -> HttpResponse
     _, version = version_of(request, slug, number)
     response = render(request, "catalog/_version_status.html", {"version": version})
     if version.status != Version.Status.PROCESSING:
-        # Finished: reload the page, which now has the schema, profile and preview to show.
+        # Finished: reload the page, which now has the schema, profile and rows to show.
         response["HX-Refresh"] = "true"
     return response
