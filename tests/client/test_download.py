@@ -77,6 +77,14 @@ def test_download_verifies_and_caches_by_digest(client, version, body_path, clie
     assert sha256_of(parquet.read_bytes()) == version.parquet_blob_id
 
 
+def test_a_copy_goes_where_it_is_asked_even_into_directories_not_made_yet(client, version, tmp_path):
+    copy = client.download("churn@1", tmp_path / "data" / "churn.csv", format="original")
+    assert copy == tmp_path / "data" / "churn.csv" and copy.read_bytes() == DATA
+    into = client.download("churn@1", f"{tmp_path / 'new'}/")  # a trailing slash names a directory
+    assert into == tmp_path / "new" / "churn-v1.parquet"
+    assert sha256_of(into.read_bytes()) == version.parquet_blob_id
+
+
 def test_a_body_that_arrives_with_the_headers_is_kept_whole(client, public_dataset, publish, body_path):
     tiny = b"id,label\n1,a\n2,b\n"  # http.client reads it along with the headers
     version = publish(public_dataset, data=tiny)

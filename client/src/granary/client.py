@@ -712,11 +712,13 @@ def version_filename(version: Version, format: str) -> str:
 
 
 def _place(cached: Path, path: str | os.PathLike[str], name: str) -> Path:
-    """A writable copy of a cached file at `path` (in it, under `name`, if `path` is a directory),
-    written atomically so a reader never sees half a file."""
+    """A writable copy of a cached file at `path` (in it, under `name`, if `path` is a directory
+    or ends with a slash), written atomically so a reader never sees half a file. Missing parent
+    directories are made, as an export's are: `download(ref, "data/x.parquet")` in a new checkout."""
     target = Path(path)
-    if target.is_dir():
+    if target.is_dir() or str(path).endswith(("/", os.sep)):
         target = target / name
+    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.part")
     shutil.copyfile(cached, temporary)
     os.replace(temporary, target)
