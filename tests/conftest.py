@@ -136,14 +136,20 @@ def upload(name: str = "scores.csv", data: bytes = CSV, content_type: str = "tex
 
 
 @pytest.fixture
-def publish(data_dir: Path) -> Callable[..., Version]:
-    """Publish bytes as a new version through the real service, then ingest it inline."""
+def publish(request: pytest.FixtureRequest, data_dir: Path) -> Callable[..., Version]:
+    """Publish bytes as a new version through the real service, then ingest it inline; in a test
+    with a real worker, wait for that worker to ingest it instead: it gets the version's ingest on
+    commit, and a second, unleased ingest beside it deadlocked PostgreSQL in the search indexer."""
     from datasets import storage
     from datasets.services.versions import version_create, version_ingest
+
+    by_worker = "celery_worker" in request.fixturenames
 
     def make(
         dataset: Dataset, data: bytes = CSV, user: Any = None, ingest: bool = True, **kwargs: Any
     ) -> Version:
+        if by_worker:
+            request.getfixturevalue("celery_worker")  # running before the send, if called from a fixture
         path = storage.tmp_dir() / f"fixture-{os.urandom(6).hex()}"
         path.write_bytes(data)
         try:
@@ -152,7 +158,14 @@ def publish(data_dir: Path) -> Callable[..., Version]:
             )
         finally:
             path.unlink(missing_ok=True)
-        if ingest:
+        if ingest and by_worker:
+
+            def ingested() -> bool:
+                version.refresh_from_db()
+                return version.status != Version.Status.PROCESSING
+
+            wait_for(ingested, timeout=60, what=f"the worker to ingest version {version.pk}")
+        elif ingest:
             version_ingest(version_id=version.pk)
             version.refresh_from_db()
         return version
@@ -187,16 +200,28 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def celery_worker(redis_url: str, transactional_db: None) -> Iterator[Any]:
-    """A real Celery worker, in a thread of this process, consuming from a real Redis."""
+    """A real Celery worker, in a thread of this process, consuming from a real Redis.
+
+    The app's producers move to that Redis too (broker_at): Celery opens its producer pool at the
+    first send and keeps that URL, so after an earlier test had sent anything (a `publish` queues
+    an ingest on commit) to the default broker, setting broker_url alone left the web side sending
+    where no worker listened, and a validation run stayed queued. The Redis starts empty, as the
+    database does: what an earlier test queued without a worker names rows that are gone.
+    """
+    import redis
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
+    from tests.integration.broker import broker_at
 
-    app.conf.broker_url = redis_url
+    redis.Redis.from_url(redis_url).flushdb()
     app.conf.broker_connection_retry_on_startup = True
-    with start_worker(
-        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30
-    ) as worker:
+    with (
+        broker_at(redis_url),
+        start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30
+        ) as worker,
+    ):
         yield worker
 
 
