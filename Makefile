@@ -59,10 +59,16 @@ run: export GRANARY_RUN_STARTED := $(shell date +%s.%N)
 run: $(RUN_STAMP) ## set up, seed the demo, start Redis, a Celery worker and the web server (Ctrl-C stops)
 	@$(BIN)/python scripts/run.py
 
+# The suite waits more than it computes (live servers, workers, browsers, subprocesses), so it runs
+# in one pytest-xdist process per core; `--dist loadgroup` keeps an xdist_group's tests (a module
+# sharing one expensive fixture) on one process. TEST_WORKERS=0 runs it in this process alone.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup ## lint, then run the whole test suite (extra pytest arguments: PYTEST_ARGS=...)
 	$(MAKE) --no-print-directory lint
 	@scripts/ensure-chromium.sh
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: install ## ruff, ruff format --check, import contracts, mypy (server and client) and a missing-migrations check
 	$(BIN)/ruff check .

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Its own PostgreSQL, Redis (and S3): the same on every CI leg, so CI runs it once.
-pytestmark = [pytest.mark.integration, pytest.mark.own_services]
+# One process under pytest-xdist: its tests share the module's cluster and server, set up once.
+pytestmark = [pytest.mark.integration, pytest.mark.own_services, pytest.mark.xdist_group("pg-restart")]
 
 
 def _pg_bin() -> Path | None:
