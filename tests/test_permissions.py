@@ -223,6 +223,8 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("healthz", "GET"): dict.fromkeys(PERSONAS, 200),
     ("readyz", "GET"): dict.fromkeys(PERSONAS, 503),
     ("metrics", "GET"): dict.fromkeys(PERSONAS, 404),
+    # The favicon (config/urls.py): a redirect to its static file, for everyone.
+    ("favicon", "GET"): dict.fromkeys(PERSONAS, 302),
 }
 # Query strings for the GET routes that need one.
 QUERIES: dict[str, dict[str, str]] = {
