@@ -183,6 +183,15 @@ def problems_on(page: Any, path: str, width: int) -> list[str]:
             width,
         )
         found.append(f"{path} at {width} px is {wide} px wide: {', '.join(culprits)}")
+    # A column's profile card holds its histogram and top-value bars (they used to spill into the next).
+    spilled = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.column-profile')).flatMap((card) =>
+            Array.from(card.querySelectorAll('*'))
+                .filter((e) => e.getBoundingClientRect().right > card.getBoundingClientRect().right + 1)
+                .map((e) => card.querySelector('h3').textContent.trim() + ': ' + e.tagName.toLowerCase()))"""
+    )
+    if spilled:
+        found.append(f"{path} at {width} px: out of their profile card: {', '.join(spilled[:5])}")
     if not page.evaluate("typeof axe !== 'undefined'"):
         raise AssertionError(f"{path}: axe-core was not injected")
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
