@@ -60,8 +60,9 @@ run: $(RUN_STAMP) ## set up, seed the demo, start Redis, a Celery worker and the
 	@$(BIN)/python scripts/run.py
 
 # The suite waits more than it computes (live servers, workers, browsers, subprocesses), so it runs
-# in one pytest-xdist process per core; `--dist loadgroup` keeps an xdist_group's tests (a module
-# sharing one expensive fixture) on one process. TEST_WORKERS=0 runs it in this process alone.
+# in one pytest-xdist process per core. `--dist loadgroup` hands tests out one by one in collection
+# order. xdist_group marks would do nothing: xdist 3.8 renames item._nodeid, which pytest 9.2 no
+# longer reads, so a module-scoped fixture may be set up once per process. TEST_WORKERS=0: serial.
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
 

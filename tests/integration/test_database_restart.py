@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Its own PostgreSQL, Redis (and S3): the same on every CI leg, so CI runs it once.
-# One process under pytest-xdist: its tests share the module's cluster and server, set up once.
-pytestmark = [pytest.mark.integration, pytest.mark.own_services, pytest.mark.xdist_group("pg-restart")]
+pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
 
 def _pg_bin() -> Path | None:
