@@ -114,6 +114,16 @@ def search_index_missing() -> int:
 def _index(dataset_ids: Sequence[int]) -> None:
     if not dataset_ids:
         return
+    if connection.in_atomic_block:
+        # Two transactions re-indexing one dataset (two of its versions finishing on two workers)
+        # take turns here: otherwise the second waits on the first's old document, finds it gone
+        # and inserts a duplicate. In key order, so batches never wait on each other in a circle.
+        list(
+            Dataset.objects.select_for_update(no_key=True)
+            .filter(pk__in=dataset_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     datasets = list(
         Dataset.objects.filter(pk__in=dataset_ids).select_related("team").prefetch_related("tags")
     )
