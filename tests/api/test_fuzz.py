@@ -25,6 +25,7 @@ from datasets.services.checkouts import checkout_create
 from lineage.services import external_name_link, run_event_record
 from quality.services import suite_import, validation_queue
 from tests.factories import DatasetFactory, MembershipFactory, UserFactory, run_event
+from tests.integration.broker import broker_at
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
@@ -37,12 +38,8 @@ SECOND = b"id,name,score,extra\n1,ada,0.5,x\n"
 @pytest.fixture
 def broker(redis_url: str) -> Any:
     """Validation runs the fuzzer asks for are queued on a real Redis (no worker runs them)."""
-    from config.celery import app
-
-    before = app.conf.broker_url
-    app.conf.broker_url = redis_url
-    yield redis_url
-    app.conf.broker_url = before
+    with broker_at(redis_url):
+        yield redis_url
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from datasets.models import Version
 from tests.conftest import upload, wait_for
+from tests.integration.broker import broker_at
 
 TOKEN = "scrape-me-0123456789"
 
@@ -128,16 +129,18 @@ def test_queue_length_counts_what_waits_for_a_worker(client, token, settings, re
     settings.CELERY_BROKER_URL = redis_url
     from config.celery import app
 
-    app.conf.broker_url = redis_url
-    with app.connection_for_write() as connection:
-        for _ in range(3):
-            app.send_task("datasets.tasks.ingest_version", args=[0], queue="ingest", connection=connection)
-    try:
-        assert value(scrape(client), "granary_celery_queue_length", queue="ingest") == 3
-    finally:
-        import redis
+    with broker_at(redis_url):
+        with app.connection_for_write() as connection:
+            for _ in range(3):
+                app.send_task(
+                    "datasets.tasks.ingest_version", args=[0], queue="ingest", connection=connection
+                )
+        try:
+            assert value(scrape(client), "granary_celery_queue_length", queue="ingest") == 3
+        finally:
+            import redis
 
-        redis.Redis.from_url(redis_url).delete("ingest")
+            redis.Redis.from_url(redis_url).delete("ingest")
 
 
 def test_a_dead_broker_makes_the_scrape_say_so_instead_of_hanging(client, token, settings):
