@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from datasets.models import Version
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -122,3 +123,36 @@ def test_at_phone_width_the_grid_scrolls_in_its_box_and_the_page_does_not(
         widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1] == 390, path
         assert box.evaluate("(el) => el.scrollWidth > el.clientWidth"), path  # the grid itself scrolls
+
+
+@pytest.mark.integration
+def test_a_query_saved_from_the_console_becomes_the_next_version_with_its_lineage(
+    signed_in_page, live_server, version, celery_worker
+):
+    page = signed_in_page
+    sql = "SELECT city, avg(temp) AS mean_temp FROM data GROUP BY city ORDER BY city"
+    page.goto(f"{live_server.url}/datasets/churn/versions/{version.number}/query/")
+    page.fill("textarea[name=sql]", sql)
+    page.click("button:text('Run')")
+    expect(page.locator("#console-result")).to_contain_text("4 rows in")
+
+    save = page.locator("#console-save")
+    save.locator("select[name=dataset]").select_option("churn")
+    save.locator("input[name=message]").fill("Mean temperature per city")
+    save.locator("button:text('Save as a version')").click()
+    expect(page.locator("body")).to_contain_text("on its way to become the next version of churn")
+
+    saved = wait_for(
+        lambda: Version.objects.filter(
+            dataset=version.dataset, number=version.number + 1, status=Version.Status.READY
+        ).first(),
+        timeout=90,
+        what="the saved query's version to be ingested",
+    )
+    assert saved.row_count == 4
+    assert saved.message == "Mean temperature per city"
+    assert list(saved.derived_from.all()) == [version]  # its lineage: the version the SQL read
+
+    page.goto(f"{live_server.url}/datasets/churn/versions/{saved.number}/")
+    expect(page.locator("#viewer .rows-count")).to_have_text(f"rows 1{DASH}4 of 4")
+    expect(page.locator("#viewer table.grid tbody tr").first).to_contain_text("Ada Town")
