@@ -41,6 +41,24 @@ def data_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> P
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_drops_a_broken_response() -> Iterator[None]:
+    """The live server closes the connection when a response fails after its headers went out,
+    as gunicorn does: Django's development server kept it open, so a client waited its whole
+    timeout (60 s) for the rest of a download cut short on purpose (a corrupt blob)."""
+    from django.core.servers.basehttp import ServerHandler
+
+    def handle_error(self: Any) -> None:
+        original(self)
+        if self.headers_sent:
+            self.request_handler.close_connection = True
+
+    original = ServerHandler.handle_error
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ServerHandler, "handle_error", handle_error)
+        yield
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server for the session, with the test bucket and any credentials boto3 finds
