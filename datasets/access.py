@@ -25,7 +25,16 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import role_may_manage, role_may_write
 from accounts.scopes import token_may_change
-from accounts.selectors import is_signed_in, team_ids_of, team_role, user_may_browse, user_pk, user_roles
+from accounts.selectors import (
+    is_signed_in,
+    team_ids_managed_by,
+    team_ids_of,
+    team_role,
+    teams_writable_by,
+    user_may_browse,
+    user_pk,
+    user_roles,
+)
 from core.errors import AccessDenied, NotFound, NotSignedIn
 from core.types import AnyUser
 from datasets.models import AccessRequest, Dataset
@@ -73,6 +82,25 @@ def datasets_readable_by(user: AnyUser) -> QuerySet[Dataset]:
         | Q(team_id__in=team_ids_of(user))
         | Q(visibility=Dataset.Visibility.RESTRICTED, pk__in=_granted_ids(user))
     )
+
+
+def datasets_writable_by(user: AnyUser) -> QuerySet[Dataset]:
+    """The datasets a signed-in person may change (`Access.write`): what the portal offers as the
+    target of an upload or a saved query."""
+    if not is_signed_in(user):
+        return Dataset.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Dataset.objects.all()
+    return Dataset.objects.filter(team__in=teams_writable_by(user=user))
+
+
+def datasets_decidable_by(user: AnyUser) -> QuerySet[Dataset]:
+    """The datasets whose access requests a signed-in person decides (`Access.decide`)."""
+    if not is_signed_in(user):
+        return Dataset.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Dataset.objects.all()
+    return Dataset.objects.filter(team_id__in=team_ids_managed_by(user=user))
 
 
 def _granted_ids(user: AnyUser) -> QuerySet[AccessRequest, Any]:

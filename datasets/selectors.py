@@ -18,11 +18,18 @@ from django.db.models import (
     When,
 )
 
-from accounts.selectors import is_signed_in, team_ids_managed_by, user_may_browse, user_pk
+from accounts.selectors import team_ids_managed_by, user_may_browse, user_pk
 from audit.models import AuditEvent
 from core.errors import AccessDenied, InvalidInput, NotFound, NotReady, NotSignedIn
 from core.types import AnyUser, SchemaColumn
-from datasets.access import Access, dataset_access_map, dataset_get, datasets_readable_by, datasets_visible_to
+from datasets.access import (
+    Access,
+    dataset_access_map,
+    dataset_get,
+    datasets_decidable_by,
+    datasets_readable_by,
+    datasets_visible_to,
+)
 from datasets.models import (
     AccessRequest,
     Alias,
@@ -313,12 +320,9 @@ def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
 def access_requests_pending_for(*, user: AnyUser) -> QuerySet[AccessRequest]:
     """The pending requests this user may decide, newest first: those for the datasets of the
     teams they own (every one, for a superuser), as `datasets.access` grants `decide`."""
-    if not is_signed_in(user):
-        return AccessRequest.objects.none()
-    pending = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING)
-    if not getattr(user, "is_superuser", False):
-        pending = pending.filter(dataset__team_id__in=team_ids_managed_by(user=user))
-    return pending.order_by("-created_at", "-pk")
+    return AccessRequest.objects.filter(
+        status=AccessRequest.Status.PENDING, dataset__in=datasets_decidable_by(user)
+    ).order_by("-created_at", "-pk")
 
 
 def access_requests_visible_to(*, user: AnyUser, dataset: Dataset, access: Access) -> QuerySet[AccessRequest]:

@@ -13,13 +13,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.selectors import teams_writable_by
 from catalog.forms import QueryForm, QuerySaveForm
 from catalog.presentation.viewer import GridState, grid_state, query_grid, version_grid
 from catalog.views.common import form_submit, portal_page
 from core.errors import GranaryError, InvalidInput, NotFound
 from core.http import AuthenticatedHttpRequest
-from datasets.access import dataset_get
+from datasets.access import dataset_get, datasets_writable_by
 from datasets.models import DATASET_PAGE, VERSION_PAGE, Dataset, Version
 from datasets.references import version_latest, version_resolve
 from datasets.viewer.export import EXPORT_FORMATS, query_export
@@ -175,7 +174,7 @@ def _version(request: AuthenticatedHttpRequest, slug: str, number: int) -> Versi
 
 def _writable(request: AuthenticatedHttpRequest) -> QuerySet[Dataset]:
     """The datasets offered as a save's target; query_save checks the right to write again."""
-    return Dataset.objects.filter(team__in=teams_writable_by(user=request.user)).order_by("slug")
+    return datasets_writable_by(request.user).order_by("slug")
 
 
 def _console(
