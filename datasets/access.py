@@ -85,22 +85,23 @@ def datasets_readable_by(user: AnyUser) -> QuerySet[Dataset]:
 
 
 def datasets_writable_by(user: AnyUser) -> QuerySet[Dataset]:
-    """The datasets a signed-in person may change (`Access.write`): what the portal offers as the
-    target of an upload or a saved query."""
+    """The datasets of the teams in which a person maintains (`Access.write` through a role): what
+    the portal offers as the target of a saved query. A superuser writes everywhere, but a list of
+    every dataset (100,000 options) is no choice: outside their teams they name one in the API."""
     if not is_signed_in(user):
         return Dataset.objects.none()
-    if getattr(user, "is_superuser", False):
-        return Dataset.objects.all()
     return Dataset.objects.filter(team__in=teams_writable_by(user=user))
 
 
-def datasets_decidable_by(user: AnyUser) -> QuerySet[Dataset]:
-    """The datasets whose access requests a signed-in person decides (`Access.decide`)."""
+def deciding(user: AnyUser, *, team: str) -> Q:
+    """A filter on rows whose `team` (a path to a team id) is one whose datasets' access requests
+    the person decides (`Access.decide`). None at all for a superuser: a filter naming every team
+    made SQLite walk all 100,000 datasets on every page (26-89 ms against 0.7 ms)."""
     if not is_signed_in(user):
-        return Dataset.objects.none()
+        return Q(pk__in=[])
     if getattr(user, "is_superuser", False):
-        return Dataset.objects.all()
-    return Dataset.objects.filter(team_id__in=team_ids_managed_by(user=user))
+        return Q()
+    return Q(**{f"{team}__in": team_ids_managed_by(user=user)})
 
 
 def _granted_ids(user: AnyUser) -> QuerySet[AccessRequest, Any]:

@@ -26,9 +26,9 @@ from datasets.access import (
     Access,
     dataset_access_map,
     dataset_get,
-    datasets_decidable_by,
     datasets_readable_by,
     datasets_visible_to,
+    deciding,
 )
 from datasets.models import (
     AccessRequest,
@@ -320,9 +320,8 @@ def access_requests_of(*, dataset: Dataset) -> QuerySet[AccessRequest]:
 def access_requests_pending_for(*, user: AnyUser) -> QuerySet[AccessRequest]:
     """The pending requests this user may decide, newest first: those for the datasets of the
     teams they own (every one, for a superuser), as `datasets.access` grants `decide`."""
-    return AccessRequest.objects.filter(
-        status=AccessRequest.Status.PENDING, dataset__in=datasets_decidable_by(user)
-    ).order_by("-created_at", "-pk")
+    pending = AccessRequest.objects.filter(deciding(user, team="dataset__team_id"))
+    return pending.filter(status=AccessRequest.Status.PENDING).order_by("-created_at", "-pk")
 
 
 def access_requests_visible_to(*, user: AnyUser, dataset: Dataset, access: Access) -> QuerySet[AccessRequest]:

@@ -49,6 +49,14 @@ def test_an_owner_sees_waiting_requests_in_the_navigation_and_on_the_home_page(c
     assert 'href="/datasets/patients/access/"' in html
 
 
+def test_a_superuser_outside_every_team_sees_every_waiting_request(client, asked):
+    """Superusers decide every request (datasets.access `deciding`), team or not."""
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    html = client.get("/").content.decode()
+    assert badge(html) == "2"
+    assert "<strong>oscar</strong> asks for" in html and "<strong>petra</strong> asks for" in html
+
+
 def test_people_who_decide_nothing_see_no_prompt(client, member, maintainer, outsider, asked):
     for user in (member, maintainer, outsider):
         client.force_login(user)

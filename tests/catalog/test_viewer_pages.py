@@ -392,18 +392,3 @@ def test_a_reader_who_may_write_nothing_gets_no_save_form_and_a_refused_save(rea
     response = reader.post(url, {"sql": sql, "dataset": "churn", "message": ""})
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
-
-
-def test_a_superuser_outside_every_team_may_save_into_any_dataset(client, version, internal_dataset):
-    """The save form offers what `Access.write` allows (datasets.access.datasets_writable_by):
-    a superuser writes everywhere, team or not, as the API lets them."""
-    from tests.factories import UserFactory
-
-    admin = UserFactory(is_superuser=True, is_staff=True)
-    client.force_login(admin)
-    sql = "SELECT id FROM data LIMIT 1"
-    page = client.get(f"/datasets/churn/versions/{version.number}/query/", {"sql": sql}).content.decode()
-    assert 'id="console-save"' in page
-    assert (
-        '<option value="churn">churn</option>' in page and '<option value="payroll">payroll</option>' in page
-    )
