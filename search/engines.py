@@ -49,6 +49,26 @@ PG_RANK_FIELDS = ("name", "tags", "team", "summary", "columns")
 
 SQL = tuple[str, list[Any]]
 
+# What a search reads of a document: everything but the vectors and the tag list.
+DOCUMENT_COLUMNS = (
+    "dataset_id",
+    "slug",
+    "title_key",
+    "team_id",
+    "visibility",
+    "license_key",
+    "format",
+    "certified",
+    "pii",
+    "quality",
+    "row_count",
+    "updated_at",
+    "checkouts_90d",
+    "latest_number",
+    "certified_number",
+    "boost",
+)
+
 
 @dataclass(frozen=True)
 class IndexedText:
@@ -56,11 +76,13 @@ class IndexedText:
 
     dataset_id: int
     fields: dict[str, list[str]]
-    restricted: bool
+    visibility: str
     column_ids_names: Sequence[tuple[int, str]]  # (SearchColumn id, lowercased name)
 
 
 class Engine(Protocol):
+    documents: bool  # match() returns document rows (True) or ids with scores to join (False)
+
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None: ...
     def prune(self) -> None: ...
     def analyze(self) -> None: ...
@@ -81,8 +103,11 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 class Sqlite:
     """FTS5: `search_fts` holds every dataset's fields (an outsider matches a restricted one through
     a column filter on its card fields, scored against the same corpus so its BM25 compares with
-    the rest); `search_column_trgm` the column names, trigram-tokenized so a substring search uses
+    the rest, and on its visibility, a token in the `vis` column, so that the card matches of
+    restricted datasets are intersected inside the index); `search_column_trgm` the column names, trigram-tokenized so a substring search uses
     the index."""
+
+    documents = False  # the match's rows are FTS5 rowids, joined to the documents by the caller
 
     def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
         with connection.cursor() as cursor:
@@ -112,12 +137,12 @@ class Sqlite:
     def write(self, texts: Sequence[IndexedText]) -> None:
         with connection.cursor() as cursor:
             rows: list[tuple[int | str, ...]] = [
-                (t.dataset_id, *(" ".join(t.fields[f]) for f in FIELDS)) for t in texts
+                (t.dataset_id, *(" ".join(t.fields[f]) for f in FIELDS), t.visibility) for t in texts
             ]
             if rows:
                 cursor.executemany(
-                    f"INSERT INTO search_fts(rowid, {', '.join(FIELDS)}) "
-                    f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 1))})",
+                    f"INSERT INTO search_fts(rowid, {', '.join(FIELDS)}, vis) "
+                    f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 2))})",
                     rows,
                 )
             columns = [(column_id, name) for t in texts for column_id, name in t.column_ids_names]
@@ -128,17 +153,16 @@ class Sqlite:
         self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
     ) -> SQL:
         expression = _fts_expression(query, corrections)
-        weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS)
-        if names_only or card:  # type-ahead, or an outsider: what a card shows
-            expression = f"{{{' '.join(CARD_FIELDS)}}} : ({expression})"
+        weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS) + ", 0"  # `vis` scores nothing
+        # Words match the text columns alone: never a visibility token.
+        searched = CARD_FIELDS if names_only or card else FIELDS  # type-ahead, an outsider: the card
+        expression = f"{{{' '.join(searched)}}} : ({expression})"
         if card:
+            # The restricted datasets' rows, intersected inside the index.
             return (
                 f"SELECT rowid AS id, -bm25(search_fts, {weights}) AS score, 0 AS whole FROM search_fts "
-                # `+rowid`: filtered after the match; handed to FTS5, each of thousands of ids
-                # would run the match again.
-                "WHERE search_fts MATCH %s AND +rowid IN "
-                "(SELECT dataset_id FROM search_document WHERE visibility = 'restricted')",
-                [expression],
+                "WHERE search_fts MATCH %s",
+                [f"({expression}) AND {{vis}} : restricted"],
             )
         return (
             f"SELECT rowid AS id, -bm25(search_fts, {weights}) AS score, 1 AS whole "
@@ -224,27 +248,37 @@ class Postgres:
                     rows,
                 )
 
+    # The match reads the document rows themselves: its rows are documents (the caller's `d`),
+    # with the score, whether the whole text matched and whether the slug or title did. Joined to
+    # the documents again by id, the planner hashed all 100,000 of them for a common word.
+    documents = True
+
     def match(
         self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
     ) -> SQL:
         # Type-ahead: what a card shows, the fields weighted A and C.
         expression = _tsquery(query, corrections, weight="AC" if names_only else "")
+        named = _tsquery(query, corrections, weight="A")
+        columns = ", ".join(DOCUMENT_COLUMNS)
         # Weights D, C, B, A; normalization 1 divides by 1 + log(length), as BM25 tempers long texts.
+        # The name is looked up in the rank vector, which has it: the full one is TOASTed.
         if card:
             return (
-                f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, card_vector, %s::tsquery, 1) AS score, "
-                "0 AS whole FROM search_document WHERE visibility = 'restricted' AND card_vector @@ %s::tsquery",
-                [expression, expression],
+                f"SELECT {columns}, ts_rank({PG_RANK_WEIGHTS}, card_vector, %s::tsquery, 1) AS score, "
+                "0 AS whole, card_vector @@ %s::tsquery AS named FROM search_document "
+                "WHERE visibility = 'restricted' AND card_vector @@ %s::tsquery",
+                [expression, named, expression],
             )
         return (
-            f"SELECT dataset_id AS id, ts_rank({PG_RANK_WEIGHTS}, rank_vector, %s::tsquery, 1) AS score, "
-            "1 AS whole FROM search_document WHERE full_vector @@ %s::tsquery",
-            [expression, expression],
+            f"SELECT {columns}, ts_rank({PG_RANK_WEIGHTS}, rank_vector, %s::tsquery, 1) AS score, "
+            "1 AS whole, rank_vector @@ %s::tsquery AS named FROM search_document "
+            "WHERE full_vector @@ %s::tsquery",
+            [expression, named, expression],
         )
 
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL:
-        """A condition on `search_document d`: the query matches its slug or title (weight A)."""
-        return "d.full_vector @@ %s::tsquery", [_tsquery(query, corrections, weight="A")]
+        """A condition on the match's rows: the query matches the slug or title (weight A)."""
+        return "d.named", []
 
     def column_contains(self, value: str) -> SQL:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -198,7 +198,7 @@ def _index(dataset_ids: Sequence[int]) -> None:
             IndexedText(
                 dataset_id=document.dataset_id,
                 fields=fields_of[document.dataset_id],
-                restricted=document.visibility == Dataset.Visibility.RESTRICTED,
+                visibility=document.visibility,
                 column_ids_names=names.get(document.dataset_id, []),
             )
             for document in documents

@@ -4,7 +4,7 @@ and the vocabulary that typo correction draws on.
 Everything here is derived from the datasets app's tables by `search.indexer` and can be rebuilt
 from them at any time (`manage.py search_rebuild`). The full-text structures themselves are not
 Django fields, because they differ by engine (migration 0002): on SQLite the FTS5 tables
-`search_fts` (every dataset) and `search_card_fts` (restricted datasets' card only) and a trigram
+`search_fts` (every dataset, with its visibility as a token) and a trigram
 FTS5 table over column names; on PostgreSQL the tsvector columns `full_vector` and `card_vector`
 of `search_document` with GIN indexes, `rank_vector` (what a match is ranked on, without the
 README), and a pg_trgm index on column names.

@@ -169,9 +169,14 @@ class _Plan:
                 )
                 branches.append(card)
                 branch_params += card_params
-            sql = f"FROM ({' UNION ALL '.join(branches)}) m JOIN search_document d ON d.dataset_id = m.id"
+            union = " UNION ALL ".join(branches)
+            if index.documents:
+                sql = f"FROM ({union}) d"
+            else:
+                sql = f"FROM ({union}) m JOIN search_document d ON d.dataset_id = m.id"
             params += branch_params
-            where.append(f"((m.whole = 1 AND {readable}) OR (m.whole = 0 AND NOT {readable}))")
+            m = self.matched()
+            where.append(f"(({m}.whole = 1 AND {readable}) OR ({m}.whole = 0 AND NOT {readable}))")
             where_params = visible_params + readable_params + readable_params
         else:
             sql = "FROM search_document d"
@@ -185,9 +190,14 @@ class _Plan:
             where_params.append(self.team)
         return f"{sql} WHERE {' AND '.join(where)}", params + where_params
 
+    @staticmethod
+    def matched() -> str:
+        """The alias of the match's score and `whole`: its own rows, or the documents' that are them."""
+        return "d" if engine().documents else "m"
+
     def score(self) -> SQL:
         readable, params = _readable(self.audience)
-        text = "m.score" if self.query.positive_words else "1.0"
+        text = f"{self.matched()}.score" if self.query.positive_words else "1.0"
         # Popularity and certification are hidden with a restricted dataset's data: no boost.
         return f"({text} * CASE WHEN {readable} THEN d.boost ELSE 1.0 END)", params
 
