@@ -3,6 +3,12 @@
 Nothing is held in memory and the user's filename never becomes a path: the temporary file has a
 random name under the data directory, and is deleted when the request ends unless a service has
 published it as a blob by then.
+
+A client that declares the file's sha256 up front (`Repr-Digest: sha-256=:<base64>:`) has it
+checked against the bytes (400 `digest_mismatch`, nothing kept). On object storage its key is
+then known before the last byte, so a large file is not written to disk at all: its parts go to
+a multipart upload at the blob's key while it is received, which the version's service completes
+(conditionally) only once the digest matched; anything else aborts it.
 """
 
 from __future__ import annotations
@@ -10,20 +16,28 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
+from base64 import b64decode
+from binascii import Error as Base64Error
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse
 
-from core.errors import GranaryError, InsufficientStorage
+from core.errors import GranaryError, InsufficientStorage, InvalidInput
+from datasets import storage
 from datasets.storage import StorageUnavailable, tmp_dir
+from datasets.storage.filesystem import FilesystemStorage
+
+if TYPE_CHECKING:
+    from datasets.storage.s3 import StreamedPut
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +45,11 @@ logger = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 1024 * 1024
 TOO_LARGE_FLAG = "granary_upload_too_large"
 REFUSAL = "granary_upload_refusal"
+STREAMED = "granary_upload_streamed"
+# What format sniffing reads of a streamed file (its first 64 KiB, decompressed if gzip, and its
+# last bytes), kept in memory as the file has no local copy.
+HEAD_KEPT = 1024 * 1024
+TAIL_KEPT = 64 * 1024
 # A full disk or quota: the write errors that mean "no room", not "broken".
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -38,6 +57,44 @@ NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 def too_large_message() -> str:
     limit = settings.GRANARY_MAX_UPLOAD_BYTES
     return f"The file is larger than the upload limit of {limit:,} bytes (GRANARY_MAX_UPLOAD_BYTES)."
+
+
+class DigestMismatch(InvalidInput):
+    code = "digest_mismatch"
+
+
+def declared_sha256(request: HttpRequest) -> str | None:
+    """The sha-256 of the uploaded file that the request's `Repr-Digest` declares (RFC 9530: a
+    dictionary such as `sha-256=:<base64>:`), as hex; None without one. Other algorithms are
+    ignored, as the RFC allows; a sha-256 that is not 32 bytes of base64 is refused."""
+    header = request.headers.get("Repr-Digest", "")
+    for member in header.split(","):
+        name, _, value = member.strip().partition("=")
+        if name.strip().lower() != "sha-256":
+            continue
+        value = value.strip()
+        try:
+            if not (len(value) >= 2 and value[0] == value[-1] == ":"):
+                raise ValueError
+            digest = b64decode(value[1:-1], validate=True)
+        except (Base64Error, ValueError):
+            digest = b""
+        if len(digest) != 32:
+            raise InvalidInput(
+                f"Repr-Digest has a malformed sha-256 ({value[:60]!r}): send sha-256=:<the base64 of the "
+                "file's 32-byte sha256>:, e.g. sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+                field="file",
+            )
+        return digest.hex()
+    return None
+
+
+def _mismatch(*, declared: str, actual: str) -> DigestMismatch:
+    return DigestMismatch(
+        f"The uploaded file hashes to sha256 {actual}, not {declared} as its Repr-Digest declared: "
+        "nothing was stored. Upload the file again (was it changed while it was being sent?).",
+        field="file",
+    )
 
 
 class IncomingFile(UploadedFile):
@@ -68,6 +125,82 @@ class IncomingFile(UploadedFile):
             os.unlink(path)
 
 
+class _Ends:
+    """The first and last bytes of a streamed file, as the `Source` format sniffing reads: a read
+    between them finds nothing (sniffing reads 64 KiB from the start and 4 bytes at the end)."""
+
+    def __init__(self, name: str, size: int, head: bytes, tail: bytes) -> None:
+        self.name = name
+        self.size = size
+        self._head = head
+        self._tail = tail
+
+    def open(self) -> BinaryIO:
+        return cast(BinaryIO, io.BufferedReader(_EndsFile(self)))
+
+    def stream(self, offset: int = 0) -> BinaryIO:
+        handle = self.open()
+        handle.seek(offset)
+        return handle
+
+    def arrow(self) -> tuple[Any, str]:
+        raise NotImplementedError("a streamed upload has no file to read whole")
+
+    def unavailable(self, exc: BaseException) -> None:
+        return None
+
+
+class _EndsFile(io.RawIOBase):
+    def __init__(self, ends: _Ends) -> None:
+        self._ends = ends
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._ends.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        ends, at = self._ends, self._position
+        tail_start = ends.size - len(ends._tail)
+        if at < len(ends._head):
+            data = ends._head[at : at + len(buffer)]
+        elif tail_start <= at < ends.size:
+            data = ends._tail[at - tail_start : at - tail_start + len(buffer)]
+        else:
+            data = b""
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+
+class StreamedFile(UploadedFile):
+    """An uploaded file sent on to object storage as it arrived (no local copy): its sha256, its
+    size, its ends (for format sniffing) and the multipart upload that completing stores it."""
+
+    def __init__(self, name: str, content_type: str, charset: str | None, pending: StreamedPut) -> None:
+        super().__init__(None, name, content_type, 0, charset)
+        self.sha256 = ""
+        self.pending = pending
+        self.ends = _Ends(name, 0, b"", b"")
+
+    def close(self) -> None:
+        """The request is over: an upload no service completed is dropped, parts and all."""
+        try:
+            self.pending.abort()
+        except Exception:  # the request's own outcome says more; a lifecycle rule sweeps parts
+            logger.exception("Aborting the streamed upload to %s failed", self.pending.key)
+
+
 class BlobUploadHandler(FileUploadHandler):
     chunk_size = 1024 * 1024
 
@@ -75,27 +208,86 @@ class BlobUploadHandler(FileUploadHandler):
         super().new_file(*args, **kwargs)
         self.hasher = hashlib.sha256()
         self.received = 0
+        self.streamed: StreamedFile | None = None
+        self.declared: str | None = None
+        self.head = b""
+        self.tail = b""
+        if self.request is not None:
+            try:
+                self.declared = declared_sha256(self.request)
+                pending = self._streamed_put(self.declared) if self.declared else None
+            except GranaryError as exc:
+                self._stop(exc)
+            if pending is not None:
+                self.streamed = StreamedFile(
+                    self.file_name or "upload", self.content_type or "", self.charset, pending
+                )
+                # Whatever ends the request (an error, a disconnect), the middleware drops it.
+                setattr(self.request, STREAMED, [*getattr(self.request, STREAMED, []), self.streamed])
+                return
         try:
             self.incoming = IncomingFile(self.file_name or "upload", self.content_type or "", self.charset)
         except OSError as exc:  # no room even for an empty file (inodes), or tmp/ is unwritable
             self._refuse(exc)
 
+    def _streamed_put(self, sha256: str) -> StreamedPut | None:
+        """A multipart upload at the declared digest's key for a body large enough to go in parts
+        on object storage; None (receive to a file, as without a declared digest) otherwise."""
+        store = storage.backend()
+        if isinstance(store, FilesystemStorage):
+            return None
+        from datasets.models import Blob
+        from datasets.storage.s3 import S3Storage
+
+        length = int(self.request.META.get("CONTENT_LENGTH") or 0) if self.request is not None else 0
+        if not isinstance(store, S3Storage) or length <= store.multipart_bytes:
+            return None
+        # Stored already (or known and damaged, which this upload may restore): the usual path,
+        # whose put finds the object there and sends nothing.
+        key = storage.blob_key(sha256)
+        if Blob.objects.filter(sha256=sha256).exists() or store.exists(key):
+            return None
+        return store.put_streamed(key)
+
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
         if self.received > settings.GRANARY_MAX_UPLOAD_BYTES:
             # Refuse while streaming (a chunked body has no Content-Length to check up front).
-            self.incoming.close()
+            self._drop()
             if self.request is not None:
                 setattr(self.request, TOO_LARGE_FLAG, True)
             raise StopUpload(connection_reset=True)
         self.hasher.update(raw_data)
+        if self.streamed is not None:
+            if len(self.head) < HEAD_KEPT:
+                self.head += raw_data[: HEAD_KEPT - len(self.head)]
+            self.tail = (
+                (self.tail + raw_data)[-TAIL_KEPT:] if len(raw_data) < TAIL_KEPT else raw_data[-TAIL_KEPT:]
+            )
+            try:
+                self.streamed.pending.write(raw_data)
+            except StorageUnavailable as exc:
+                self._stop(exc)
+            return None
         try:
             self.incoming.write(raw_data)
         except OSError as exc:
             self._refuse(exc)
         return None
 
-    def file_complete(self, file_size: int) -> IncomingFile:
+    def file_complete(self, file_size: int) -> IncomingFile | StreamedFile:
+        sha256 = self.hasher.hexdigest()
+        if self.streamed is not None:
+            if sha256 != self.declared:
+                self._stop(_mismatch(declared=self.declared or "", actual=sha256))
+            try:
+                self.streamed.pending.finish()
+            except StorageUnavailable as exc:
+                self._stop(exc)
+            self.streamed.size = file_size
+            self.streamed.sha256 = sha256
+            self.streamed.ends = _Ends(self.streamed.name or "upload", file_size, self.head, self.tail)
+            return self.streamed
         try:
             # The last buffered bytes, and on file systems that allocate late (ext4, XFS) the
             # space itself, can fail here rather than in write().
@@ -103,21 +295,38 @@ class BlobUploadHandler(FileUploadHandler):
             os.fsync(self.incoming.fileno())
         except OSError as exc:
             self._refuse(exc)
+        if self.declared is not None and sha256 != self.declared:
+            self._stop(_mismatch(declared=self.declared, actual=sha256))
         self.incoming.seek(0)
         self.incoming.size = file_size
-        self.incoming.sha256 = self.hasher.hexdigest()
+        self.incoming.sha256 = sha256
         return self.incoming
 
     def upload_interrupted(self) -> None:
-        if hasattr(self, "incoming"):
+        self._drop()
+
+    def _drop(self) -> None:
+        """Let go of what was received so far: the temporary file, or the streamed parts."""
+        if getattr(self, "streamed", None) is not None:
+            assert self.streamed is not None
+            self.streamed.close()
+        elif hasattr(self, "incoming"):
             self.incoming.close()
+
+    def _stop(self, refusal: GranaryError) -> NoReturn:
+        """Refuse the file for `refusal`: drop what was received, read and ignore the rest of the
+        body (so the client hears the answer, not a reset), and leave the view the refusal."""
+        if getattr(self, "streamed", None) is not None:
+            self._drop()
+        elif (incoming := getattr(self, "incoming", None)) is not None:
+            incoming.discard()
+        if self.request is not None:
+            setattr(self.request, REFUSAL, refusal)
+        raise StopUpload(connection_reset=False)
 
     def _refuse(self, exc: OSError) -> NoReturn:
         """A write of the temporary file failed: delete it at once, so the space it took is free
         for the next upload, and stop reading the file, leaving the view a precise refusal."""
-        incoming: IncomingFile | None = getattr(self, "incoming", None)
-        if incoming is not None:
-            incoming.discard()
         if exc.errno in NO_ROOM:
             logger.error("Upload refused: the disk under %s is full (%s)", tmp_dir(), exc)
             refusal: GranaryError = InsufficientStorage(
@@ -132,11 +341,9 @@ class BlobUploadHandler(FileUploadHandler):
                 "Nothing was kept; try again later.",
                 field="file",
             )
-        if self.request is not None:
-            setattr(self.request, REFUSAL, refusal)
         # The rest of the body is read and dropped (not reset), so the client hears the 507
         # rather than a broken connection while it is still sending.
-        raise StopUpload(connection_reset=False)
+        self._stop(refusal)
 
 
 def upload_was_too_large(request: HttpRequest) -> bool:
@@ -156,6 +363,15 @@ class UploadLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self._answer(request)
+        finally:
+            # A streamed upload that no service completed (refused, a view that failed, a client
+            # that went away) leaves no parts in storage.
+            for streamed in getattr(request, STREAMED, ()):
+                streamed.close()
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

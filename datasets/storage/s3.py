@@ -15,11 +15,11 @@ import math
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import quote
 
 import boto3
@@ -117,51 +117,71 @@ class S3Storage:
         return True
 
     def _put_multipart(self, source: Path, key: str, size: int) -> bool:
-        full_key = self.full_key(key)
         part_bytes = max(PART_BYTES, math.ceil(size / MAX_PARTS))
         count = math.ceil(size / part_bytes)
         with storage_errors(key):
-            upload_id = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=full_key, ChecksumAlgorithm=CHECKSUM
-            )["UploadId"]
+            upload_id = self._create_multipart(key)
             try:
 
                 def send(number: int) -> dict[str, Any]:
                     with open(source, "rb") as handle:
                         handle.seek((number - 1) * part_bytes)
                         data = handle.read(part_bytes)
-                    # botocore computes the part's CRC32 and sends it; the store refuses a part
-                    # whose bytes do not match it.
-                    answer = self.client.upload_part(
-                        Bucket=self.bucket,
-                        Key=full_key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=data,
-                        ChecksumAlgorithm=CHECKSUM,
-                    )
-                    part = {"ETag": answer["ETag"], "PartNumber": number}
-                    if answer.get("ChecksumCRC32"):
-                        part["ChecksumCRC32"] = answer["ChecksumCRC32"]
-                    return part
+                    return self._send_part(key, upload_id, number, data)
 
                 with ThreadPoolExecutor(PART_THREADS, thread_name_prefix="s3-part") as pool:
                     parts = list(pool.map(send, range(1, count + 1)))
-                self.client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=full_key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                    IfNoneMatch="*",
-                )
-            except ClientError as exc:
-                self._abort(full_key, upload_id)
-                if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    return False
-                raise
+                return self._complete_multipart(key, upload_id, parts)
             except BaseException:
-                self._abort(full_key, upload_id)  # or its parts are billed until a lifecycle rule
+                self._abort(self.full_key(key), upload_id)  # or its parts are billed until a lifecycle rule
                 raise
+
+    def put_streamed(self, key: str) -> StreamedPut:
+        """A multipart upload to `key` fed as bytes arrive (`write`), its parts sent while more are
+        received; the caller then completes it (`complete`) or drops it (`abort`). For an upload
+        whose digest, and so its key, the client declared before sending it."""
+        with storage_errors(key):
+            return StreamedPut(self, key, self._create_multipart(key))
+
+    def _create_multipart(self, key: str) -> str:
+        answer = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self.full_key(key), ChecksumAlgorithm=CHECKSUM
+        )
+        return str(answer["UploadId"])
+
+    def _send_part(self, key: str, upload_id: str, number: int, data: bytes | bytearray) -> dict[str, Any]:
+        # botocore computes the part's CRC32 and sends it; the store refuses a part whose bytes
+        # do not match it.
+        answer = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self.full_key(key),
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm=CHECKSUM,
+        )
+        part = {"ETag": answer["ETag"], "PartNumber": number}
+        if answer.get("ChecksumCRC32"):
+            part["ChecksumCRC32"] = answer["ChecksumCRC32"]
+        return part
+
+    def _complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> bool:
+        """Join the parts unless an object is at `key` already; True if it was new. Call inside
+        storage_errors; the caller aborts the upload if this raises."""
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.full_key(key),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                # Stored meanwhile by another upload: the same bytes, as the key is their digest.
+                self._abort(self.full_key(key), upload_id)
+                return False
+            raise
         return True
 
     def _abort(self, full_key: str, upload_id: str) -> None:
@@ -376,6 +396,98 @@ class _Stream(io.RawIOBase):
         if not self.closed and self._body is not None:
             self._body.close()  # back to the pool, or dropped if unread bytes remain
         super().close()
+
+
+class StreamedPut:
+    """A multipart upload fed in order while its bytes arrive: each full part (8 MiB) goes to a
+    pool of PART_THREADS senders, and `write` waits while PART_THREADS + 1 parts are in memory,
+    so a fast sender is slowed to storage's pace rather than buffered whole.
+
+    Not thread-safe: one producer (the request's thread) writes. A failed part surfaces at the
+    next `write` or at `finish` as StorageUnavailable. Whatever happens, `abort` (idempotent, a
+    no-op once completed) leaves no parts behind."""
+
+    def __init__(self, storage: S3Storage, key: str, upload_id: str) -> None:
+        self.storage = storage
+        self.key = key
+        self.upload_id = upload_id
+        self.size = 0
+        self._buffer = bytearray()
+        self._futures: list[Future[dict[str, Any]]] = []
+        self._room = threading.BoundedSemaphore(PART_THREADS + 1)
+        self._pool = ThreadPoolExecutor(PART_THREADS, thread_name_prefix="s3-stream")
+        self._parts: list[dict[str, Any]] | None = None
+        self.state: Literal["open", "completed", "aborted"] = "open"
+
+    def write(self, data: bytes) -> None:
+        self._check()
+        self.size += len(data)
+        self._buffer += data
+        if len(self._buffer) >= PART_BYTES:
+            # The part is the buffer itself, cut to size in place: only the rest is copied.
+            part, self._buffer = self._buffer, self._buffer[PART_BYTES:]
+            del part[PART_BYTES:]
+            self._submit(part)
+
+    def finish(self) -> None:
+        """Send the last part and wait for every part: the upload is then ready to complete."""
+        if self._buffer or not self._futures:
+            self._submit(self._buffer)
+            self._buffer = bytearray()
+        try:
+            with storage_errors(self.key):
+                self._parts = [future.result() for future in self._futures]
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def complete(self) -> bool:
+        """Join the parts into the object at the key unless one is there (If-None-Match: *);
+        True if it was new. After `finish`."""
+        assert self._parts is not None and self.state == "open", "finish first, once"
+        try:
+            with storage_errors(self.key):
+                created = self.storage._complete_multipart(self.key, self.upload_id, self._parts)
+        except BaseException:
+            self.abort()
+            raise
+        self.state = "completed"
+        return created
+
+    def abort(self) -> None:
+        """Drop the upload and its parts; parts still being sent are waited for first, as S3 may
+        keep a part that lands after the abort."""
+        if self.state != "open":
+            return
+        self.state = "aborted"
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._buffer = bytearray()
+        self.storage._abort(self.storage.full_key(self.key), self.upload_id)
+
+    def _submit(self, data: bytearray) -> None:
+        number = len(self._futures) + 1
+        if number > MAX_PARTS:
+            raise StorageUnavailable(
+                f"The upload to {self.key} is over {MAX_PARTS} parts of {PART_BYTES:,} bytes."
+            )
+        # Blocks while the pool is behind: the client's connection waits, memory stays bounded.
+        self._room.acquire()
+        try:
+            future = self._pool.submit(self.storage._send_part, self.key, self.upload_id, number, data)
+        except BaseException:
+            self._room.release()
+            raise
+        future.add_done_callback(lambda _: self._room.release())
+        self._futures.append(future)
+
+    def _check(self) -> None:
+        if self.state != "open":
+            raise StorageUnavailable(f"The upload to {self.key} was {self.state}.")
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                with storage_errors(self.key):
+                    future.result()
 
 
 # --- construction ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ and upload new versions. Plain HTTP with `requests`; pandas and pyarrow only for
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -478,14 +479,23 @@ class Client:
         if not source.is_file():
             raise NotFound(f"No file {source}.")
         size = source.stat().st_size
-        if direct is not False and size >= DIRECT_MIN_BYTES:
+        headers: dict[str, str] = {}
+        if size >= DIRECT_MIN_BYTES:
             options = self._upload_options(dataset)
-            if options.get("direct") and (direct or size > int(options.get("direct_threshold_bytes", 0))):
+            threshold = int(options.get("direct_threshold_bytes", 0))
+            if direct is not False and options.get("direct") and (direct or size > threshold):
                 version = self._upload_direct(
                     dataset, source, size, message=message, derived_from=derived_from, code_url=code_url
                 )
                 if version is not None:
                     return self.wait(version.ref, timeout=timeout) if wait else version
+            if options.get("direct"):
+                # Object storage: with the digest declared up front (RFC 9530), the server sends
+                # the file on to storage while it receives it rather than after, and refuses
+                # bytes that differ from it (a file changed while it was being sent).
+                with self._progress(f"{dataset} ← {source.name} (sha256)", size, 0) as bar:
+                    digest = bytes.fromhex(hash_file(source, bar.update))
+                headers["Repr-Digest"] = f"sha-256=:{base64.b64encode(digest).decode()}:"
         fields = [("message", message)]
         fields += [("derived_from", ref) for ref in derived_from]
         if code_url:
@@ -496,7 +506,7 @@ class Client:
                 "POST",
                 f"/api/v1/datasets/{_q(dataset)}/versions/",
                 data=body,
-                headers={"Content-Type": body.content_type},
+                headers={"Content-Type": body.content_type, **headers},
                 expect=(202,),
             )
         version = Version.from_json(data)
