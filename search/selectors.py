@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts.models import Team
 from accounts.selectors import user_may_browse
@@ -296,8 +296,16 @@ def _order(plan: _Plan, sort: str) -> SQL:
     return "d.title_key, d.slug", []
 
 
-def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+def _fetch(sql: str, params: list[Any], *, plan: _Plan | None = None) -> list[tuple[Any, ...]]:
+    """Rows of one statement; with the `plan` it runs, which the engine may steer when it
+    matches words (`Postgres.steer`)."""
+    index = engine()
+    if plan is None or not plan.query.positive_words or not index.steers:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    with transaction.atomic(), connection.cursor() as cursor:
+        index.steer(cursor)
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 
@@ -357,7 +365,7 @@ def search_datasets(
 
 def _count(plan: _Plan) -> int:
     source, params = plan.source()
-    return int(_fetch(f"SELECT count(*) {source}", params)[0][0])
+    return int(_fetch(f"SELECT count(*) {source}", params, plan=plan)[0][0])
 
 
 def _kept_counts(plan: _Plan) -> dict[str, dict[str, int]] | None:
@@ -415,6 +423,7 @@ def _page(
     rows = _fetch(
         f"SELECT d.dataset_id, {score}{total} {source} ORDER BY {order} LIMIT %s OFFSET %s",
         [*score_params, *params, *order_params, per_page, (page - 1) * per_page],
+        plan=plan,
     )
     return [(int(row[0]), float(row[1] or 0.0), int(row[2] or 0)) for row in rows]
 
@@ -600,6 +609,7 @@ def _facet_counts(plan: _Plan) -> dict[str, dict[str, int]]:
         "JOIN datasets_dataset_tags dt ON dt.dataset_id = m.id JOIN datasets_tag t ON t.id = dt.tag_id "
         "WHERE m.r = 1 GROUP BY t.name",
         readable_params + params,
+        plan=plan,
     )
     counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
 
