@@ -111,7 +111,9 @@ class Ingested:
     schema: list[dict[str, Any]]
     profile: dict[str, Any]
     preview: dict[str, Any]
-    parquet_path: Path
+    # The Parquet copy the viewer, validation and exports read; None when the stored file is its
+    # own copy (a Parquet upload that already is what the copy would be: nothing more to store).
+    parquet_path: Path | None
 
 
 @dataclass
@@ -211,14 +213,16 @@ def _open_unbuffered(source: Source) -> Any:
 class _Feed(threading.Thread):
     """On object storage, in place of the side scan and the parser's own reads: fetches the object
     once, in one streamed GET read FEED_BYTES at a time, hashes and checks each part as _Scanner
-    does and hands it on to the parser (a _Fed file), so fetching, hashing and parsing overlap and
-    no byte is fetched twice."""
+    does and hands it on to the parser (a _Fed file, or for Parquet a _RowGroupWindow), so
+    fetching, hashing and parsing overlap and no byte is fetched twice. Without a `quotechar`
+    (Parquet) the bytes are binary: hashed only."""
 
-    def __init__(self, source: Source, reading: _Reading, *, quotechar: str) -> None:
+    def __init__(self, source: Source, reading: _Reading, *, quotechar: str | None) -> None:
         super().__init__(name="ingest-feed", daemon=True)
         self.source = source
         self.reading = reading
-        self.quote = quotechar.encode()
+        self.text = quotechar is not None
+        self.quote = (quotechar or "").encode()
         self.parts: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_PARTS)
         self.stop = threading.Event()
         self.unleash = threading.Event()  # the parser is done: hash to the end, hand on nothing more
@@ -229,7 +233,7 @@ class _Feed(threading.Thread):
             with self.source.stream() as handle:
                 while not self.stop.is_set() and (part := handle.read(FEED_BYTES)):
                     reading.hasher.update(part)  # releases the GIL
-                    nul = part.find(b"\x00")
+                    nul = part.find(b"\x00") if self.text else -1
                     if nul >= 0:
                         reading.error = IngestError(
                             f"Found binary data: a NUL byte at offset {reading.raw_bytes + nul:,}."
@@ -305,6 +309,95 @@ class _Fed(io.RawIOBase):
         return True
 
 
+class _RowGroupWindow(io.RawIOBase):
+    """A Parquet file on object storage as pyarrow reads it, row group after row group, served
+    from a _Feed's one streamed GET (which hashes every byte on the way): the bytes of the row group
+    being read are held, those before it dropped. The footer was read apart (a ranged GET of the
+    tail), and handed to pyarrow with the file, so it is never asked for here.
+
+    A read behind what is held (a file whose column chunks are not in row group order) is a ranged
+    GET of its own: slower, never wrong. Never raises into pyarrow: a failed fetch is a short read,
+    and the error the feed left in `_Reading` is what the ingest raises."""
+
+    def __init__(self, source: Source, feed: _Feed, reading: _Reading) -> None:
+        self.source = source
+        self.fed = _Fed(feed)
+        self.reading = reading
+        self.size = source.size
+        self.held = bytearray()
+        self.base = 0  # the offset in the file of held[0]
+        self.keep = 0  # the first byte still needed: the start of the row group being read
+        self.position = 0
+        self.apart: IO[bytes] | None = None  # the ranged reader for reads behind the window
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = base + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self.position
+        end = self.size if size is None or size < 0 else min(self.size, start + size)
+        if end <= start:
+            return b""
+        data = self._behind(start, end) if start < self.base else self._ahead(start, end)
+        self.position = start + len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _ahead(self, start: int, end: int) -> bytes:
+        # Bytes before the row group being read (and before this read) are not needed again.
+        drop = min(self.keep - self.base, start - self.base, len(self.held))
+        if drop > 0:
+            del self.held[:drop]
+            self.base += drop
+        held_to = self.base + len(self.held)
+        if held_to < start:  # a gap (never between row groups in practice): hash it, keep nothing
+            skipped = 0
+            while held_to + skipped < start and (
+                part := self.fed.read(min(FEED_BYTES, start - held_to - skipped))
+            ):
+                skipped += len(part)
+            self.held.clear()
+            self.base = held_to = held_to + skipped
+            if held_to < start:
+                return b""
+        if held_to < end:
+            self.held += self.fed.read(end - held_to)
+        return bytes(self.held[start - self.base : end - self.base])
+
+    def _behind(self, start: int, end: int) -> bytes:
+        try:
+            if self.apart is None:
+                self.apart = self.source.open()
+            self.apart.seek(start)
+            return self.apart.read(end - start)
+        except (StorageUnavailable, OSError) as exc:
+            self.reading.error = self.reading.error or (
+                exc if isinstance(exc, StorageUnavailable) else read_error(exc)
+            )
+            return b""
+
+    def close(self) -> None:
+        if self.apart is not None:
+            self.apart.close()
+        self.held = bytearray()
+        super().close()
+
+
 class _RawReader(io.RawIOBase):
     """Hashes and counts the stored bytes as they are read."""
 
@@ -373,15 +466,25 @@ def _decompressed_limit(stored_bytes: int) -> tuple[int, str]:
 
 
 def ingest_file(*, source: Source, workdir: Path, progress: Progress) -> Ingested:
-    """Read `source` once and write its Parquet copy under `workdir`."""
+    """Read `source` once and write its Parquet copy under `workdir` (unless it is its own)."""
     _return_freed_memory()
     detected = sniff(source)
     overrides: dict[str, pa.DataType] = {}
+    own_copy = True  # allowed, for a Parquet file that qualifies
     for attempt in range(_MAX_READS):
         try:
             return _ingest_once(
-                source=source, detected=detected, overrides=overrides, workdir=workdir, progress=progress
+                source=source,
+                detected=detected,
+                overrides=overrides,
+                workdir=workdir,
+                progress=progress,
+                own_copy=own_copy,
             )
+        except _NeedsCopy:
+            # Rare: a row group whose footer looked the right size decodes to far more (long
+            # values behind a dictionary). The file is read once more, writing a copy.
+            own_copy = False
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             # A case the checks here did not foresee, but one this file's bytes cause (not the
             # machine, as memory or I/O errors would): failing the version says so, where the
@@ -414,6 +517,10 @@ def _return_freed_memory() -> None:
         pa.jemalloc_set_decay_ms(0)
 
 
+class _NeedsCopy(Exception):
+    """A Parquet file taken for its own copy turned out not to be one while it was read."""
+
+
 class _Widen(Exception):
     def __init__(self, column: str, to: pa.DataType, schema: pa.Schema) -> None:
         self.column = column
@@ -428,14 +535,15 @@ def _ingest_once(
     overrides: dict[str, pa.DataType],
     workdir: Path,
     progress: Progress,
+    own_copy: bool,
 ) -> Ingested:
     reading = _Reading()
     try:
         with contextlib.ExitStack() as stack:
             if detected.format == "parquet":
-                _scan(source, reading, quotechar=None)
-                batches, schema = _parquet_batches(source, reading)
+                batches, schema, own_copy = _parquet_batches(source, reading, stack, own_copy=own_copy)
             else:
+                own_copy = False
                 text = _open_text(source, detected, reading, stack, scan=True)
                 batches, schema = _text_batches(
                     text, source=source, detected=detected, overrides=overrides, reading=reading
@@ -447,7 +555,7 @@ def _ingest_once(
                     source=source,
                     detected=detected,
                     reading=reading,
-                    workdir=workdir,
+                    parquet_path=None if own_copy else workdir / "normalized.parquet",
                     progress=progress,
                 )
     finally:
@@ -496,11 +604,12 @@ def _read_all(
     source: Source,
     detected: Detected,
     reading: _Reading,
-    workdir: Path,
+    parquet_path: Path | None,
     progress: Progress,
 ) -> Ingested:
+    """Profile the rows and, unless `parquet_path` is None (the file is its own copy), write them
+    there as the Parquet copy."""
     _check_schema(schema)
-    parquet_path = workdir / "normalized.parquet"
     profiles = column_profiles(schema)
     sample = RowSample(columns=len(schema))
     preview: list[list[Any]] = []
@@ -521,18 +630,20 @@ def _read_all(
             list(columns.map(ColumnProfile.add, profiles, chunk.columns))
             sample.add(chunk)
 
-        in_flight: deque[tuple[Future[None], Future[None]]] = deque()
+        in_flight: deque[list[Future[None]]] = deque()
         try:
             for chunk in _chunks(batches, columns=len(schema)):
-                if writer is None:
-                    writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
+                if not rows:
                     preview = _preview(chunk)
+                    if parquet_path is not None:
+                        writer = stack.enter_context(_parquet_writer(parquet_path, schema, chunk))
                 while len(in_flight) >= CHUNKS_IN_FLIGHT:
                     for future in in_flight.popleft():
                         future.result()
-                in_flight.append(
-                    (writing.submit(writer.write_table, chunk), profiling.submit(profile, chunk))
-                )
+                work = [profiling.submit(profile, chunk)]
+                if writer is not None:
+                    work.append(writing.submit(writer.write_table, chunk))
+                in_flight.append(work)
                 rows += chunk.num_rows
                 now = time.monotonic()
                 if now - last_report >= 1.0:
@@ -546,7 +657,7 @@ def _read_all(
                 for future in pair:
                     future.cancel()
             raise
-        if writer is None:  # no rows: the copy still carries the schema
+        if writer is None and parquet_path is not None:  # no rows: the copy still carries the schema
             stack.enter_context(_parquet_writer(parquet_path, schema, None))
     reading.settle()
     if reading.error:
@@ -688,47 +799,140 @@ def _nesting(arrow_type: pa.DataType) -> tuple[int, int]:
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def _parquet_batches(source: Source, reading: _Reading) -> tuple[_Batches, pa.Schema]:
-    # The footer is checked before pyarrow parses it: parsed, it takes 5 to 8 times its size.
-    size = source.size
-    with source.open() as handle:
-        handle.seek(max(0, size - 8))
-        footer = int.from_bytes(handle.read(4), "little")
-    limit = settings.GRANARY_MAX_PARQUET_METADATA_BYTES
-    if limit < footer <= size - 12:  # a footer longer than the file is damage, for pyarrow to name
-        raise IngestError(
-            f"The Parquet file's metadata takes {footer:,} bytes; Granary takes at most {limit:,} "
-            "(GRANARY_MAX_PARQUET_METADATA_BYTES)."
-        )
-    remote = local_path(source) is None
-    try:
-        # On object storage, pre-buffered one row group at a time (below): its column chunks are
-        # then fetched in a few coalesced ranged GETs instead of one GET each, holding what the
-        # unbuffered read holds anyway (every column chunk of the group being decoded). Never the
-        # whole file at once, as pre-buffering all row groups would.
-        filesystem, name = source.arrow()
-        parquet = pq.ParquetFile(name, filesystem=filesystem, pre_buffer=remote)
-        schema = parquet.schema_arrow
-    except (pa.ArrowException, OSError) as exc:
-        raise source.unavailable(exc) or IngestError(f"The Parquet file cannot be read: {exc}") from None
-    groups, limit = parquet.metadata.num_row_groups, settings.GRANARY_MAX_PARQUET_ROW_GROUPS
+def _parquet_batches(
+    source: Source, reading: _Reading, stack: contextlib.ExitStack, *, own_copy: bool
+) -> tuple[_Batches, pa.Schema, bool]:
+    """The file's batches, row group by row group, its schema, and whether it is its own Parquet
+    copy (if `own_copy` allows it)."""
+    metadata = _parquet_metadata(source)
+    groups, limit = metadata.num_row_groups, settings.GRANARY_MAX_PARQUET_ROW_GROUPS
     if groups > limit:
         raise IngestError(
             f"The Parquet file has {groups:,} row groups; Granary takes at most {limit:,} "
             "(GRANARY_MAX_PARQUET_ROW_GROUPS)."
         )
-    reading.parquet_rows = parquet.metadata.num_rows
+    reading.parquet_rows = metadata.num_rows
+    own_copy = own_copy and is_own_copy(metadata)
+    window: _RowGroupWindow | None = None
+    try:
+        # The footer is handed over, so pyarrow reads only the row groups.
+        if local_path(source) is None:
+            # On object storage they come from the one streamed GET that hashes the file, in file
+            # order: each byte crosses the network once (a ranged GET per row group beside a
+            # streamed GET for the hash fetched the file twice, in 17 more requests for 96 MiB).
+            feed = _Feed(source, reading, quotechar=None)
+            reading.scanner = feed
+            feed.start()
+            window = stack.enter_context(closing(_RowGroupWindow(source, feed, reading)))
+            parquet = pq.ParquetFile(pa.PythonFile(window, mode="r"), metadata=metadata, pre_buffer=False)
+        else:
+            _scan(source, reading, quotechar=None)
+            filesystem, name = source.arrow()
+            parquet = pq.ParquetFile(name, filesystem=filesystem, metadata=metadata, pre_buffer=False)
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise source.unavailable(exc) or IngestError(f"The Parquet file cannot be read: {exc}") from None
+    starts = [_row_group_start(metadata.row_group(group)) for group in range(groups)]
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             # By row group on either backend, so batches end at the same rows and the Parquet
             # copy is the same file wherever the upload is stored.
             for group in range(groups):
-                yield from parquet.iter_batches(batch_size=ROWS_PER_CHUNK, row_groups=[group])
+                if window is not None:
+                    window.keep = starts[group]
+                decoded = 0
+                for batch in parquet.iter_batches(batch_size=ROWS_PER_CHUNK, row_groups=[group]):
+                    decoded += batch.nbytes
+                    if own_copy and decoded > OWN_COPY_SLACK * CHUNK_BYTES:
+                        raise _NeedsCopy
+                    yield batch
         except (pa.ArrowException, OSError) as exc:
-            raise source.unavailable(exc) or IngestError(f"The Parquet file is damaged: {exc}") from None
+            raise (
+                reading.error or source.unavailable(exc) or IngestError(f"The Parquet file is damaged: {exc}")
+            ) from None
 
-    return _Batches(batches(), parquet), schema
+    return _Batches(batches(), parquet), schema, own_copy
+
+
+# A Parquet upload serves as its own copy when its row groups are within this factor of the
+# copy's (ROWS_PER_CHUNK rows or CHUNK_BYTES bytes).
+OWN_COPY_SLACK = 2
+# The copy's codec (the Croissant description promises ZSTD): an upload in another keeps a copy.
+OWN_COPY_CODECS = {"ZSTD"}
+
+
+def is_own_copy(metadata: pq.FileMetaData) -> bool:
+    """Whether a Parquet file already is what its copy would be, so that it serves as its own
+    (nothing written, nothing more stored; the copy's digest is the upload's): compressed with
+    ZSTD, no INT96 column (a deprecated timestamp encoding, which a copy writes as INT64), and row
+    groups the copy's size give or take OWN_COPY_SLACK, as the viewer reads a whole row group for
+    a page (an upload of 1M-row groups would decode a million rows a page) and scans slow down
+    over many small ones. The types are the copy's by construction: the copy holds what pyarrow
+    reads from the file, under the file's own schema."""
+    groups = metadata.num_row_groups
+    for index in range(groups):
+        group = metadata.row_group(index)
+        if (
+            group.num_rows > OWN_COPY_SLACK * ROWS_PER_CHUNK
+            or group.total_byte_size > OWN_COPY_SLACK * CHUNK_BYTES
+        ):
+            return False
+        small = (
+            group.num_rows * OWN_COPY_SLACK < ROWS_PER_CHUNK
+            and group.total_byte_size * OWN_COPY_SLACK < CHUNK_BYTES
+        )
+        if small and index < groups - 1:  # the last row group holds what is left
+            return False
+        for number in range(group.num_columns):
+            column = group.column(number)
+            if column.compression not in OWN_COPY_CODECS or column.physical_type == "INT96":
+                return False
+    return True
+
+
+# What pyarrow reads of a file's end to find its footer: one ranged GET holds most footers.
+FOOTER_READ_BYTES = 64 * 1024
+
+
+def _parquet_metadata(source: Source) -> pq.FileMetaData:
+    """The file's footer, parsed, from one read of its tail (two if the footer is larger)."""
+    size = source.size
+    tail = _read_from(source, max(0, size - FOOTER_READ_BYTES))
+    footer = int.from_bytes(tail[-8:-4], "little")
+    # Checked before pyarrow parses it: parsed, the footer takes 5 to 8 times its size.
+    limit = settings.GRANARY_MAX_PARQUET_METADATA_BYTES
+    if limit < footer <= size - 12:
+        raise IngestError(
+            f"The Parquet file's metadata takes {footer:,} bytes; Granary takes at most {limit:,} "
+            "(GRANARY_MAX_PARQUET_METADATA_BYTES)."
+        )
+    try:
+        if footer > size - 12:  # longer than the file: damage, which pyarrow names from the file
+            filesystem, name = source.arrow()
+            return pq.ParquetFile(name, filesystem=filesystem, pre_buffer=False).metadata
+        if footer + 8 > len(tail):
+            tail = _read_from(source, size - footer - 8)
+        return pq.read_metadata(pa.BufferReader(tail))
+    except (pa.ArrowException, OSError) as exc:
+        raise source.unavailable(exc) or IngestError(f"The Parquet file cannot be read: {exc}") from None
+
+
+def _read_from(source: Source, offset: int) -> bytes:
+    """The bytes of `source` from `offset` to its end, in one (ranged) GET on object storage."""
+    with source.stream(offset) as handle:
+        return b"".join(iter(lambda: handle.read(FOOTER_READ_BYTES), b""))
+
+
+def _row_group_start(group: pq.RowGroupMetaData) -> int:
+    """The offset of the first byte of a row group's column chunks (its first page)."""
+    offsets = []
+    for index in range(group.num_columns):
+        column = group.column(index)
+        offsets.append(column.data_page_offset)
+        if column.has_dictionary_page and column.dictionary_page_offset:
+            offsets.append(column.dictionary_page_offset)
+    return max(0, min(offsets, default=0))
 
 
 # --- CSV, TSV and JSON Lines ---------------------------------------------------------------------
