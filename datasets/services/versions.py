@@ -32,7 +32,7 @@ from datasets.services.staging import staging_accept, staging_drop, staging_mism
 from datasets.services.summary import dataset_summary_refresh
 from datasets.signals import version_status_changed
 from datasets.tasks import ingest_version
-from datasets.uploads import NO_ROOM, IncomingFile
+from datasets.uploads import NO_ROOM, IncomingFile, StreamedFile
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def version_create(
     derived_from: Sequence[Version] = (),
     code_url: str = "",
     staged: Callable[[Version], None] | None = None,
+    streamed: StreamedFile | None = None,
 ) -> Version:
     """Publish the finished upload at `path` as the next version of `dataset`, in `processing`.
 
@@ -76,6 +77,9 @@ def version_create(
     Without `path`, the bytes are a direct upload's, still at their staging key: nothing is
     stored here, and `staged` links the version to them in the same transaction, so ingest (which
     verifies them before they reach the blob's key) finds them whenever it runs.
+
+    A `streamed` upload (no `path`) was sent to storage while it arrived, its digest checked: its
+    multipart upload is completed in place of the put, and dropped (by its request) otherwise.
     """
     if size == 0:
         raise EmptyUpload("The file is empty (0 bytes).", field="file")
@@ -87,9 +91,12 @@ def version_create(
             raise InvalidInput("The code URL is longer than 500 characters.", field="code_url")
         validate(code_url_validator, code_url, field="code_url")
     _check_upstreams(derived_from)
+    received: storage.Source | None = streamed.ends if streamed is not None else None
     if path is not None:
+        received = local_source(path)
+    if received is not None:
         try:
-            formats.sniff(local_source(path))
+            formats.sniff(received)
         except GranaryError as exc:
             exc.field = "file"
             raise
@@ -108,12 +115,14 @@ def version_create(
                 )
             number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
             blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-            if path is not None and blob.size != size:
+            if received is not None and blob.size != size:
                 # The row's size was only claimed, by a direct upload refused since (staging):
                 # the bytes hashed here are the authority, as no two sizes share a digest.
                 Blob.objects.filter(pk=blob.pk).update(size=size)
             if path is not None:
                 created_blob = storage.blob_put(source=path, sha256=sha256)
+            elif streamed is not None:
+                created_blob = streamed.pending.complete()
             version = Version.objects.create(
                 dataset=locked,
                 number=number,
@@ -145,7 +154,7 @@ def version_upload(
     *,
     dataset: Dataset,
     user: User,
-    upload: IncomingFile,
+    upload: IncomingFile | StreamedFile,
     message: str = "",
     derived_from: Sequence[str] = (),
     code_url: str = "",
@@ -157,10 +166,12 @@ def version_upload(
     """
     if len(derived_from) > MAX_UPSTREAMS:
         raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
+    streamed = upload if isinstance(upload, StreamedFile) else None
     return version_create(
         dataset=dataset,
         user=user,
-        path=Path(upload.temporary_file_path()),
+        path=None if isinstance(upload, StreamedFile) else Path(upload.temporary_file_path()),
+        streamed=streamed,
         sha256=upload.sha256,
         size=upload.size or 0,
         filename=upload.name or "",
