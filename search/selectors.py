@@ -144,7 +144,6 @@ class _Plan:
     audience: Audience
     team: str = ""
     corrections: dict[int, Sequence[str]] = field(default_factory=dict)
-    names_only: bool = False  # type-ahead matches slugs and titles alone
 
     def source(self) -> SQL:
         """FROM and WHERE: the datasets the query finds that the user may see."""
@@ -154,9 +153,7 @@ class _Plan:
         params: list[Any] = []
         if self.query.positive_words:
             index = engine()
-            whole, whole_params = index.match(
-                self.query, self.corrections, card=False, names_only=self.names_only
-            )
+            whole, whole_params = index.match(self.query, self.corrections, card=False)
             branches, branch_params = [whole], list(whole_params)
             # An outsider matches a restricted dataset by its card alone; a column filter is about data.
             if (
@@ -164,9 +161,7 @@ class _Plan:
                 and not self.audience.everything
                 and not self.query.filters_named("column")
             ):
-                card, card_params = index.match(
-                    self.query, self.corrections, card=True, names_only=self.names_only
-                )
+                card, card_params = index.match(self.query, self.corrections, card=True)
                 branches.append(card)
                 branch_params += card_params
             union = " UNION ALL ".join(branches)
@@ -701,9 +696,19 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     stem = found[-1]
     audience = audience_of(user)
     readable, readable_params = _readable(audience)
+    visible, visible_params = _visible(audience)
     words = Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q)
-    plan = _Plan(query=Query(words=(words,), text=q), audience=audience, names_only=True)
-    rows = _page(plan, "relevance", 1, max(1, limit // 2))
+    (card, card_params), (named, named_params) = engine().card_prefixed(words)
+    key = " ".join(found)
+    # What a card shows may be typed: the name typed whole first, then the names that have the
+    # words, then the rest, each most used first (a card's use is hidden: as unused). Not the
+    # search's text ranking, which would score every dataset a common prefix finds.
+    rows = _fetch(
+        f"SELECT d.dataset_id FROM search_document d WHERE {visible} AND {card} "
+        f"ORDER BY CASE WHEN d.slug = %s OR d.title_key = %s THEN 2 WHEN {named} THEN 1 ELSE 0 END DESC, "
+        f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, d.slug LIMIT %s",
+        [*visible_params, *card_params, key, key, *named_params, *readable_params, max(1, limit // 2)],
+    )
     datasets = Dataset.objects.in_bulk([row[0] for row in rows])
     suggestions = [
         Suggestion(kind="dataset", value=dataset.slug, label=dataset.title, url=dataset.get_absolute_url())
