@@ -202,7 +202,22 @@ class VersionList(generics.ListAPIView):
         }
         return self.get_paginated_response(VersionSerializer(page, many=True, context=context).data)
 
-    @extend_schema(request=VersionUploadSerializer, responses={202: VersionSerializer})
+    @extend_schema(
+        request=VersionUploadSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Repr-Digest",
+                str,
+                location=OpenApiParameter.HEADER,
+                description="The file's sha256 as RFC 9530 says, sha-256=:<base64>:. Checked against the "
+                "bytes; on object storage a large file is then sent on to storage while it arrives.",
+            )
+        ],
+        responses={
+            202: VersionSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="digest_mismatch: not the declared sha256"),
+        },
+    )
     def post(self, request: Request, slug: str) -> Response:
         dataset, _ = dataset_get(user=me(request), slug=slug, need="write")
         serializer = VersionUploadSerializer(data=request.data)

@@ -17,7 +17,8 @@ another machine). Nothing is copied to local disk on S3: a pass over the file is
 a Parquet row group one ranged GET.
 
 `transfer`: a file of --size-mb (1 GiB by default) uploaded through the app (the upload endpoint,
-the client's streamed POST to gunicorn sync workers, which put the file to S3 before the 202),
+the client's streamed POST to gunicorn sync workers, with the sha256 the client computed first in
+Repr-Digest, so gunicorn sends the parts to S3 while it receives them, before the 202),
 uploaded directly (the client hashes it, PUTs presigned parts ten at a time, completes), and
 downloaded through the API's presigned redirect (or, where the API streams, a presigned GET made
 here), each against boto3's own `upload_file`/`download_file` of the same file on the same S3
@@ -25,9 +26,9 @@ server (moto_server, in its own process), side by side in each run; best of --ru
 client's and the servers' CPU time and the load average. Target: each ratio >= 0.8. Each run's
 file differs by a trailing newline, so no run finds its bytes stored by the one before.
 
-Two rows are context, not targets: the app's second phase alone (`S3Storage.put` of the file,
-from this process, as gunicorn does after receiving it), and a second download baseline, one
-streamed `get_object` (moto copies the whole object for every GET, ranged or not, so
+Two rows are context, not targets: a put of the file alone (`S3Storage.put`, from this process,
+as gunicorn did after receiving a file whose digest was not declared), and a second download
+baseline, one streamed `get_object` (moto copies the whole object for every GET, ranged or not, so
 download_file's parallel ranged GETs cost it the object once per 8 MiB range).
 
 Everything lives in one temporary directory, removed at the end; no network beyond loopback.
@@ -485,11 +486,9 @@ def bench_transfer(args: argparse.Namespace) -> int:
             f"  download measured {how}; ratios are boto3's best time / Granary's best (target >= {TRANSFER_TARGET})"
         )
         print(
-            "  upload through the app: the client's POST to gunicorn, which hashes to a temporary file and then"
+            "  upload through the app: the client hashes, then POSTs with Repr-Digest to gunicorn, which sends"
         )
-        print(
-            "  puts it to S3 (parallel parts; that phase alone is the `S3Storage.put alone` row), until the 202;"
-        )
+        print("  8 MiB parts to S3 while it receives and completes once its hash agrees, until the 202;")
         print(
             "  direct: hashing locally, parts, complete (and the server's check of the head), until the 202"
         )

@@ -474,7 +474,8 @@ class Client:
         A file over the server's direct-upload threshold goes straight to its object storage in
         parallel parts (`direct=None`, the default); `direct=True` sends any file that way
         where the server allows it, `direct=False` always through the server. On a server that
-        stores files itself the upload goes through it."""
+        stores files itself the upload goes through it. Through the server to object storage, the
+        file's sha256 is declared up front, so the server sends it on as it arrives."""
         source = Path(path)
         if not source.is_file():
             raise NotFound(f"No file {source}.")
