@@ -90,10 +90,11 @@ class Engine(Protocol):
     def prune(self) -> None: ...
     def analyze(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL: ...
     def column_contains(self, value: str) -> SQL: ...
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]: ...
     def candidates(self, word: str) -> list[str]: ...
 
 
@@ -155,11 +156,13 @@ class Sqlite:
             if columns:
                 cursor.executemany("INSERT INTO search_column_trgm(rowid, name) VALUES (%s, %s)", columns)
 
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL:
         expression = _fts_expression(query, corrections)
         weights = ", ".join(str(BM25_WEIGHTS[f]) for f in FIELDS) + ", 0"  # `vis` scores nothing
         # Words match the text columns alone: never a visibility token.
-        searched = CARD_FIELDS if card else FIELDS  # an outsider searches the card
+        searched = CARD_FIELDS if names_only or card else FIELDS  # type-ahead, an outsider: the card
         expression = f"{{{' '.join(searched)}}} : ({expression})"
         if card:
             # The restricted datasets' rows, intersected inside the index.
@@ -178,16 +181,6 @@ class Sqlite:
         """A condition on `search_document d`: the query matches its slug or title."""
         expression = f"{{name}} : ({_fts_expression(query, corrections)})"
         return "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)", [expression]
-
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]:
-        """Conditions on `search_document d` for type-ahead, the last word a prefix: its card
-        (slug, title, team, summary) has the words; its slug or title has them."""
-        condition = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
-        phrase = _fts_phrase(words)
-        return (
-            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({phrase})"]),
-            (condition, [f"{{name}} : ({phrase})"]),
-        )
 
     def column_contains(self, value: str) -> SQL:
         """A condition on `search_column c`: its name contains `value` (3 characters or more)."""
@@ -247,13 +240,15 @@ class Postgres:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE search_document, search_column, search_term")
 
+    def vectors(self, text: IndexedText) -> tuple[str, str, str]:
+        """The full, card and rank vectors' literals (`search_rebuild` copies them in with the rows)."""
+        full = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
+        card = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in CARD_FIELDS])
+        rank = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in PG_RANK_FIELDS])
+        return full, card, rank
+
     def write(self, texts: Sequence[IndexedText]) -> None:
-        rows = []
-        for text in texts:
-            full = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
-            card = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in CARD_FIELDS])
-            rank = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in PG_RANK_FIELDS])
-            rows.append((full, card, rank, text.dataset_id))
+        rows = [(*self.vectors(text), text.dataset_id) for text in texts]
         if rows:
             with connection.cursor() as cursor:
                 cursor.executemany(
@@ -275,8 +270,11 @@ class Postgres:
         read 70,000 pages and took 270 ms as a sequential scan, 45 ms through the index."""
         cursor.execute("SET LOCAL enable_seqscan = off")
 
-    def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
-        expression = _tsquery(query, corrections)
+    def match(
+        self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool, names_only: bool = False
+    ) -> SQL:
+        # Type-ahead: what a card shows, the fields weighted A and C.
+        expression = _tsquery(query, corrections, weight="AC" if names_only else "")
         named = _tsquery(query, corrections, weight="A")
         columns = ", ".join(DOCUMENT_COLUMNS)
         # Weights D, C, B, A; normalization 1 divides by 1 + log(length), as BM25 tempers long texts.
@@ -298,14 +296,6 @@ class Postgres:
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL:
         """A condition on the match's rows: the query matches the slug or title (weight A)."""
         return "d.named", []
-
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]:
-        """As SQLite's, on the card vector (every document has one; migration search 0007
-        indexes them all): a type-ahead reads a small index, not the full vectors."""
-        return (
-            ("d.card_vector @@ %s::tsquery", [_tsquery_words(words)]),
-            ("d.card_vector @@ %s::tsquery", [_tsquery_words(words, weight="A")]),
-        )
 
     def column_contains(self, value: str) -> SQL:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -82,7 +82,13 @@ def facet_counts_apply(delta: Counter[Key]) -> None:
 
 def facet_counts_rebuild() -> None:
     """Recount every value from the documents (after a rebuild, or to mend a count by hand)."""
-    counts = contributions(SearchDocument.objects.values_list(*ROW_FIELDS).iterator(chunk_size=5_000))
+    facet_counts_replace(
+        contributions(SearchDocument.objects.values_list(*ROW_FIELDS).iterator(chunk_size=5_000))
+    )
+
+
+def facet_counts_replace(counts: Counter[Key]) -> None:
+    """Store `counts` in place of every count (the rebuild adds them up as it writes documents)."""
     SearchFacetCount.objects.all().delete()
     SearchFacetCount.objects.bulk_create(
         [

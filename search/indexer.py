@@ -4,8 +4,12 @@ that changed it (through the receivers), or every dataset (`manage.py search_reb
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
@@ -13,14 +17,22 @@ from django.db.models import OuterRef, Subquery
 from core.types import SchemaColumn
 from datasets.models import ColumnDoc, Dataset, Version
 from datasets.references import versions_ready_of
-from search.engines import IndexedText, engine
-from search.facets import ROW_FIELDS, contributions, document_rows, facet_counts_apply, facet_counts_rebuild
+from search.engines import IndexedText, Postgres, engine
+from search.facets import (
+    ROW_FIELDS,
+    Key,
+    contributions,
+    document_rows,
+    facet_counts_apply,
+    facet_counts_replace,
+)
 from search.models import SearchColumn, SearchDocument, SearchTerm, SearchText
 from search.text import identifier_terms, markdown_text, terms
 
 README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
 VOCABULARY_MIN = 4  # typo correction looks at words of 5 letters or more; a deletion makes 4
 BATCH = 500
+REBUILD_CHUNK = 2_000  # datasets read, tokenized and written at a time by the rebuild
 
 # Ranking's inputs that are not text: distinct checkouts in the last 90 days, log-scaled so that
 # a dataset pulled 1,000 times does not bury a better text match pulled 10 times; certified; and
@@ -74,27 +86,36 @@ def search_popularity_update(*, dataset_ids: Sequence[int]) -> None:
 
 
 def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int:
-    """Re-index every dataset, batch by batch (search keeps answering meanwhile), then drop what
-    is left of datasets that no longer exist. Returns how many datasets are indexed."""
+    """Rebuild the whole index from the catalog in one transaction, set-based: clear the tables and
+    insert every dataset's rows (no per-row deletes), the same rows as indexing each dataset.
+
+    Search keeps answering meanwhile: readers see the old index until the commit (WAL on SQLite,
+    MVCC on PostgreSQL; on PostgreSQL the tables are emptied with DELETE, not TRUNCATE, whose lock
+    would stop them). Writers of the index wait for it instead: SQLite has one writer, and on
+    PostgreSQL the index tables are locked against writes before the catalog is read, so a dataset
+    changed meanwhile is re-indexed by its own transaction after this one, from what it committed.
+    Returns how many datasets are indexed."""
     with transaction.atomic():
-        SearchTerm.objects.all().delete()
-    ids = list(Dataset.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), BATCH):
-        with transaction.atomic():
-            _index(ids[start : start + BATCH])
-        if progress:
-            progress(min(start + BATCH, len(ids)), len(ids))
-    with transaction.atomic():
-        gone = list(
-            SearchDocument.objects.exclude(dataset_id__in=Dataset.objects.values("pk")).values_list(
-                "pk", flat=True
-            )
-        )
-        _index(gone)
-        engine().prune()
-        facet_counts_rebuild()
+        load = _SqliteLoad() if connection.vendor == "sqlite" else _PostgresLoad()
+        load.clear()
+        total = Dataset.objects.count()
+        done = 0
+        vocabulary: set[str] = set()
+        counts: Counter[Key] = Counter()
+        for sources in _sources():
+            entries = [_entry(source) for source in sources]
+            load.write(entries)
+            counts.update(contributions(entry.row for entry in entries))
+            for entry in entries:
+                for words in entry.fields.values():
+                    vocabulary.update(words)
+            done += len(entries)
+            if progress:
+                progress(done, max(total, done))
+        load.finish(sorted(term for term in vocabulary if len(term) >= VOCABULARY_MIN))
+        facet_counts_replace(counts)
         engine().analyze()
-    return len(ids)
+    return done
 
 
 def search_index_missing() -> int:
@@ -171,40 +192,50 @@ def _index(dataset_ids: Sequence[int]) -> None:
     _delete_documents(dataset_ids)
     SearchText.objects.filter(dataset_id__in=dataset_ids).delete()
 
-    documents: list[SearchDocument] = []
-    texts: list[SearchText] = []
-    columns: list[SearchColumn] = []
-    fields_of: dict[int, dict[str, list[str]]] = {}
-    for dataset in datasets:
-        version = latest.get(dataset.pk)
-        column_docs = docs.get(dataset.pk, {})
-        document, dataset_columns, fields, readme = _document(
-            dataset, version, column_docs, certified=certified.get(dataset.pk)
+    entries = [
+        _entry(
+            _Source(
+                dataset_id=dataset.pk,
+                slug=dataset.slug,
+                title=dataset.title,
+                summary=dataset.summary,
+                readme=dataset.readme,
+                license=dataset.license,
+                status=dataset.status,
+                visibility=dataset.visibility,
+                team_id=dataset.team_id,
+                team_slug=dataset.team.slug,
+                team_name=dataset.team.name,
+                updated_at=dataset.updated_at,
+                checkouts_90d=int(getattr(dataset, "checkouts_90d", 0) or 0),
+                tags=[tag.name for tag in dataset.tags.all()],
+                version=_latest_of(latest.get(dataset.pk)),
+                certified=certified.get(dataset.pk),
+                column_docs=docs.get(dataset.pk, {}),
+            )
         )
-        documents.append(document)
-        texts.append(SearchText(dataset_id=dataset.pk, summary=dataset.summary, readme_text=readme))
-        columns += dataset_columns
-        fields_of[dataset.pk] = fields
-    SearchDocument.objects.bulk_create(documents)
-    delta.update(contributions(_row(document) for document in documents))
+        for dataset in datasets
+    ]
+    SearchDocument.objects.bulk_create([SearchDocument(**entry.document) for entry in entries])
+    delta.update(contributions(entry.row for entry in entries))
     facet_counts_apply(delta)
-    SearchText.objects.bulk_create(texts)
+    SearchText.objects.bulk_create(
+        [
+            SearchText(dataset_id=entry.dataset_id, summary=entry.summary, readme_text=entry.readme)
+            for entry in entries
+        ]
+    )
+    columns = [
+        SearchColumn(**dict(zip(COLUMN_FIELDS, column, strict=True)))
+        for entry in entries
+        for column in entry.columns
+    ]
     SearchColumn.objects.bulk_create(columns)
     names: dict[int, list[tuple[int, str]]] = {}
     for column in columns:
         names.setdefault(column.dataset_id, []).append((column.pk, column.name_key))
-    index.write(
-        [
-            IndexedText(
-                dataset_id=document.dataset_id,
-                fields=fields_of[document.dataset_id],
-                visibility=document.visibility,
-                column_ids_names=names.get(document.dataset_id, []),
-            )
-            for document in documents
-        ]
-    )
-    vocabulary = {term for fields in fields_of.values() for words in fields.values() for term in words}
+    index.write([_indexed_text(entry, names.get(entry.dataset_id, [])) for entry in entries])
+    vocabulary = {term for entry in entries for words in entry.fields.values() for term in words}
     SearchTerm.objects.bulk_create(
         [SearchTerm(term=term) for term in sorted(vocabulary) if len(term) >= VOCABULARY_MIN],
         ignore_conflicts=True,
@@ -222,71 +253,350 @@ def _delete_documents(dataset_ids: Sequence[int]) -> None:
             )
 
 
-def _row(document: SearchDocument) -> tuple[object, ...]:
-    return tuple(getattr(document, name) for name in ROW_FIELDS)
+class _Latest(NamedTuple):
+    """What the index keeps of a dataset's newest ready version."""
+
+    number: int
+    schema: list[SchemaColumn]
+    format: str
+    row_count: int | None
+    quality_status: str | None
+    status_changed_at: datetime
 
 
-def _document(
-    dataset: Dataset,
-    version: Version | None,
-    column_docs: dict[str, tuple[str, bool]],
-    *,
-    certified: int | None,
-) -> tuple[SearchDocument, list[SearchColumn], dict[str, list[str]], str]:
+LATEST_FIELDS = _Latest._fields
+
+
+def _latest_of(version: Version | None) -> _Latest | None:
+    return None if version is None else _Latest(*(getattr(version, name) for name in LATEST_FIELDS))
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One dataset's indexed inputs as plain values: read from model instances by a re-index, and
+    in chunks of rows by the rebuild, which builds no model instances."""
+
+    dataset_id: int
+    slug: str
+    title: str
+    summary: str
+    readme: str
+    license: str
+    status: str
+    visibility: str
+    team_id: int
+    team_slug: str
+    team_name: str
+    updated_at: datetime
+    checkouts_90d: int
+    tags: list[str]  # by name, as Tag's ordering gives them
+    version: _Latest | None
+    certified: int | None  # the certified version's number
+    column_docs: dict[str, tuple[str, bool]]  # column name -> (description, pii)
+
+
+# A search column's values, in this order (the rebuild inserts them as rows).
+COLUMN_FIELDS = ("dataset_id", "name", "name_key", "type", "description", "pii", "position")
+
+
+class _Entry(NamedTuple):
+    """What one dataset puts in the index."""
+
+    dataset_id: int
+    document: dict[str, Any]  # SearchDocument's fields by name
+    row: tuple[Any, ...]  # the document's ROW_FIELDS, what it counts for in the facets
+    summary: str
+    readme: str
+    columns: list[tuple[Any, ...]]  # COLUMN_FIELDS
+    fields: dict[str, list[str]]  # terms by index field
+
+
+def _indexed_text(entry: _Entry, column_ids_names: Sequence[tuple[int, str]]) -> IndexedText:
+    return IndexedText(
+        dataset_id=entry.dataset_id,
+        fields=entry.fields,
+        visibility=entry.document["visibility"],
+        column_ids_names=column_ids_names,
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _short_terms(text: str) -> tuple[str, ...]:
+    """Terms of a string that recurs across datasets (a team, a tag, a column's name or
+    description): tokenized once per distinct string."""
+    return tuple(terms(text))
+
+
+@lru_cache(maxsize=65_536)
+def _column_terms(name: str) -> tuple[str, ...]:
+    return tuple(identifier_terms(name))
+
+
+def _entry(source: _Source) -> _Entry:
+    version = source.version
     schema: list[SchemaColumn] = list(version.schema) if version else []
-    readme = markdown_text(dataset.readme)
-    tags = [tag.name for tag in dataset.tags.all()]
+    readme = markdown_text(source.readme)
     fields: dict[str, list[str]] = {
-        "name": terms(dataset.slug) + terms(dataset.title),
-        "tags": [term for tag in tags for term in terms(tag)],
-        "team": terms(dataset.team.slug) + terms(dataset.team.name),
-        "summary": terms(dataset.summary),
+        "name": terms(source.slug) + terms(source.title),
+        "tags": [term for tag in source.tags for term in _short_terms(tag)],
+        "team": [*_short_terms(source.team_slug), *_short_terms(source.team_name)],
+        "summary": terms(source.summary),
         "columns": [],
         "readme": terms(readme)[:README_TERMS],
-        "meta": terms(dataset.license) + ([version.format] if version and version.format else []),
+        "meta": [*_short_terms(source.license)] + ([version.format] if version and version.format else []),
     }
-    columns: list[SearchColumn] = []
+    column_terms = fields["columns"]
+    columns: list[tuple[Any, ...]] = []
     pii = False
     for position, column in enumerate(schema):
-        description, column_pii = column_docs.get(column["name"], ("", False))
+        name = column["name"]
+        description, column_pii = source.column_docs.get(name, ("", False))
         pii = pii or column_pii
-        fields["columns"] += identifier_terms(column["name"]) + terms(description)
+        column_terms += _column_terms(name)
+        column_terms += _short_terms(description) if len(description) <= 200 else terms(description)
         columns.append(
-            SearchColumn(
-                dataset_id=dataset.pk,
-                name=column["name"],
-                name_key=column["name"].lower(),
-                type=str(column.get("type", ""))[:64],
-                description=description,
-                pii=column_pii,
-                position=position,
+            (
+                source.dataset_id,
+                name,
+                name.lower(),
+                str(column.get("type", ""))[:64],
+                description,
+                column_pii,
+                position,
             )
         )
-    checkouts = int(getattr(dataset, "checkouts_90d", 0) or 0)
-    updated: datetime = dataset.updated_at
+    updated: datetime = source.updated_at
     if version is not None and version.status_changed_at > updated:
         updated = version.status_changed_at
-    document = SearchDocument(
-        dataset_id=dataset.pk,
-        slug=dataset.slug,
-        title_key=dataset.title.strip().lower()[:200],
-        team_id=dataset.team_id,
-        visibility=dataset.visibility,
-        license_key=dataset.license.strip().lower(),
-        format=version.format if version else "",
-        certified=certified is not None,
-        pii=pii,
-        quality=QUALITY.get(version.quality_status, "pending") if version else "none",
-        row_count=version.row_count if version else None,
-        updated_at=updated,
-        checkouts_90d=checkouts,
-        latest_number=version.number if version else None,
-        certified_number=certified,
-        boost=boost(
-            checkouts_90d=checkouts,
+    certified = source.certified
+    document: dict[str, Any] = {
+        "dataset_id": source.dataset_id,
+        "slug": source.slug,
+        "title_key": source.title.strip().lower()[:200],
+        "team_id": source.team_id,
+        "visibility": source.visibility,
+        "license_key": source.license.strip().lower(),
+        "format": version.format if version else "",
+        "certified": certified is not None,
+        "pii": pii,
+        "quality": QUALITY.get(version.quality_status, "pending") if version else "none",
+        "row_count": version.row_count if version else None,
+        "updated_at": updated,
+        "checkouts_90d": source.checkouts_90d,
+        "latest_number": version.number if version else None,
+        "certified_number": certified,
+        "boost": boost(
+            checkouts_90d=source.checkouts_90d,
             certified=certified is not None,
-            deprecated=dataset.status == Dataset.Status.DEPRECATED,
+            deprecated=source.status == Dataset.Status.DEPRECATED,
         ),
-        tag_names="\n".join(sorted(tags)),
+        "tag_names": "\n".join(sorted(source.tags)),
+    }
+    return _Entry(
+        dataset_id=source.dataset_id,
+        document=document,
+        row=tuple(document[name] for name in ROW_FIELDS),
+        summary=source.summary,
+        readme=readme,
+        columns=columns,
+        fields=fields,
     )
-    return document, columns, fields, readme
+
+
+# --- the rebuild ---------------------------------------------------------------------------------
+
+DATASET_FIELDS = (
+    "pk",
+    "slug",
+    "title",
+    "summary",
+    "readme",
+    "license",
+    "status",
+    "visibility",
+    "team_id",
+    "team__slug",
+    "team__name",
+    "updated_at",
+    "checkouts_90d",
+    "certified_version__number",
+)
+
+
+def _sources(chunk: int = REBUILD_CHUNK) -> Iterator[list[_Source]]:
+    """Every dataset's inputs, `chunk` datasets at a time in key order, read as rows: a range of
+    keys per query (not an IN list), the latest ready version picked by the database."""
+    last = 0
+    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
+    while True:
+        rows = list(Dataset.objects.filter(pk__gt=last).order_by("pk").values_list(*DATASET_FIELDS)[:chunk])
+        if not rows:
+            return
+        first, last = rows[0][0], rows[-1][0]
+        keys = {"dataset_id__gte": first, "dataset_id__lte": last}
+        tags: dict[int, list[str]] = {}
+        for dataset_id, name in (
+            Dataset.tags.through.objects.filter(**keys)
+            .order_by("dataset_id", "tag__name")
+            .values_list("dataset_id", "tag__name")
+        ):
+            tags.setdefault(dataset_id, []).append(name)
+        latest = {
+            row[0]: _Latest(*row[1:])
+            for row in Version.objects.filter(**keys, status=Version.Status.READY, number=Subquery(newest))
+            .order_by()
+            .values_list("dataset_id", *LATEST_FIELDS)
+        }
+        docs: dict[int, dict[str, tuple[str, bool]]] = {}
+        for dataset_id, name, description, pii in ColumnDoc.objects.filter(**keys).values_list(
+            "dataset_id", "name", "description", "pii"
+        ):
+            docs.setdefault(dataset_id, {})[name] = (description, pii)
+        yield [
+            _Source(
+                dataset_id=pk,
+                slug=slug,
+                title=title,
+                summary=summary,
+                readme=readme,
+                license=license_,
+                status=status,
+                visibility=visibility,
+                team_id=team_id,
+                team_slug=team_slug,
+                team_name=team_name,
+                updated_at=updated_at,
+                checkouts_90d=int(checkouts or 0),
+                tags=tags.get(pk, []),
+                version=latest.get(pk),
+                certified=certified,
+                column_docs=docs.get(pk, {}),
+            )
+            for (
+                pk,
+                slug,
+                title,
+                summary,
+                readme,
+                license_,
+                status,
+                visibility,
+                team_id,
+                team_slug,
+                team_name,
+                updated_at,
+                checkouts,
+                certified,
+            ) in rows
+        ]
+
+
+DOCUMENT_FIELDS = tuple(
+    field.attname for field in SearchDocument._meta.concrete_fields
+)  # every column Django knows; the engines' own (vectors) come from the engine
+TEXT_TABLES = ("search_text", "search_column", "search_document", "search_term")
+
+
+def _document_values(entry: _Entry) -> tuple[Any, ...]:
+    adapt = connection.ops.adapt_datetimefield_value
+    return tuple(
+        adapt(entry.document[name]) if name == "updated_at" else entry.document[name]
+        for name in DOCUMENT_FIELDS
+    )
+
+
+class _SqliteLoad:
+    """The rebuild's writes on SQLite: the FTS5 tables dropped and made again from their own
+    definition (deleting 100,000 rows from FTS5 re-reads each row's text), the plain tables emptied
+    (SQLite truncates a table deleted without a condition), indexes made after the rows are in."""
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            # `transaction_mode: IMMEDIATE` took the write lock at BEGIN: nothing changes under us.
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'search_column'")
+            found = cursor.fetchone()
+            self.next_column_id = (found[0] if found else 0) + 1
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('search_fts', 'search_column_trgm')"
+            )
+            for name, sql in cursor.fetchall():
+                cursor.execute(f'DROP TABLE "{name}"')
+                cursor.execute(sql)
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                "AND tbl_name IN ('search_document', 'search_column')"
+            )
+            self.indexes: list[tuple[str, str]] = cursor.fetchall()
+            for name, _ in self.indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            for table in (*TEXT_TABLES, "search_facet_count"):
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+
+    def write(self, entries: Sequence[_Entry]) -> None:
+        column_ids: dict[int, list[tuple[int, str]]] = {}
+        columns = []
+        for entry in entries:
+            names = column_ids[entry.dataset_id] = []
+            for column in entry.columns:
+                names.append((self.next_column_id, column[2]))
+                columns.append((self.next_column_id, *column))
+                self.next_column_id += 1
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}) "  # noqa: S608
+                f"VALUES ({', '.join('%s' for _ in DOCUMENT_FIELDS)})",
+                [_document_values(entry) for entry in entries],
+            )
+            cursor.executemany(
+                "INSERT INTO search_text (dataset_id, summary, readme_text) VALUES (%s, %s, %s)",
+                [(entry.dataset_id, entry.summary, entry.readme) for entry in entries],
+            )
+            cursor.executemany(
+                f"INSERT INTO search_column (id, {', '.join(COLUMN_FIELDS)}) "  # noqa: S608
+                f"VALUES (%s, {', '.join('%s' for _ in COLUMN_FIELDS)})",
+                columns,
+            )
+        engine().write([_indexed_text(entry, column_ids[entry.dataset_id]) for entry in entries])
+
+    def finish(self, vocabulary: Sequence[str]) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO search_term (term) VALUES (%s)", [(term,) for term in vocabulary])
+            for _, sql in self.indexes:
+                cursor.execute(sql)
+
+
+class _PostgresLoad:
+    """The rebuild's writes on PostgreSQL: the index tables locked against other writers (readers
+    go on), emptied, and filled with COPY, the vectors in the same rows (not updated after)."""
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {', '.join(TEXT_TABLES)}, search_facet_count IN SHARE ROW EXCLUSIVE MODE"
+            )
+            for table in (*TEXT_TABLES, "search_facet_count"):
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+
+    def write(self, entries: Sequence[_Entry]) -> None:
+        vectors = Postgres().vectors
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            with raw.copy(
+                f"COPY search_document ({', '.join(DOCUMENT_FIELDS)}, full_vector, card_vector, rank_vector) "
+                "FROM STDIN"
+            ) as copy:
+                for entry in entries:
+                    copy.write_row((*_document_values(entry), *vectors(_indexed_text(entry, ()))))
+            with raw.copy("COPY search_text (dataset_id, summary, readme_text) FROM STDIN") as copy:
+                for entry in entries:
+                    copy.write_row((entry.dataset_id, entry.summary, entry.readme))
+            with raw.copy(f"COPY search_column ({', '.join(COLUMN_FIELDS)}) FROM STDIN") as copy:
+                for entry in entries:
+                    for column in entry.columns:
+                        copy.write_row(column)
+
+    def finish(self, vocabulary: Sequence[str]) -> None:
+        with connection.cursor() as cursor, cursor.cursor.copy("COPY search_term (term) FROM STDIN") as copy:
+            for term in vocabulary:
+                copy.write_row((term,))

@@ -13,7 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-TERM = re.compile(r"\w+")
+# A run of letters, digits and `_`, without the underscores at its ends (`_id_` is `id`).
+TERM = re.compile(r"[^\W_](?:\w*[^\W_])?")
 MAX_TERM = 100  # longer runs (hashes, base64) are noise, and the vocabulary column holds 100
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -27,18 +28,15 @@ _MARKS = re.compile(r"[`*#>|~=]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
 
 def fold(text: str) -> str:
     """Lowercase without accents: `Café` and `cafe` are one word."""
+    if text.isascii():  # most text: nothing to decompose, and NFKD per character is the cost
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def terms(text: str) -> list[str]:
     """The terms of a text, in order (repeats kept, for positions)."""
-    found = []
-    for raw in TERM.findall(fold(text)):
-        term = raw.strip("_")
-        if term and len(term) <= MAX_TERM:
-            found.append(term)
-    return found
+    return [term for term in TERM.findall(fold(text)) if len(term) <= MAX_TERM]
 
 
 def identifier_terms(name: str) -> list[str]:

@@ -10,10 +10,12 @@ from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 
 from accounts.models import Team
-from search.indexer import search_index_dataset
-from search.models import SearchDocument
-from search.selectors import search_datasets
+from datasets.models import CheckoutItem, Dataset, Version
+from search.indexer import search_index_dataset, search_rebuild
+from search.models import SearchColumn, SearchDocument
+from search.selectors import columns_search, search_datasets, search_suggest
 from tests.factories import DatasetFactory
+from tests.search.catalog import Catalog
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +58,118 @@ def test_the_end_of_migrate_indexes_datasets_that_have_no_document(team: Team, o
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
 
     assert [hit.dataset.slug for hit in search_datasets(user=outsider, q="fjord").hits] == ["fjord-tides"]
+
+
+# --- the set-based rebuild gives the index that indexing each dataset gives ----------------------
+
+QUERIES = [
+    "weather",
+    "temperature",
+    "temperat",
+    "penguns",
+    "column:email",
+    "tag:nlp",
+    "pii:yes",
+    "sales -tag:retail",
+    "",
+]
+
+
+def _answers(catalog: Catalog) -> dict[str, Any]:
+    """What every persona of the fixture catalog is shown: results with their scores, snippets and
+    matched columns, facet counts, "did you mean", suggestions and column search."""
+    seen: dict[str, Any] = {}
+    for name, user in catalog.users.items():
+        for q in QUERIES:
+            results = search_datasets(user=user, q=q, per_page=100)
+            seen[f"{name} {q}"] = (
+                results.total,
+                results.did_you_mean,
+                [
+                    (
+                        hit.dataset.slug,
+                        round(hit.score, 9),
+                        hit.snippet,
+                        hit.matched_columns,
+                        hit.latest_version,
+                        hit.certified_version,
+                    )
+                    for hit in results.hits
+                ],
+                results.facets,
+            )
+        seen[f"{name} suggest"] = [search_suggest(user=user, q=q) for q in ("temp", "cu", "wea")]
+        seen[f"{name} columns"] = [columns_search(user=user, q=q) for q in ("email", "id", "temp")]
+    return seen
+
+
+def _index_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """The index's tables as rows, a column by its dataset and position rather than its id."""
+    from django.db import connection
+
+    queries = {
+        "documents": "SELECT * FROM search_document ORDER BY dataset_id",
+        "texts": "SELECT * FROM search_text ORDER BY dataset_id",
+        "columns": "SELECT dataset_id, position, name, name_key, type, description, pii FROM search_column "
+        "ORDER BY dataset_id, position",
+        "terms": "SELECT term FROM search_term ORDER BY term",
+        "facets": "SELECT team_id, visibility, facet, value, count FROM search_facet_count "
+        "WHERE count <> 0 ORDER BY 1, 2, 3, 4",
+    }
+    if connection.vendor == "sqlite":
+        queries["fts"] = "SELECT rowid, * FROM search_fts ORDER BY rowid"
+        queries["trigrams"] = (
+            "SELECT c.dataset_id, c.position, t.name FROM search_column_trgm t "
+            "JOIN search_column c ON c.id = t.rowid ORDER BY 1, 2"
+        )
+    rows = {}
+    with connection.cursor() as cursor:
+        for name, sql in queries.items():
+            cursor.execute(sql)
+            rows[name] = [tuple(str(value) for value in row) for row in cursor.fetchall()]
+    return rows
+
+
+def test_a_rebuild_answers_as_indexing_each_dataset_does(catalog: Catalog) -> None:
+    # The fixture catalog was indexed by a rebuild; re-index each dataset as the services do.
+    rebuilt, rebuilt_rows = _answers(catalog), _index_rows()
+    for dataset in Dataset.objects.order_by("pk"):
+        search_index_dataset(dataset_id=dataset.pk)
+
+    assert _index_rows() == rebuilt_rows
+    assert _answers(catalog) == rebuilt
+    assert rebuilt["otto weather"][0] > 0  # the queries find something to compare
+    assert any(rebuilt[f"{name} columns"][0].columns for name in catalog.users)
+
+    # And back: the rebuild over an index kept by the services changes nothing either.
+    search_rebuild()
+    assert _index_rows() == rebuilt_rows
+    assert _answers(catalog) == rebuilt
+
+
+def test_a_dataset_deleted_before_the_rebuild_is_gone_after(catalog: Catalog) -> None:
+    otto = catalog.users["otto"]
+    gone = catalog["palmer-penguins"]
+    columns = list(SearchColumn.objects.filter(dataset_id=gone.pk).values_list("name_key", flat=True))
+    assert gone.pk in {hit.dataset.pk for hit in search_datasets(user=otto, q="penguins").hits}
+    assert columns
+    SearchDocument.objects.filter(pk=gone.pk).delete()  # the index lost track of it...
+    CheckoutItem.objects.filter(dataset=gone).delete()  # ...and then it went, with what it protects
+    Version.objects.filter(dataset=gone).delete()
+    Dataset.objects.filter(pk=gone.pk).delete()
+
+    call_command("search_rebuild", stdout=StringIO())
+
+    assert gone.pk not in {
+        hit.dataset.pk for hit in search_datasets(user=otto, q="penguins", per_page=100).hits
+    }
+    for name in columns:
+        assert gone.slug not in {
+            hit.dataset_slug for hit in columns_search(user=otto, q=name, limit=500).columns
+        }
+    assert gone.slug not in {s.value for s in search_suggest(user=otto, q="palmer")}
+    rebuilt = _index_rows()
+    assert str(gone.pk) not in {row[0] for row in rebuilt["documents"] + rebuilt["columns"]}
+    for dataset in Dataset.objects.order_by("pk"):
+        search_index_dataset(dataset_id=dataset.pk)
+    assert _index_rows() == rebuilt
