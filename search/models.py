@@ -51,7 +51,8 @@ class SearchDocument(models.Model):
         db_table = "search_document"
         indexes = [
             models.Index(fields=["-checkouts_90d", "slug"], name="search_doc_popular_idx"),
-            models.Index(fields=["-updated_at"], name="search_doc_updated_idx"),
+            # The whole order of "recently updated" (a bulk import gives thousands one date).
+            models.Index(fields=["-updated_at", "slug"], name="search_doc_recent_idx"),
             models.Index(fields=["title_key"], name="search_doc_title_idx"),
             # Facet counts read this index alone, in its order, without the table.
             models.Index(
