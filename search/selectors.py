@@ -317,8 +317,10 @@ def search_datasets(
     per_page: int = 20,
     team: str = "",
     facets: bool = True,
+    audience: Audience | None = None,
 ) -> SearchResults:
-    """One page of the datasets `q` finds, best first, with facet counts over all of them."""
+    """One page of the datasets `q` finds, best first, with facet counts over all of them.
+    `audience`: the user's, when the caller runs several searches for one page."""
     if not user_may_browse(user):
         raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
     query = parse_query(q)
@@ -331,7 +333,7 @@ def search_datasets(
         raise InvalidInput(
             f"Pages go as deep as the first {MAX_RESULTS:,} results; narrow the search instead.", field="page"
         )
-    plan = _Plan(query=query, audience=audience_of(user), team=team)
+    plan = _Plan(query=query, audience=audience or audience_of(user), team=team)
     kept = _kept_counts(plan)
     total, rows = _run(plan, sort, page, per_page, total=_kept_total(plan, kept))
     did_you_mean: str | None = None

@@ -13,6 +13,7 @@ from django.urls import reverse
 from accounts.selectors import teams_of
 from core.errors import InvalidInput
 from core.types import AnyUser
+from datasets.access import audience_of
 from search.query import Filter, parse_query
 from search.selectors import FACETS, SORTS, SearchHit, SearchResults, Suggestion, search_datasets
 
@@ -164,10 +165,13 @@ def discovery_context(*, user: AnyUser) -> dict[str, Any]:
     """The home page without a search: certified and most used datasets, the recently updated and
     a few of each of the user's teams' (the whole catalog's facets load beside them). A bounded
     number of searches: two, and one per team up to TEAM_SECTIONS."""
+    audience = audience_of(user)  # once for the page's searches, not once each
     certified = search_datasets(
-        user=user, q="certified:yes", sort="popular", per_page=SECTION_SIZE, facets=False
+        user=user, q="certified:yes", sort="popular", per_page=SECTION_SIZE, facets=False, audience=audience
     )
-    recent = search_datasets(user=user, sort="updated", per_page=SECTION_SIZE, facets=False)
+    recent = search_datasets(
+        user=user, sort="updated", per_page=SECTION_SIZE, facets=False, audience=audience
+    )
     sections = [
         Section(
             title="Certified and most used",
@@ -183,7 +187,9 @@ def discovery_context(*, user: AnyUser) -> dict[str, Any]:
     team_sections = []
     for team in teams_of(user=user).order_by("name")[:TEAM_SECTIONS]:
         q = Filter("team", team.slug).text()
-        found = search_datasets(user=user, q=q, sort="popular", per_page=SECTION_SIZE, facets=False)
+        found = search_datasets(
+            user=user, q=q, sort="popular", per_page=SECTION_SIZE, facets=False, audience=audience
+        )
         team_sections.append(
             Section(title=team.name, hits=found.hits, href=search_href(q=q), total=found.total)
         )
