@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
@@ -18,6 +18,8 @@ from core.errors import EmptyUpload, UnsupportedFormat
 from datasets.storage import Source
 
 HEAD_BYTES = 64 * 1024
+# The tail read: what a Parquet reader reads to find the footer, so that ingest reads it once.
+TAIL_BYTES = 64 * 1024
 SUPPORTED = "CSV, TSV, Parquet or JSON Lines (plain or gzip-compressed)"
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -51,18 +53,20 @@ class Detected:
     delimiter: str = ","
     quotechar: str = '"'
     header: bool = True
+    # A Parquet file's last TAIL_BYTES (or all of it), which hold its footer: read here, parsed by ingest.
+    tail: bytes = field(default=b"", repr=False, compare=False)
 
 
 def sniff(source: Source) -> Detected:
-    """The format of `source`, judged from its first 64 KiB and its last bytes (two reads, each a
-    ranged GET on object storage)."""
+    """The format of `source`, judged from its first 64 KiB and its last 64 KiB (two reads, each
+    a ranged GET on object storage)."""
     size = source.size
     with source.open() as handle:
         head = handle.read(HEAD_BYTES)
         if not head:
             raise EmptyUpload("The file is empty (0 bytes).")
-        handle.seek(max(0, size - 4))
-        tail = handle.read(4)
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read(TAIL_BYTES)
     if head.startswith(GZIP_MAGIC):
         inner, complete = _gunzip_head(source)
         if not inner.strip():
@@ -71,11 +75,11 @@ def sniff(source: Source) -> Detected:
             raise UnsupportedFormat("Found gzip-compressed Parquet: upload the Parquet file itself.")
         return replace(_sniff_text(inner, complete=complete), compression="gzip")
     if head.startswith(b"PAR1"):
-        if size < 12 or tail != b"PAR1":
+        if size < 12 or not tail.endswith(b"PAR1"):
             raise UnsupportedFormat(
                 "The file starts like Parquet but has no Parquet footer: it is truncated."
             )
-        return Detected("parquet")
+        return Detected("parquet", tail=tail)
     return _sniff_text(head, complete=size <= HEAD_BYTES)
 
 

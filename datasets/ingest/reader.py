@@ -291,6 +291,15 @@ class _Fed(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def take(self) -> bytes | None:
+        """The rest of the current part, or the next part whole; None at the end."""
+        if not self._fill():
+            return None
+        part = self.part[self.offset :] if self.offset else self.part
+        self.offset = len(self.part)
+        self.consumed += len(part)
+        return part
+
     def _fill(self) -> bool:
         """Whether the current part has bytes left, taking the next part if need be."""
         while self.offset == len(self.part):
@@ -311,21 +320,23 @@ class _Fed(io.RawIOBase):
 
 class _RowGroupWindow(io.RawIOBase):
     """A Parquet file on object storage as pyarrow reads it, row group after row group, served
-    from a _Feed's one streamed GET (which hashes every byte on the way): the bytes of the row group
-    being read are held, those before it dropped. The footer was read apart (a ranged GET of the
-    tail), and handed to pyarrow with the file, so it is never asked for here.
+    from a _Feed's one streamed GET (which hashes every byte on the way): the feed's parts that
+    hold the row group being read are kept, those before it dropped, and a read within one part is
+    a view of it, not a copy. The footer was read apart (one ranged GET of the tail) and handed to
+    pyarrow with this file, so it is never asked for here.
 
-    A read behind what is held (a file whose column chunks are not in row group order) is a ranged
-    GET of its own: slower, never wrong. Never raises into pyarrow: a failed fetch is a short read,
-    and the error the feed left in `_Reading` is what the ingest raises."""
+    A read behind the parts kept (a file whose column chunks are not in row group order) is a
+    ranged GET of its own: slower, never wrong. Never raises into pyarrow: a failed fetch is a
+    short read, and the error the feed left in `_Reading` is what the ingest raises."""
 
     def __init__(self, source: Source, feed: _Feed, reading: _Reading) -> None:
         self.source = source
         self.fed = _Fed(feed)
         self.reading = reading
         self.size = source.size
-        self.held = bytearray()
-        self.base = 0  # the offset in the file of held[0]
+        self.parts: deque[bytes] = deque()
+        self.base = 0  # the offset in the file of parts[0]
+        self.end = 0  # ...and of the byte after the last part
         self.keep = 0  # the first byte still needed: the start of the row group being read
         self.position = 0
         self.apart: IO[bytes] | None = None  # the ranged reader for reads behind the window
@@ -344,7 +355,8 @@ class _RowGroupWindow(io.RawIOBase):
     def tell(self) -> int:
         return self.position
 
-    def read(self, size: int | None = -1) -> bytes:
+    # pyarrow takes any buffer: a view of a part spares a copy of each column chunk.
+    def read(self, size: int | None = -1) -> bytes | memoryview:
         start = self.position
         end = self.size if size is None or size < 0 else min(self.size, start + size)
         if end <= start:
@@ -358,26 +370,32 @@ class _RowGroupWindow(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def _ahead(self, start: int, end: int) -> bytes:
-        # Bytes before the row group being read (and before this read) are not needed again.
-        drop = min(self.keep - self.base, start - self.base, len(self.held))
-        if drop > 0:
-            del self.held[:drop]
-            self.base += drop
-        held_to = self.base + len(self.held)
-        if held_to < start:  # a gap (never between row groups in practice): hash it, keep nothing
-            skipped = 0
-            while held_to + skipped < start and (
-                part := self.fed.read(min(FEED_BYTES, start - held_to - skipped))
-            ):
-                skipped += len(part)
-            self.held.clear()
-            self.base = held_to = held_to + skipped
-            if held_to < start:
-                return b""
-        if held_to < end:
-            self.held += self.fed.read(end - held_to)
-        return bytes(self.held[start - self.base : end - self.base])
+    def _ahead(self, start: int, end: int) -> bytes | memoryview:
+        self._drop(before=min(self.keep, start))
+        while self.end < end:
+            part = self.fed.take()
+            if part is None:
+                break
+            self.parts.append(part)
+            self.end += len(part)
+            self._drop(before=min(self.keep, start))  # the parts of a gap go as they come
+        end = min(end, self.end)
+        pieces = []
+        offset = self.base
+        for part in self.parts:
+            if offset >= end:
+                break
+            if offset + len(part) > start:
+                pieces.append(memoryview(part)[max(0, start - offset) : end - offset])
+            offset += len(part)
+        if not pieces:
+            return b""
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _drop(self, *, before: int) -> None:
+        """Forget the parts that end before `before`: no read goes there again."""
+        while self.parts and self.base + len(self.parts[0]) <= before:
+            self.base += len(self.parts.popleft())
 
     def _behind(self, start: int, end: int) -> bytes:
         try:
@@ -394,7 +412,7 @@ class _RowGroupWindow(io.RawIOBase):
     def close(self) -> None:
         if self.apart is not None:
             self.apart.close()
-        self.held = bytearray()
+        self.parts.clear()
         super().close()
 
 
@@ -541,7 +559,9 @@ def _ingest_once(
     try:
         with contextlib.ExitStack() as stack:
             if detected.format == "parquet":
-                batches, schema, own_copy = _parquet_batches(source, reading, stack, own_copy=own_copy)
+                batches, schema, own_copy = _parquet_batches(
+                    source, detected, reading, stack, own_copy=own_copy
+                )
             else:
                 own_copy = False
                 text = _open_text(source, detected, reading, stack, scan=True)
@@ -800,11 +820,11 @@ def _nesting(arrow_type: pa.DataType) -> tuple[int, int]:
 
 
 def _parquet_batches(
-    source: Source, reading: _Reading, stack: contextlib.ExitStack, *, own_copy: bool
+    source: Source, detected: Detected, reading: _Reading, stack: contextlib.ExitStack, *, own_copy: bool
 ) -> tuple[_Batches, pa.Schema, bool]:
     """The file's batches, row group by row group, its schema, and whether it is its own Parquet
     copy (if `own_copy` allows it)."""
-    metadata = _parquet_metadata(source)
+    metadata = _parquet_metadata(source, tail=detected.tail)
     groups, limit = metadata.num_row_groups, settings.GRANARY_MAX_PARQUET_ROW_GROUPS
     if groups > limit:
         raise IngestError(
@@ -895,10 +915,12 @@ def is_own_copy(metadata: pq.FileMetaData) -> bool:
 FOOTER_READ_BYTES = 64 * 1024
 
 
-def _parquet_metadata(source: Source) -> pq.FileMetaData:
-    """The file's footer, parsed, from one read of its tail (two if the footer is larger)."""
+def _parquet_metadata(source: Source, *, tail: bytes) -> pq.FileMetaData:
+    """The file's footer, parsed, from its `tail` as the format sniff read it (or one read of the
+    tail, and one more if the footer is larger)."""
     size = source.size
-    tail = _read_from(source, max(0, size - FOOTER_READ_BYTES))
+    if len(tail) < min(size, FOOTER_READ_BYTES):
+        tail = _read_from(source, max(0, size - FOOTER_READ_BYTES))
     footer = int.from_bytes(tail[-8:-4], "little")
     # Checked before pyarrow parses it: parsed, the footer takes 5 to 8 times its size.
     limit = settings.GRANARY_MAX_PARQUET_METADATA_BYTES
