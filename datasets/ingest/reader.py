@@ -6,9 +6,12 @@ pyarrow straight from the file while a side thread reads it too (from the page c
 and checking for NUL bytes and unbalanced quotes; in object storage one thread fetches the object
 in large ranged GETs, hashes and checks each part and hands it to the parser, so its bytes cross
 the network once. Gzip files stream through a wrapper that decompresses, checks and counts on the
-way. Parquet is read by row group (ranged reads of the footer and the column chunks). The
-parsed rows go through in chunks of ROWS_PER_CHUNK: one thread writes each chunk as a row group
-of the Parquet copy while another profiles it, and the parser goes on.
+way. Parquet is read by row group, its footer parsed from the tail the format sniff read: on the
+filesystem by pyarrow from the file beside the side scan, in object storage from the same one
+streamed GET that hashes it. The parsed rows go through in chunks of ROWS_PER_CHUNK: one thread
+writes each chunk as a row group of the Parquet copy while another profiles it, and the parser
+goes on; a Parquet file that already is what its copy would be (`is_own_copy`) is its own, and
+no copy is written.
 Anything wrong ends in IngestError, whose message says where (line, column, byte offset) and
 what was expected (datasets.ingest.problems finds that out).
 
