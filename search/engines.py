@@ -77,7 +77,6 @@ class IndexedText:
     dataset_id: int
     fields: dict[str, list[str]]
     visibility: str
-    column_ids_names: Sequence[tuple[int, str]]  # (SearchColumn id, lowercased name)
 
 
 class Engine(Protocol):
@@ -86,7 +85,7 @@ class Engine(Protocol):
 
     def steer(self, cursor: Any) -> None: ...
 
-    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None: ...
+    def delete(self, dataset_ids: Sequence[int]) -> None: ...
     def prune(self) -> None: ...
     def analyze(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
@@ -106,8 +105,9 @@ class Sqlite:
     """FTS5: `search_fts` holds every dataset's fields (an outsider matches a restricted one through
     a column filter on its card fields, scored against the same corpus so its BM25 compares with
     the rest, and on its visibility, a token in the `vis` column, so that the card matches of
-    restricted datasets are intersected inside the index); `search_column_trgm` the column names, trigram-tokenized so a substring search uses
-    the index."""
+    restricted datasets are intersected inside the index); `search_column_name_trgm` the distinct
+    column names, trigram-tokenized so a substring search uses the index (a trigger of migration
+    search 0009 adds each new name of `search_column_name`)."""
 
     documents = False  # the match's rows are FTS5 rowids, joined to the documents by the caller
     steers = False
@@ -115,25 +115,19 @@ class Sqlite:
     def steer(self, cursor: Any) -> None:
         """Nothing to steer: FTS5 is the only way to a match."""
 
-    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
+    def delete(self, dataset_ids: Sequence[int]) -> None:
         with connection.cursor() as cursor:
-            for table, ids in (
-                ("search_fts", dataset_ids),
-                ("search_column_trgm", column_ids),
-            ):
-                for chunk in _chunks(ids):
-                    cursor.execute(
-                        f"DELETE FROM {table} WHERE rowid IN ({', '.join('%s' for _ in chunk)})", list(chunk)
-                    )
+            for chunk in _chunks(dataset_ids):
+                cursor.execute(
+                    f"DELETE FROM search_fts WHERE rowid IN ({', '.join('%s' for _ in chunk)})", list(chunk)
+                )
 
     def prune(self) -> None:
         """Forget the rows of datasets deleted without a re-index (their documents cascaded away)."""
         with connection.cursor() as cursor:
-            for table in ("search_fts",):
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE rowid NOT IN (SELECT dataset_id FROM search_document)"
-                )
-            cursor.execute("DELETE FROM search_column_trgm WHERE rowid NOT IN (SELECT id FROM search_column)")
+            cursor.execute(
+                "DELETE FROM search_fts WHERE rowid NOT IN (SELECT dataset_id FROM search_document)"
+            )
 
     def analyze(self) -> None:
         """Fresh statistics for the query planner (`PRAGMA optimize` analyzes what needs it)."""
@@ -151,9 +145,6 @@ class Sqlite:
                     f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 2))})",
                     rows,
                 )
-            columns = [(column_id, name) for t in texts for column_id, name in t.column_ids_names]
-            if columns:
-                cursor.executemany("INSERT INTO search_column_trgm(rowid, name) VALUES (%s, %s)", columns)
 
     def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL:
         expression = _fts_expression(query, corrections)
@@ -192,7 +183,8 @@ class Sqlite:
     def column_contains(self, value: str) -> SQL:
         """A condition on `search_column c`: its name contains `value` (3 characters or more)."""
         return (
-            "c.id IN (SELECT rowid FROM search_column_trgm WHERE search_column_trgm MATCH %s)",
+            "c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE n.id IN "
+            "(SELECT rowid FROM search_column_name_trgm WHERE search_column_name_trgm MATCH %s))",
             ['"' + value.replace('"', '""') + '"'],
         )
 
@@ -236,7 +228,7 @@ class Postgres:
     index on column names for substring search. Near-miss words are looked up by key, as on
     SQLite."""
 
-    def delete(self, dataset_ids: Sequence[int], column_ids: Sequence[int]) -> None:
+    def delete(self, dataset_ids: Sequence[int]) -> None:
         """The vectors live on the document rows, which the indexer deletes itself."""
 
     def prune(self) -> None:
@@ -310,8 +302,12 @@ class Postgres:
         )
 
     def column_contains(self, value: str) -> SQL:
+        """As SQLite's: the names that contain `value`, through pg_trgm's index on the names."""
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return ("c.name_key LIKE %s", [f"%{escaped}%"])
+        return (
+            "c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE n.name_key LIKE %s)",
+            [f"%{escaped}%"],
+        )
 
     def candidates(self, word: str) -> list[str]:
         # The words one edit away, looked up by key as on SQLite: pg_trgm's similarity at the 0.19

@@ -26,7 +26,7 @@ from search.facets import (
     facet_counts_apply,
     facet_counts_replace,
 )
-from search.models import SearchColumn, SearchDocument, SearchTerm, SearchText
+from search.models import SearchColumn, SearchColumnName, SearchDocument, SearchTerm, SearchText
 from search.text import identifier_terms, markdown_text, terms
 
 README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
@@ -181,10 +181,8 @@ def _index(dataset_ids: Sequence[int]) -> None:
         dataset_id__in=dataset_ids
     ).values_list("dataset_id", "name", "description", "pii"):
         docs.setdefault(dataset_id, {})[name] = (description, pii)
-    old_columns = list(SearchColumn.objects.filter(dataset_id__in=dataset_ids).values_list("pk", flat=True))
-
     index = engine()
-    index.delete(dataset_ids, old_columns)
+    index.delete(dataset_ids)
     SearchColumn.objects.filter(dataset_id__in=dataset_ids).delete()
     # What the old documents counted for goes with them; deleted in SQL, past the post_delete
     # receiver that subtracts a document deleted by a cascade.
@@ -231,10 +229,11 @@ def _index(dataset_ids: Sequence[int]) -> None:
         for column in entry.columns
     ]
     SearchColumn.objects.bulk_create(columns)
-    names: dict[int, list[tuple[int, str]]] = {}
-    for column in columns:
-        names.setdefault(column.dataset_id, []).append((column.pk, column.name_key))
-    index.write([_indexed_text(entry, names.get(entry.dataset_id, [])) for entry in entries])
+    SearchColumnName.objects.bulk_create(
+        [SearchColumnName(name_key=name) for name in sorted({column.name_key for column in columns})],
+        ignore_conflicts=True,
+    )
+    index.write([_indexed_text(entry) for entry in entries])
     vocabulary = {term for entry in entries for words in entry.fields.values() for term in words}
     SearchTerm.objects.bulk_create(
         [SearchTerm(term=term) for term in sorted(vocabulary) if len(term) >= VOCABULARY_MIN],
@@ -311,12 +310,9 @@ class _Entry(NamedTuple):
     fields: dict[str, list[str]]  # terms by index field
 
 
-def _indexed_text(entry: _Entry, column_ids_names: Sequence[tuple[int, str]]) -> IndexedText:
+def _indexed_text(entry: _Entry) -> IndexedText:
     return IndexedText(
-        dataset_id=entry.dataset_id,
-        fields=entry.fields,
-        visibility=entry.document["visibility"],
-        column_ids_names=column_ids_names,
+        dataset_id=entry.dataset_id, fields=entry.fields, visibility=entry.document["visibility"]
     )
 
 
@@ -494,7 +490,8 @@ def _sources(chunk: int = REBUILD_CHUNK) -> Iterator[list[_Source]]:
 DOCUMENT_FIELDS = tuple(
     field.attname for field in SearchDocument._meta.concrete_fields
 )  # every column Django knows; the engines' own (vectors) come from the engine
-TEXT_TABLES = ("search_text", "search_column", "search_document", "search_term")
+TEXT_TABLES = ("search_text", "search_column", "search_document", "search_term", "search_column_name")
+COLUMN_NAMES = "SELECT DISTINCT name_key FROM search_column ORDER BY name_key"
 
 
 def _document_values(entry: _Entry) -> tuple[Any, ...]:
@@ -513,12 +510,9 @@ class _SqliteLoad:
     def clear(self) -> None:
         with connection.cursor() as cursor:
             # `transaction_mode: IMMEDIATE` took the write lock at BEGIN: nothing changes under us.
-            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'search_column'")
-            found = cursor.fetchone()
-            self.next_column_id = (found[0] if found else 0) + 1
             cursor.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('search_fts', 'search_column_trgm')"
+                "AND name IN ('search_fts', 'search_column_name_trgm')"
             )
             for name, sql in cursor.fetchall():
                 cursor.execute(f'DROP TABLE "{name}"')
@@ -534,14 +528,6 @@ class _SqliteLoad:
                 cursor.execute(f"DELETE FROM {table}")  # noqa: S608
 
     def write(self, entries: Sequence[_Entry]) -> None:
-        column_ids: dict[int, list[tuple[int, str]]] = {}
-        columns = []
-        for entry in entries:
-            names = column_ids[entry.dataset_id] = []
-            for column in entry.columns:
-                names.append((self.next_column_id, column[2]))
-                columns.append((self.next_column_id, *column))
-                self.next_column_id += 1
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}) "  # noqa: S608
@@ -553,15 +539,17 @@ class _SqliteLoad:
                 [(entry.dataset_id, entry.summary, entry.readme) for entry in entries],
             )
             cursor.executemany(
-                f"INSERT INTO search_column (id, {', '.join(COLUMN_FIELDS)}) "  # noqa: S608
-                f"VALUES (%s, {', '.join('%s' for _ in COLUMN_FIELDS)})",
-                columns,
+                f"INSERT INTO search_column ({', '.join(COLUMN_FIELDS)}) "  # noqa: S608
+                f"VALUES ({', '.join('%s' for _ in COLUMN_FIELDS)})",
+                [column for entry in entries for column in entry.columns],
             )
-        engine().write([_indexed_text(entry, column_ids[entry.dataset_id]) for entry in entries])
+        engine().write([_indexed_text(entry) for entry in entries])
 
     def finish(self, vocabulary: Sequence[str]) -> None:
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO search_term (term) VALUES (%s)", [(term,) for term in vocabulary])
+            # Each name once; migration 0009's trigger gives each its trigrams.
+            cursor.execute(f"INSERT INTO search_column_name (name_key) {COLUMN_NAMES}")
             for _, sql in self.indexes:
                 cursor.execute(sql)
 
@@ -587,7 +575,7 @@ class _PostgresLoad:
                 "FROM STDIN"
             ) as copy:
                 for entry in entries:
-                    copy.write_row((*_document_values(entry), *vectors(_indexed_text(entry, ()))))
+                    copy.write_row((*_document_values(entry), *vectors(_indexed_text(entry))))
             with raw.copy("COPY search_text (dataset_id, summary, readme_text) FROM STDIN") as copy:
                 for entry in entries:
                     copy.write_row((entry.dataset_id, entry.summary, entry.readme))
@@ -597,6 +585,8 @@ class _PostgresLoad:
                         copy.write_row(column)
 
     def finish(self, vocabulary: Sequence[str]) -> None:
-        with connection.cursor() as cursor, cursor.cursor.copy("COPY search_term (term) FROM STDIN") as copy:
-            for term in vocabulary:
-                copy.write_row((term,))
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy("COPY search_term (term) FROM STDIN") as copy:
+                for term in vocabulary:
+                    copy.write_row((term,))
+            cursor.execute(f"INSERT INTO search_column_name (name_key) {COLUMN_NAMES}")

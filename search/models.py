@@ -94,12 +94,30 @@ class SearchColumn(models.Model):
     class Meta:
         db_table = "search_column"
         indexes = [
-            models.Index(fields=["name_key"], name="search_column_name_idx"),
+            # The datasets that have a name, from the index alone (`column:` counts thousands).
+            models.Index(fields=["name_key", "dataset"], name="search_column_key_idx"),
             models.Index(fields=["dataset", "position"], name="search_column_dataset_idx"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class SearchColumnName(models.Model):
+    """Each column name the index has held, once: what `column:` and column search match a part
+    of a name against (by trigrams: an FTS5 table on SQLite, pg_trgm on PostgreSQL; migration
+    0009), before looking up the columns of the names found by key. A catalog has 2,500,000
+    columns and a few thousand names: trigrams over every column row cost a count of `customer_id`
+    70 ms on SQLite and 270 on PostgreSQL. Names are added as columns arrive and dropped only by
+    a rebuild; a name no column has any more finds nothing."""
+
+    name_key = models.CharField(max_length=1024, unique=True)
+
+    class Meta:
+        db_table = "search_column_name"
+
+    def __str__(self) -> str:
+        return self.name_key
 
 
 class SearchFacetCount(models.Model):

@@ -113,14 +113,15 @@ def _index_rows() -> dict[str, list[tuple[Any, ...]]]:
         "columns": "SELECT dataset_id, position, name, name_key, type, description, pii FROM search_column "
         "ORDER BY dataset_id, position",
         "terms": "SELECT term FROM search_term ORDER BY term",
+        "column names": "SELECT name_key FROM search_column_name ORDER BY name_key",
         "facets": "SELECT team_id, visibility, facet, value, count FROM search_facet_count "
         "WHERE count <> 0 ORDER BY 1, 2, 3, 4",
     }
     if connection.vendor == "sqlite":
         queries["fts"] = "SELECT rowid, * FROM search_fts ORDER BY rowid"
         queries["trigrams"] = (
-            "SELECT c.dataset_id, c.position, t.name FROM search_column_trgm t "
-            "JOIN search_column c ON c.id = t.rowid ORDER BY 1, 2"
+            "SELECT n.name_key, t.name FROM search_column_name_trgm t "
+            "JOIN search_column_name n ON n.id = t.rowid ORDER BY 1"
         )
     rows = {}
     with connection.cursor() as cursor:
