@@ -33,6 +33,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.errors import GranaryError, InsufficientStorage, InvalidInput
 from datasets import storage
+from datasets.ingest.formats import TAIL_BYTES
 from datasets.storage import StorageUnavailable, tmp_dir
 from datasets.storage.filesystem import FilesystemStorage
 
@@ -47,9 +48,9 @@ TOO_LARGE_FLAG = "granary_upload_too_large"
 REFUSAL = "granary_upload_refusal"
 STREAMED = "granary_upload_streamed"
 # What format sniffing reads of a streamed file (its first 64 KiB, decompressed if gzip, and its
-# last bytes), kept in memory as the file has no local copy.
+# last TAIL_BYTES, a Parquet footer), kept in memory as the file has no local copy.
 HEAD_KEPT = 1024 * 1024
-TAIL_KEPT = 64 * 1024
+TAIL_KEPT = TAIL_BYTES  # less, and a streamed Parquet upload would be refused as truncated
 # A full disk or quota: the write errors that mean "no room", not "broken".
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
