@@ -295,7 +295,17 @@ class _Source:
 
 
 # A search column's values, in this order (the rebuild inserts them as rows).
-COLUMN_FIELDS = ("dataset_id", "name", "name_key", "type", "description", "pii", "position")
+COLUMN_FIELDS = (
+    "dataset_id",
+    "name",
+    "name_key",
+    "type",
+    "description",
+    "pii",
+    "position",
+    "team_id",
+    "visibility",
+)
 
 
 class _Entry(NamedTuple):
@@ -359,6 +369,8 @@ def _entry(source: _Source) -> _Entry:
                 description,
                 column_pii,
                 position,
+                source.team_id,
+                source.visibility,
             )
         )
     updated: datetime = source.updated_at

@@ -90,12 +90,18 @@ class SearchColumn(models.Model):
     description = models.TextField(blank=True)
     pii = models.BooleanField(default=False)
     position = models.PositiveIntegerField()
+    # The dataset's, as on its document: who may read a column is decided from this index alone.
+    team_id = models.IntegerField(default=0)
+    visibility = models.CharField(max_length=16, default="")
 
     class Meta:
         db_table = "search_column"
         indexes = [
-            # The datasets that have a name, from the index alone (`column:` counts thousands).
-            models.Index(fields=["name_key", "dataset"], name="search_column_key_idx"),
+            # The datasets a user may read that have a name, from the index alone: `column:`
+            # counts thousands, and looking each up among the documents cost more than the match.
+            models.Index(
+                fields=["name_key", "visibility", "team_id", "dataset"], name="search_column_read_idx"
+            ),
             models.Index(fields=["dataset", "position"], name="search_column_dataset_idx"),
         ]
 

@@ -122,15 +122,17 @@ def _visible(audience: Audience) -> SQL:
     return f"(d.visibility IN ('public', 'restricted') OR {teams})", params
 
 
-def _readable(audience: Audience) -> SQL:
+def _readable(audience: Audience, alias: str = "d") -> SQL:
+    """Whether the user may read the data of the dataset of `alias`, a document or a column (both
+    carry the dataset's visibility and team)."""
     if audience.everything:
         return "1=1", []
     if not audience.signed_in:
-        return ("d.visibility = 'public'", []) if audience.public_only else ("1=0", [])
-    teams, team_params = _in("d.team_id", audience.team_ids)
-    grants, grant_params = _in("d.dataset_id", audience.granted_ids)
+        return (f"{alias}.visibility = 'public'", []) if audience.public_only else ("1=0", [])
+    teams, team_params = _in(f"{alias}.team_id", audience.team_ids)
+    grants, grant_params = _in(f"{alias}.dataset_id", audience.granted_ids)
     return (
-        f"(d.visibility = 'public' OR {teams} OR (d.visibility = 'restricted' AND {grants}))",
+        f"({alias}.visibility = 'public' OR {teams} OR ({alias}.visibility = 'restricted' AND {grants}))",
         team_params + grant_params,
     )
 
@@ -224,16 +226,8 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
     elif name == "updated":
         sql, params = _updated_sql(condition)
     else:  # column
-        key = value.lower()
-        if len(key) >= 3:
-            inner, inner_params = engine().column_contains(key)
-            sql = f"d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE {inner})"
-            params = inner_params
-        else:  # too short for trigrams: the exact name
-            sql, params = (
-                "d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE c.name_key = %s)",
-                [key],
-            )
+        inner, params = _column_named(value)
+        sql = f"d.dataset_id IN (SELECT c.dataset_id FROM search_column c WHERE {inner})"
     if name not in HIDDEN:
         return (f"NOT ({sql})", params) if condition.negated else (f"({sql})", params)
     # What a restricted card hides cannot be filtered on by those who may not read it, either way:
@@ -241,6 +235,13 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
     if condition.negated:
         return f"(NOT {readable} OR NOT ({sql}))", readable_params + params
     return f"({readable} AND {sql})", readable_params + params
+
+
+def _column_named(value: str) -> SQL:
+    """A condition on `search_column c`: its name contains `value`, or is `value` when that is
+    too short for trigrams (under 3 characters)."""
+    key = value.lower()
+    return engine().column_contains(key) if len(key) >= 3 else ("c.name_key = %s", [key])
 
 
 def _operator(condition: Filter) -> str:
@@ -361,6 +362,24 @@ def search_datasets(
 
 
 def _count(plan: _Plan) -> int:
+    query = plan.query
+    if (
+        not query.words
+        and not plan.team
+        and len(query.filters) == 1
+        and query.filters[0].name == "column"
+        and not query.filters[0].negated
+    ):
+        # The datasets the user may read that have such a column (all `column:` can find), counted
+        # in the columns' own index: looking up each one's document cost 60 ms at 30,000.
+        match, match_params = _column_named(query.filters[0].value)
+        readable, readable_params = _readable(plan.audience, "c")
+        return int(
+            _fetch(
+                f"SELECT count(DISTINCT c.dataset_id) FROM search_column c WHERE {match} AND {readable}",
+                match_params + readable_params,
+            )[0][0]
+        )
     source, params = plan.source()
     return int(_fetch(f"SELECT count(*) {source}", params, plan=plan)[0][0])
 
@@ -750,14 +769,12 @@ def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -
         raise InvalidInput("Give part of a column name, e.g. ?q=customer_id.", field="q")
     if len(key) > 200:
         raise InvalidInput("A column name is at most 200 characters here.", field="q")
-    readable, readable_params = _readable(audience_of(user))
-    if len(key) >= 3:
-        match, match_params = engine().column_contains(key)
-    else:
-        match, match_params = "c.name_key = %s", [key]
-    source = f"FROM search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {match} AND {readable}"
+    # On the columns' copies of the dataset's visibility and team: the count reads one index.
+    readable, readable_params = _readable(audience_of(user), "c")
+    match, match_params = _column_named(key)
     params = match_params + readable_params
-    total = int(_fetch(f"SELECT count(*) {source}", params)[0][0])
+    total = int(_fetch(f"SELECT count(*) FROM search_column c WHERE {match} AND {readable}", params)[0][0])
+    source = f"FROM search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {match} AND {readable}"
     rows = _fetch(
         f"SELECT c.id {source} ORDER BY CASE WHEN c.name_key = %s THEN 0 ELSE 1 END, length(c.name_key), "
         "d.checkouts_90d DESC, d.slug, c.position LIMIT %s OFFSET %s",
