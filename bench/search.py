@@ -337,7 +337,7 @@ def postgres_admin(url: str, sql: str) -> None:
 
 
 def engine_env(
-    workdir: Path, engine: str, meta: dict[str, Any], conn_max_age: int = 0, *, small: bool = False
+    workdir: Path, engine: str, meta: dict[str, Any], conn_max_age: int | None = None, *, small: bool = False
 ) -> dict[str, str]:
     """The environment of the children and the server; `small`: the 1,000-dataset database."""
     data_dir = workdir / "data"
@@ -347,7 +347,7 @@ def engine_env(
         url = f"sqlite:///{workdir / f'granary{suffix}.sqlite3'}"
     else:
         url = f"{meta['postgres_url'].rstrip('/')}/{meta['postgres_db']}{suffix.replace('-', '_')}"
-    if conn_max_age:
+    if conn_max_age is not None and engine != "sqlite":
         url += f"?conn_max_age={conn_max_age}"  # CONN_MAX_AGE, read by django-environ
     return {
         **os.environ,
@@ -570,7 +570,11 @@ def run_engine(
     lines = [
         f"{engine} ({measured['db']}): {n_full:,} datasets, {measured['visible']:,} visible to the user; "
         f"load average {load_before[0]:.2f} -> {load_after[0]:.2f}"
-        + (f"; CONN_MAX_AGE={args.conn_max_age}" if args.conn_max_age else "; a connection per request"),
+        + (
+            f"; CONN_MAX_AGE={args.conn_max_age}"
+            if args.conn_max_age is not None
+            else "; the settings' connections (PostgreSQL: kept 60 s)"
+        ),
     ]
     if state.get("build_s"):
         lines.append(
@@ -694,9 +698,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--conn-max-age",
         type=int,
-        default=0,
+        default=None,
         help="seconds the server keeps a database connection (CONN_MAX_AGE, through DATABASE_URL's "
-        "conn_max_age); 0, Django's default and the README's production settings: one per request",
+        "conn_max_age); unset: the settings' (PostgreSQL 60 s, checked before reuse); 0: one per request",
     )
     parser.add_argument(
         "--postgres-url",

@@ -130,6 +130,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+else:
+    # A connection per request cost PostgreSQL a new backend, with cold caches, every time: a
+    # search at 100,000 datasets answered in 92 ms p95 instead of 138 (bench/search.py). Kept a
+    # minute and checked before reuse, so a restarted server costs one reconnect, not an error.
+    # `?conn_max_age=0` in DATABASE_URL goes back to one per request (e.g. behind pgbouncer).
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
