@@ -88,6 +88,7 @@ class Engine(Protocol):
     def delete(self, dataset_ids: Sequence[int]) -> None: ...
     def prune(self) -> None: ...
     def analyze(self) -> None: ...
+    def tidy(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
     def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
     def column_contains(self, value: str) -> SQL: ...
@@ -133,6 +134,9 @@ class Sqlite:
         """Fresh statistics for the query planner (`PRAGMA optimize` analyzes what needs it)."""
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA optimize")
+
+    def tidy(self) -> None:
+        """Nothing after a rebuild: its tables were made anew or truncated."""
 
     def write(self, texts: Sequence[IndexedText]) -> None:
         with connection.cursor() as cursor:
@@ -238,6 +242,16 @@ class Postgres:
         """Fresh statistics, so the planner knows how many documents and columns there are."""
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE search_document, search_column, search_term")
+
+    def tidy(self) -> None:
+        """After a rebuild (its own transaction committed): the old rows it deleted are dead and
+        the new ones not yet known visible to index-only scans, until autovacuum comes by. Until
+        then a common word's search took 157 ms p95 instead of 107 (bench/search.py)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "VACUUM (ANALYZE) search_document, search_text, search_column, search_column_name, "
+                "search_term, search_facet_count"
+            )
 
     def vectors(self, text: IndexedText) -> tuple[str, str, str]:
         """The full, card and rank vectors' literals (`search_rebuild` copies them in with the rows)."""

@@ -115,6 +115,8 @@ def search_rebuild(*, progress: Callable[[int, int], None] | None = None) -> int
         load.finish(sorted(term for term in vocabulary if len(term) >= VOCABULARY_MIN))
         facet_counts_replace(counts)
         engine().analyze()
+    if not connection.in_atomic_block:  # outside a caller's transaction, which VACUUM cannot run in
+        engine().tidy()
     return done
 
 
