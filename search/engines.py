@@ -91,7 +91,7 @@ class Engine(Protocol):
     def tidy(self) -> None: ...
     def write(self, texts: Sequence[IndexedText]) -> None: ...
     def match(self, query: Query, corrections: dict[int, Sequence[str]], *, card: bool) -> SQL: ...
-    def column_contains(self, value: str) -> SQL: ...
+    def name_contains(self, value: str) -> SQL: ...
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
     def card_prefixed(self, words: Words) -> tuple[SQL, SQL]: ...
     def candidates(self, word: str) -> list[str]: ...
@@ -184,11 +184,10 @@ class Sqlite:
             (condition, [f"{{name}} : ({phrase})"]),
         )
 
-    def column_contains(self, value: str) -> SQL:
-        """A condition on `search_column c`: its name contains `value` (3 characters or more)."""
+    def name_contains(self, value: str) -> SQL:
+        """A condition on `search_column_name n`: the name contains `value` (3 characters or more)."""
         return (
-            "c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE n.id IN "
-            "(SELECT rowid FROM search_column_name_trgm WHERE search_column_name_trgm MATCH %s))",
+            "n.id IN (SELECT rowid FROM search_column_name_trgm WHERE search_column_name_trgm MATCH %s)",
             ['"' + value.replace('"', '""') + '"'],
         )
 
@@ -315,13 +314,10 @@ class Postgres:
             ("d.card_vector @@ %s::tsquery", [_tsquery_words(words, weight="A")]),
         )
 
-    def column_contains(self, value: str) -> SQL:
-        """As SQLite's: the names that contain `value`, through pg_trgm's index on the names."""
+    def name_contains(self, value: str) -> SQL:
+        """As SQLite's, through pg_trgm's index on the names."""
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return (
-            "c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE n.name_key LIKE %s)",
-            [f"%{escaped}%"],
-        )
+        return "n.name_key LIKE %s", [f"%{escaped}%"]
 
     def candidates(self, word: str) -> list[str]:
         # The words one edit away, looked up by key as on SQLite: pg_trgm's similarity at the 0.19

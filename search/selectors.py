@@ -30,6 +30,7 @@ MAX_PER_PAGE = 100
 MAX_RESULTS = 10_000  # how deep paging goes; past that, a narrower query serves better
 TYPO_MIN = 5  # words this long may have one letter wrong
 TOP_TAGS = 20
+NAMES_INLINE = 500  # column names a `column:` fragment may match and still be given as values
 FACETS = ("team", "tag", "license", "format", "certified", "pii", "quality", "visibility")
 HIDDEN = ("column", "tag", "license", "format", "certified", "pii", "quality", "updated", "rows")
 
@@ -106,7 +107,7 @@ class ColumnResults:
 # --- the visibility rule in SQL, on the document's copies of visibility and team ----------------
 
 
-def _in(column: str, ids: Sequence[int] | frozenset[int]) -> SQL:
+def _in(column: str, ids: Sequence[int] | Sequence[str] | frozenset[int]) -> SQL:
     if not ids:
         return "1=0", []
     ordered = sorted(ids)
@@ -239,9 +240,23 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
 
 def _column_named(value: str) -> SQL:
     """A condition on `search_column c`: its name contains `value`, or is `value` when that is
-    too short for trigrams (under 3 characters)."""
+    too short for trigrams (under 3 characters). The names are looked up first and given to the
+    statement as values: behind a subquery the planner guessed 2,700 columns for any name, and
+    for `customer_id` (30,000) it gathered and sorted them all instead of walking the most used
+    datasets until a page was full (80 ms against 10 on PostgreSQL)."""
     key = value.lower()
-    return engine().column_contains(key) if len(key) >= 3 else ("c.name_key = %s", [key])
+    if len(key) < 3:
+        return "c.name_key = %s", [key]
+    match, params = engine().name_contains(key)
+    names = [
+        row[0]
+        for row in _fetch(
+            f"SELECT n.name_key FROM search_column_name n WHERE {match} LIMIT %s", [*params, NAMES_INLINE + 1]
+        )
+    ]
+    if len(names) > NAMES_INLINE:  # a fragment of half the catalog's names: let the database join
+        return f"c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE {match})", params
+    return _in("c.name_key", names)
 
 
 def _operator(condition: Filter) -> str:
