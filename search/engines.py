@@ -260,14 +260,8 @@ class Postgres:
         return full, card, rank
 
     def write(self, texts: Sequence[IndexedText]) -> None:
-        rows = [(*self.vectors(text), text.dataset_id) for text in texts]
-        if rows:
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE search_document SET full_vector = %s::tsvector, card_vector = %s::tsvector, "
-                    "rank_vector = %s::tsvector WHERE dataset_id = %s",
-                    rows,
-                )
+        """Nothing more: the vectors are written with the document rows (`vectors`, taken by the
+        indexer's INSERT and the rebuild's COPY)."""
 
     # The match reads the document rows themselves: its rows are documents (the caller's `d`),
     # with the score, whether the whole text matched and whether the slug or title did. Joined to
