@@ -81,8 +81,9 @@ def _renew(model: type[models.Model], pk: int, owner: str, length: float, stop: 
                 # lands before the lease runs out, the work is sent again (and ends only once).
                 logger.warning("Could not renew the lease on %s %s", model.__name__, pk, exc_info=True)
                 continue
-            if not renewed:
-                logger.warning("Lost the lease on %s %s: another worker has taken it", model.__name__, pk)
+            if not renewed:  # released with the work's end (the row says so), or taken over
+                if model._default_manager.filter(pk=pk).exclude(lease_owner="").exists():
+                    logger.warning("Lost the lease on %s %s: another worker has taken it", model.__name__, pk)
                 return
     finally:
         connections.close_all()  # this thread's own connection

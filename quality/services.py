@@ -323,10 +323,12 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
 
 
 def _finish(run_id: int, **fields: Any) -> None:
-    """End the run and record its outcome on the version, together or not at all."""
+    """End the run and record its outcome on the version, together or not at all. The lease goes
+    in the same statement: a worker killed between ending the run and releasing its lease left a
+    finished run that still named a dead holder."""
     with transaction.atomic():
         ValidationRun.objects.filter(pk=run_id, status=ValidationRun.Status.RUNNING).update(
-            finished_at=timezone.now(), **fields
+            finished_at=timezone.now(), lease_until=None, lease_owner="", **fields
         )
         run = ValidationRun.objects.select_related("version").get(pk=run_id)
         versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
