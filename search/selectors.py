@@ -171,7 +171,7 @@ class _Plan:
             if index.documents:
                 sql = f"FROM ({union}) d"
             else:
-                sql = f"FROM ({union}) m JOIN search_document d ON d.dataset_id = m.id"
+                sql = f"FROM ({union}) m JOIN {index.document_join} ON d.dataset_id = m.id"
             params += branch_params
             m = self.matched()
             where.append(f"(({m}.whole = 1 AND {readable}) OR ({m}.whole = 0 AND NOT {readable}))")
