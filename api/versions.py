@@ -6,10 +6,11 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 from api.common import me
 from api.downloads import CONTENT_TYPES, version_download_response
 from api.schema import ErrorSerializer
-from core.errors import UploadTooLarge
+from core.errors import InvalidInput, UploadTooLarge
 from datasets.access import dataset_get
 from datasets.models import (
     VERSION_DOWNLOAD_API,
@@ -36,7 +37,13 @@ from datasets.selectors import (
 from datasets.services.croissant import version_croissant
 from datasets.services.downloads import version_download_record
 from datasets.services.versions import version_upload
-from datasets.uploads import too_large_message, upload_refusal, upload_was_too_large
+from datasets.uploads import (
+    raw_body_receive,
+    raw_filename,
+    too_large_message,
+    upload_refusal,
+    upload_was_too_large,
+)
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -176,11 +183,30 @@ def _version_context(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+class RawFileParser(BaseParser):
+    """A file sent as the whole body (`application/octet-stream`), named by `Content-Disposition`
+    or `?filename=`; the form's other fields come from the query string."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> DataAndFiles:
+        request: Request = parser_context["request"]
+        fields = request.query_params.copy()
+        fields.pop("filename", None)
+        upload = raw_body_receive(request._request, stream, filename=raw_filename(request._request))
+        return DataAndFiles(fields, MultiValueDict({"file": [upload]} if upload is not None else {}))
+
+
+RAW_FIELD = "with a raw `application/octet-stream` body (the multipart form has it as a field)"
+
+
 class VersionList(generics.ListAPIView):
-    """A dataset's versions, newest first; POST uploads a new one (multipart) and answers 202."""
+    """A dataset's versions, newest first; POST uploads a new one (multipart, or the file as the
+    whole body) and answers 202."""
 
     serializer_class = VersionSerializer
-    parser_classes = [MultiPartParser]  # a file: a JSON body or a plain form cannot carry one
+    # A file: a JSON body or a plain form cannot carry one.
+    parser_classes = [MultiPartParser, RawFileParser]
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view
@@ -203,7 +229,10 @@ class VersionList(generics.ListAPIView):
         return self.get_paginated_response(VersionSerializer(page, many=True, context=context).data)
 
     @extend_schema(
-        request=VersionUploadSerializer,
+        request={
+            "multipart/form-data": VersionUploadSerializer,
+            "application/octet-stream": OpenApiTypes.BINARY,
+        },
         parameters=[
             OpenApiParameter(
                 "Repr-Digest",
@@ -211,7 +240,19 @@ class VersionList(generics.ListAPIView):
                 location=OpenApiParameter.HEADER,
                 description="The file's sha256 as RFC 9530 says, sha-256=:<base64>:. Checked against the "
                 "bytes; on object storage a large file is then sent on to storage while it arrives.",
-            )
+            ),
+            OpenApiParameter(
+                "Content-Disposition",
+                str,
+                location=OpenApiParameter.HEADER,
+                description='The file\'s name with a raw body, as RFC 6266 says: attachment; filename="x.csv"',
+            ),
+            OpenApiParameter(
+                "filename", str, description=f"the file's name {RAW_FIELD}, if not in Content-Disposition"
+            ),
+            OpenApiParameter("message", str, description=f"the version's message {RAW_FIELD}"),
+            OpenApiParameter("derived_from", str, many=True, description=f"upstream versions {RAW_FIELD}"),
+            OpenApiParameter("code_url", str, description=f"the code that made it {RAW_FIELD}"),
         ],
         responses={
             202: VersionSerializer,
@@ -225,6 +266,11 @@ class VersionList(generics.ListAPIView):
             raise UploadTooLarge(too_large_message(), field="file")
         if (refusal := upload_refusal(request)) is not None:  # the disk filled up
             raise refusal
+        if request.content_type.startswith(RawFileParser.media_type) and not request.FILES:
+            # DRF reads no body without a Content-Length (a chunked one): say so, not "no file".
+            raise InvalidInput(
+                "The body is empty: send the file's bytes with a Content-Length.", field="file"
+            )
         serializer.is_valid(raise_exception=True)
         upload_data = dict(serializer.validated_data)
         version = version_upload(

@@ -25,7 +25,15 @@ from granary.config import settings_resolve
 from granary.errors import Conflict, GranaryError, NotFound, TransferError, error_from_response
 from granary.manifest import Manifest, ManifestItem
 from granary.progress import Progress
-from granary.transfer import MultipartFile, fetch_verified, hash_file, stream_to_file, upload_parts
+from granary.transfer import (
+    FileBody,
+    MultipartFile,
+    content_disposition,
+    fetch_verified,
+    hash_file,
+    stream_to_file,
+    upload_parts,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -501,15 +509,37 @@ class Client:
         fields += [("derived_from", ref) for ref in derived_from]
         if code_url:
             fields.append(("code_url", code_url))
-        with self._progress(f"{dataset} ← {source.name}", source.stat().st_size, 0) as bar:
-            body = MultipartFile(fields=fields, path=source, filename=source.name, on_chunk=bar.update)
-            data = self._request(
-                "POST",
-                f"/api/v1/datasets/{_q(dataset)}/versions/",
-                data=body,
-                headers={"Content-Type": body.content_type, **headers},
-                expect=(202,),
-            )
+        url = f"/api/v1/datasets/{_q(dataset)}/versions/"
+        with self._progress(f"{dataset} ← {source.name}", size, 0) as bar:
+            # The file as the whole body, its fields in the query string: the server reads it
+            # without scanning for a multipart boundary (about 1.4 s of its CPU per GiB).
+            raw = FileBody(source, on_chunk=bar.update)
+            try:
+                data = self._request(
+                    "POST",
+                    url,
+                    params=fields,
+                    data=raw,
+                    headers={
+                        "Content-Type": raw.content_type,
+                        "Content-Disposition": content_disposition(source.name),
+                        **headers,
+                    },
+                    expect=(202,),
+                )
+            except GranaryError as exc:
+                if exc.status != 415:
+                    raise
+                # A server that predates raw bodies takes the multipart form.
+                bar.restart()
+                body = MultipartFile(fields=fields, path=source, filename=source.name, on_chunk=bar.update)
+                data = self._request(
+                    "POST",
+                    url,
+                    data=body,
+                    headers={"Content-Type": body.content_type, **headers},
+                    expect=(202,),
+                )
         version = Version.from_json(data)
         return self.wait(version.ref, timeout=timeout) if wait else version
 

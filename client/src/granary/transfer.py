@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import urllib3
@@ -474,6 +475,41 @@ def stream_to_file(
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
     return path
+
+
+class FileBody:
+    """A file as the whole request body, streamed from disk, with its length known up front (the
+    server needs a Content-Length), so an upload of any size holds one chunk in memory."""
+
+    content_type = "application/octet-stream"
+
+    def __init__(self, path: Path, *, on_chunk: Callable[[int], None] = lambda n: None) -> None:
+        self._path = path
+        self._size = path.stat().st_size
+        self._on_chunk = on_chunk
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        with open(self._path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                sent += len(chunk)
+                self._on_chunk(len(chunk))
+                yield chunk
+        if sent != self._size:
+            raise GranaryError(f"{self._path} changed while it was being uploaded.")
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the file's name as RFC 6266 writes it: a quoted ASCII fallback, and the
+    exact name percent-encoded in `filename*` when it is not plain ASCII."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    header = f'attachment; filename="{ascii_name or "upload"}"'
+    if ascii_name != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 class MultipartFile:
