@@ -125,6 +125,20 @@ def backend_at(url: str) -> Storage:
     )
 
 
+def backend_prepare() -> None:
+    """Load what the configured store's first read would (boto3 and S3's client model), for a
+    worker's parent before it forks: its children then start reading at once, in every task
+    including the first. Nothing for the filesystem."""
+    parts = urlsplit(settings.GRANARY_STORAGE_URL)
+    if parts.scheme == "s3":
+        from datasets.storage.s3 import s3_prepare
+
+        s3_prepare(
+            endpoint_url=settings.GRANARY_S3_ENDPOINT_URL,
+            addressing_style=settings.GRANARY_S3_ADDRESSING_STYLE,
+        )
+
+
 def data_dir() -> Path:
     return Path(settings.GRANARY_DATA_DIR)
 
