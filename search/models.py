@@ -21,7 +21,9 @@ class SearchDocument(models.Model):
     """What search filters, sorts and shows for one dataset, copied from its card and versions so
     that a search reads one narrow table instead of joining the catalog per row."""
 
-    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    dataset = models.OneToOneField(
+        Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
     slug = models.CharField(max_length=64)
     title_key = models.CharField(
         max_length=200, help_text="The title, lowercased: an exact match ranks first"
@@ -71,7 +73,9 @@ class SearchText(models.Model):
     """The text a hit is quoted from, kept apart from the document so that scans and joins over
     documents stay narrow (a README is a thousand times wider than a document's filters)."""
 
-    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    dataset = models.OneToOneField(
+        Dataset, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
     summary = models.CharField(max_length=500, blank=True)
     readme_text = models.TextField(blank=True, help_text="The README without its Markdown, cut at a length")
 
@@ -85,7 +89,10 @@ class SearchText(models.Model):
 class SearchColumn(models.Model):
     """A column of a dataset's latest ready version: what column search and `column:` look at."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    # Looked up by (dataset, position): an index of the key alone would be a second one to keep.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     name = models.CharField(max_length=1024)
     name_key = models.CharField(max_length=1024, help_text="The name, lowercased")
     type = models.CharField(max_length=64)

@@ -242,3 +242,28 @@ def test_a_renamed_team_is_found_by_its_new_name_and_not_its_old_one(catalog: Ca
     assert slugs(catalog, "urban mobility") == []
     results = search_datasets(user=catalog.users["otto"], q="team:mobility")
     assert {v.value: v.label for v in results.facets["team"]} == {"mobility": "Transport Lab"}
+
+
+# --- a dataset deleted -----------------------------------------------------------------------------
+
+
+def test_a_deleted_dataset_takes_its_search_rows_with_it(catalog: Catalog) -> None:
+    # The search tables hold no foreign keys to the catalog (migration search 0013): deleting a
+    # dataset (one without versions, from the admin or a shell) must still take its rows.
+    from search.models import SearchDocument, SearchText
+
+    dataset = dataset_create(
+        user=catalog.users["maya"],
+        team=catalog.teams["mobility"],
+        slug="ferry-departures",
+        title="Ferry departures",
+        summary="Scheduled and actual departures of the fjord ferries.",
+        visibility=Dataset.Visibility.PUBLIC,
+        tags=["transit"],
+    )
+    assert slugs(catalog, "ferry") == ["ferry-departures"]
+    dataset_id = dataset.pk
+    dataset.delete()
+    assert not SearchDocument.objects.filter(dataset_id=dataset_id).exists()
+    assert not SearchText.objects.filter(dataset_id=dataset_id).exists()
+    assert slugs(catalog, "ferry") == []

@@ -113,3 +113,36 @@ def test_a_dataset_reindexed_during_a_rebuild_keeps_its_change() -> None:
         for row in SearchFacetCount.objects.exclude(count=0)
     }
     assert kept == {key: count for key, count in recount.items() if count}
+
+
+def test_the_swap_waits_for_a_reader_in_a_transaction_without_locking_it_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader holds one index table and then reads another: had the rebuild queued for the
+    # first while holding the second, the two would have deadlocked.
+    reader = _catalog()
+    Dataset.objects.filter(slug="glacier-0").update(title="Moraine survey")  # not re-indexed yet
+    holding, refused = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def read() -> None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM search_text")
+            holding.set()
+            assert refused.wait(30), "the rebuild never tried to swap"
+            seen.append(search_datasets(user=reader, q="glacier").total)  # search_document too
+
+    def pause(attempt: int) -> None:
+        refused.set()
+        time.sleep(0.01)
+
+    monkeypatch.setattr("search.indexer._swap_pause", pause)
+    thread, out = _in_thread(read)
+    assert holding.wait(30)
+    search_rebuild()
+    thread.join(30)
+
+    assert out == [None]
+    assert seen == [3]  # the old index, from the reader's transaction
+    assert search_datasets(user=reader, q="moraine").total == 1  # the new one, swapped in
