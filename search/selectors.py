@@ -745,7 +745,7 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
         f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, d.slug LIMIT %s",
         [*visible_params, *card_params, key, key, *named_params, *readable_params, max(1, limit // 2)],
     )
-    datasets = Dataset.objects.in_bulk([row[0] for row in rows])
+    datasets = Dataset.objects.only("slug", "title").in_bulk([row[0] for row in rows])  # not the README
     suggestions = [
         Suggestion(kind="dataset", value=dataset.slug, label=dataset.title, url=dataset.get_absolute_url())
         for row in rows
