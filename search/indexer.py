@@ -648,6 +648,9 @@ class _PostgresLoad:
                 f"INSERT INTO search_column_name{new} (name_key) SELECT DISTINCT name_key "  # noqa: S608
                 f"FROM search_column{new} ORDER BY name_key"
             )
+            # The full vectors' GIN index sorts its entries in memory (64 MB by default): 10.6 ->
+            # 7.5 s at 100,000 datasets with this much, for this transaction only.
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             renames = [self._index_like(cursor, table) for table in self.SWAPPED]
             self._lock_to_swap(cursor)
             for table in self.SWAPPED:
