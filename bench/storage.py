@@ -5,23 +5,24 @@
     .venv/bin/python bench/storage.py transfer [--size-mb 1024] [--runs 2] [--workers 2]
 
 `ingest`: the real `version_ingest` (hash, parse, profile, Parquet copy, publish) of a generated
-CSV (bench/ingest.py's realistic data) and of Parquet files of the same rows, once with the blob on
-the filesystem and once with it in S3, runs alternating so both see the same load. Each run is a
-worker in small, as Celery's prefork pool runs one: a process starts as a worker does (Django, the
-modules it imports before its first task, config.celery's worker_init preparation of the storage
-client), then forks a child that ingests --versions versions in turn (default 3), as a long-lived
-worker child takes tasks. It prints, per file and backend, the first ingest and the steady state
-after it (the median of the later ones), each the best of --runs: wall time, the read pass
-(`ingest_file`: hash, parse, profile, the Parquet copy written locally; the rest is publishing
-that copy, a link on disk, an upload to S3), CPU time and the child's peak RSS during that ingest
-(VmHWM, reset before each) and during its read pass alone, the child's RSS before its first task, the S3/filesystem ratio (target
-<= 1.3x; the worker's peak RSS should not grow), and the CPU the S3 server itself spent serving a
-worker (in this process; a real S3 is another machine). Every version has the same rows and so
-the same Parquet copy: the child removes each stored copy after its ingest (not timed), so every
-ingest stores its own, as a new upload's is. Nothing is copied to local disk on S3: a pass over
-the file is one streamed GET (for Parquet too: its row groups are read from that GET, the footer
-from the tail the format sniff read). The zstd Parquet file is its own Parquet copy (none
-written); the same rows in Snappy get one, as any Parquet file unlike the copy does.
+CSV (bench/ingest.py's realistic data) and of Parquet files of the same rows, once with the blob
+on the filesystem and once with it in S3, runs alternating so both see the same load. Each run is
+a worker in small, as Celery's prefork pool runs one: a process starts as a worker does (Django,
+the modules it imports before its first task, config.celery's worker_init settings: the C
+allocator's arenas bounded and the storage client prepared), then forks a child that ingests
+--versions versions in turn (default 3), as a long-lived worker child takes tasks. It prints, per
+file and backend, the first ingest and the steady state after it (the median of the later ones),
+each the best of --runs: wall time, the read pass (`ingest_file`: hash, parse, profile, the
+Parquet copy written locally; the rest is publishing that copy, a link on disk, an upload to S3),
+CPU time and the child's peak RSS during that ingest (VmHWM, reset before each) and during its
+read pass alone, the child's RSS before its first task, the S3/filesystem ratio (target <= 1.3x;
+the worker's peak RSS should not grow), and the CPU the S3 server itself spent per ingest (in this
+process, on the same cores as the worker; a real S3 is another machine). Every version has the
+same rows and so the same Parquet copy: the child removes each stored copy after its ingest (not
+timed), so every ingest stores its own, as a new upload's is. Nothing is copied to local disk on
+S3: a pass over the file is one streamed GET (for Parquet too: its row groups are read from that
+GET, the footer from the tail the format sniff read). The zstd Parquet file is its own Parquet
+copy (none written); the same rows in Snappy get one, as any Parquet file unlike the copy does.
 
 `transfer`: a file of --size-mb (1 GiB by default) uploaded through the app (the upload endpoint,
 the client's streamed POST of the file as the raw body to gunicorn sync workers, with the sha256
@@ -139,6 +140,7 @@ def _ingest_in_child(version_ids: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"start_rss": _env.current_rss(), "ingests": []}
     for version_id in version_ids:
         _reset_peak_rss()
+        rss_before = _env.current_rss()
         cpu_before = cpu_seconds()
         started = time.perf_counter()
         version = versions.version_ingest(version_id=version_id)
@@ -149,6 +151,7 @@ def _ingest_in_child(version_ids: list[int]) -> dict[str, Any]:
             "ingest_file": timings.get("ingest_file") or 0.0,
             "peak_rss": _env.peak_rss(),
             "read_peak_rss": timings.get("read_peak") or 0,
+            "rss_before": rss_before,
             "status": version.status if version else None,
         }
         out["ingests"].append(got)
@@ -177,9 +180,12 @@ def child_worker(ids: str) -> dict[str, Any]:
     # As bench/ingest.py: pyarrow and the reader are loaded before the first task, on both backends.
     import datasets.ingest.reader
     import datasets.tasks  # noqa: F401
+    from config.celery import malloc_arenas_bounded
     from datasets import storage
 
-    storage.backend_prepare()  # what config.celery's worker_init hook does in the worker's parent
+    # What config.celery's worker_init hook does in the parent of a worker that ingests.
+    malloc_arenas_bounded()
+    storage.backend_prepare()
     connections.close_all()  # a forked child must not share the parent's connection
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -285,17 +291,17 @@ def bench_ingest(args: argparse.Namespace) -> int:
                         later = sorted(ingests[1:], key=lambda one: one["seconds"])
                         runs.steady.append(later[(len(later) - 1) // 2])
                     runs.start_rss.append(got["start_rss"])
-                    runs.server_cpu.append(cpu_seconds() - server_before)
+                    runs.server_cpu.append((cpu_seconds() - server_before) / len(ingests))  # per ingest
                     each = ", ".join(
                         f"{one['seconds']:.2f} s ({one['ingest_file']:.2f}; CPU {one['cpu']:.1f} s; "
-                        f"{one['read_peak_rss'] / MB:.0f}/{one['peak_rss'] / MB:.0f} MB)"
+                        f"{one['rss_before'] / MB:.0f}->{one['read_peak_rss'] / MB:.0f}/{one['peak_rss'] / MB:.0f} MB)"
                         for one in ingests
                     )
                     print(f"    {kind:8} {backend:10} run {run + 1}: {each}; load {load()}")
         print()
         header = (
             f"{'file':8} {'backend':10} {'ingest':7} {'wall':>8} {'read pass':>10} {'CPU':>7} "
-            f"{'read peak':>10} {'peak RSS':>9} {'start RSS':>10} {'S3 server CPU':>14}"
+            f"{'read peak':>10} {'peak RSS':>9} {'start RSS':>10} {'S3 server CPU/ingest':>21}"
         )
         print(header)
         print("-" * len(header))
@@ -305,13 +311,13 @@ def bench_ingest(args: argparse.Namespace) -> int:
                 runs = results[(kind, backend)]
                 for phase in phases:
                     best = runs.best(phase)
-                    served = f"{max(runs.server_cpu):.1f} s" if backend == "S3" and phase == "first" else ""
+                    served = f"{min(runs.server_cpu):.1f} s" if backend == "S3" and phase == "first" else ""
                     start = f"{max(runs.start_rss) / MB:.0f} MB" if phase == "first" else ""
                     print(
                         f"{kind:8} {backend:10} {phase:7} {best['seconds']:>6.2f} s "
                         f"{best['ingest_file']:>8.2f} s {best['cpu']:>5.1f} s "
                         f"{runs.peak(phase, 'read_peak_rss') / MB:>7.0f} MB "
-                        f"{runs.peak(phase) / MB:>6.0f} MB {start:>10} {served:>14}"
+                        f"{runs.peak(phase) / MB:>6.0f} MB {start:>10} {served:>21}"
                     )
         print()
         ok = True

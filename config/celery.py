@@ -104,10 +104,33 @@ def _prepare_storage(sender: Any = None, **kwargs: Any) -> None:
         return
     from datasets.storage import backend_prepare
 
+    malloc_arenas_bounded()
     try:
         backend_prepare()
     except Exception:  # a child loads it at its first read instead
         logger.warning("Could not prepare the storage client at worker start", exc_info=True)
+
+
+# glibc's mallopt parameter: how many arenas threads share (by default up to 8 per core).
+_M_ARENA_MAX = -8
+ARENAS = 2
+
+
+def malloc_arenas_bounded() -> None:
+    """Have the C allocator give this process's threads (and those of processes it forks) two
+    arenas between them instead of up to eight per core. What a thread frees stays in its arena,
+    and a thread's arena keeps a large freed block at its top for good: each upload of a Parquet
+    copy to S3 (8 MiB parts from ten threads) left about 100 MB in a worker child (an 81 MiB put
+    five times in one process: 52 -> 152 MB; with two arenas 52-62 MB), and an ingest's own
+    threads (parser, profiling, writer) peaked 70-90 MB higher, for the same CPU time
+    (MALLOC_ARENA_MAX=2 does the same from the environment). A no-op off glibc."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, ARENAS)
 
 
 @worker_ready.connect

@@ -205,15 +205,18 @@ def test_a_worker_prepared_before_it_forks_talks_to_nobody_and_its_child_reads_w
 @pytest.mark.parametrize(
     ("queues", "prepared"), [((), True), (("ingest",), True), (("quality",), True), (("io",), False)]
 )
-def test_a_worker_that_reads_blobs_prepares_the_storage_client_at_start(queues, prepared, monkeypatch):
+def test_a_worker_that_reads_blobs_prepares_the_storage_client_and_bounds_its_arenas_at_start(
+    queues, prepared, monkeypatch
+):
     from config import celery
 
-    calls: list[bool] = []
-    monkeypatch.setattr(storage, "backend_prepare", lambda: calls.append(True))
+    calls: list[str] = []
+    monkeypatch.setattr(storage, "backend_prepare", lambda: calls.append("storage"))
+    monkeypatch.setattr(celery, "malloc_arenas_bounded", lambda: calls.append("arenas"))
     worker = SimpleNamespace(
         app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=queues)))
     )
 
     celery._prepare_storage(sender=worker)
 
-    assert calls == ([True] if prepared else [])
+    assert calls == (["arenas", "storage"] if prepared else [])
