@@ -121,9 +121,9 @@ def malloc_arenas_bounded() -> None:
     arenas between them instead of up to eight per core. What a thread frees stays in its arena,
     and a thread's arena keeps a large freed block at its top for good: each upload of a Parquet
     copy to S3 (8 MiB parts from ten threads) left about 100 MB in a worker child (an 81 MiB put
-    five times in one process: 52 -> 152 MB; with two arenas 52-62 MB), and an ingest's own
-    threads (parser, profiling, writer) peaked 70-90 MB higher, for the same CPU time
-    (MALLOC_ARENA_MAX=2 does the same from the environment). A no-op off glibc."""
+    five times in one process: 52 -> 152 MB; with two arenas 52-62 MB), and a child's peak grew
+    30-50 MB with each ingest; for the same CPU time. MALLOC_ARENA_MAX=2 in the environment does
+    the same. A no-op off glibc."""
     import ctypes
 
     try:
