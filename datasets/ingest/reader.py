@@ -53,7 +53,7 @@ from datasets.ingest.dates import (
     dates_schema,
     json_date_columns,
 )
-from datasets.ingest.formats import Detected, sniff
+from datasets.ingest.formats import TAIL_BYTES, Detected, sniff
 from datasets.ingest.problems import (
     IngestError,
     check_gzip_trailer,
@@ -74,7 +74,7 @@ from datasets.ingest.problems import (
     too_wide,
 )
 from datasets.ingest.profiling import ColumnProfile, RowSample, column_profiles, logical_type
-from datasets.ingest.sources import local_path, open_stream
+from datasets.ingest.sources import local_path, open_stream, remembered
 from datasets.storage import Source, StorageUnavailable
 
 PREVIEW_ROWS = 100
@@ -508,6 +508,7 @@ def _decompressed_limit(stored_bytes: int) -> tuple[int, str]:
 def ingest_file(*, source: Source, workdir: Path, progress: Progress) -> Ingested:
     """Read `source` once and write its Parquet copy under `workdir` (unless it is its own)."""
     _return_freed_memory()
+    source = remembered(source, tail=TAIL_BYTES)
     detected = sniff(source)
     overrides: dict[str, pa.DataType] = {}
     own_copy = True  # allowed, for a Parquet file that qualifies

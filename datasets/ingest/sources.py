@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import threading
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, BinaryIO, cast
 
 from datasets.storage import Source
 from datasets.storage.filesystem import LocalSource
@@ -50,3 +51,117 @@ def open_gzip(source: Source, *, buffer_size: int = STREAM_BYTES) -> IO[bytes]:
     # What gzip.open(path) does for a file it opened itself: the GzipFile closes it.
     stream.myfileobj = raw  # type: ignore[assignment]
     return cast(IO[bytes], stream)
+
+
+def remembered(source: Source, *, tail: int) -> Source:
+    """`source`, whose reads of its head (from byte 0) and of its last `tail` bytes are kept and
+    served again from memory: before the pass, the format sniff, the header check, the date
+    columns' look and a gzip trailer check each read one of them again, a ranged GET each on
+    object storage (a round trip on S3; on moto a copy of the whole object, 0.14 s of a 256 MiB
+    one). A local file is returned as it is: its pages are in the cache already."""
+    if local_path(source) is not None:
+        return source
+    return cast(Source, _Remembered(source, tail))
+
+
+class _Remembered:
+    """A Source whose head and tail, once read, are read from memory (at most a head the size of
+    the largest read from byte 0, under STREAM_BYTES, and `tail` bytes)."""
+
+    def __init__(self, source: Source, tail: int) -> None:
+        self.source = source
+        self.tail = tail
+        self.kept: dict[str, tuple[int, bytes]] = {}  # "head" and "tail": (offset, bytes)
+        self.lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def size(self) -> int:
+        return self.source.size
+
+    def open(self) -> BinaryIO:
+        return cast(BinaryIO, _RememberedFile(self))
+
+    def stream(self, offset: int = 0) -> BinaryIO:
+        return self.source.stream(offset)
+
+    def arrow(self) -> tuple[Any, str]:
+        return self.source.arrow()
+
+    def unavailable(self, exc: BaseException) -> Any:
+        return self.source.unavailable(exc)
+
+    def kept_range(self, start: int, end: int) -> bytes | None:
+        with self.lock:
+            for offset, data in self.kept.values():
+                if offset <= start and end <= offset + len(data):
+                    return data[start - offset : end - offset]
+        return None
+
+    def keep(self, start: int, data: bytes) -> None:
+        """Keep what was read from byte 0 (under STREAM_BYTES) as the head, what reaches the end
+        from within its last `tail` bytes as the tail; forget anything else."""
+        with self.lock:
+            if (
+                start == 0
+                and len(data) < STREAM_BYTES
+                and len(data) > len(self.kept.get("head", (0, b""))[1])
+            ):
+                self.kept["head"] = (0, data)
+            elif start + len(data) == self.size and start >= self.size - self.tail:
+                self.kept["tail"] = (start, data)
+
+
+class _RememberedFile(io.RawIOBase):
+    """A seekable file over a _Remembered source: each read is served from what it keeps or is
+    one read of the source's own file (a ranged GET), kept if it is a head or the tail."""
+
+    def __init__(self, remembered: _Remembered) -> None:
+        self.remembered = remembered
+        self.position = 0
+        self.handle: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.remembered.size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self.position = base + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self.position
+        end = self.remembered.size if size is None or size < 0 else min(self.remembered.size, start + size)
+        if end <= start:
+            return b""
+        data = self.remembered.kept_range(start, end)
+        if data is None:
+            if self.handle is None:
+                self.handle = self.remembered.source.open()
+            self.handle.seek(start)
+            data = bytes(self.handle.read(end - start))
+            self.remembered.keep(start, data)
+        self.position = start + len(data)
+        return data
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        super().close()

@@ -112,6 +112,34 @@ def test_a_stream_cut_mid_body_is_taken_up_where_it_stopped_and_each_byte_fetche
     assert resumed == [f"bytes={MIB * 3 // 2}-", f"bytes={MIB * 3}-"]
 
 
+def bounds(asked: str, size: int) -> tuple[int, int]:
+    first, _, last = asked.removeprefix("bytes=").partition("-")
+    return int(first), min(int(last) + 1 if last else size, size)
+
+
+@pytest.mark.parametrize("kind", ["csv", "csv.gz"])
+def test_a_text_ingest_from_s3_asks_storage_for_no_head_or_tail_it_already_read(
+    kind, team, owner, publish, on_s3
+):
+    # The format sniff, the header check, the date columns' look and (gzip) the trailer check
+    # each want the head or the tail: each range is fetched once, then read from memory.
+    lines = ["id,seen_on,city"] + [
+        f"{n},2024/03/{n % 28 + 1:02d},{'Oslo' if n % 2 else 'Lima'}" for n in range(90_000)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    if kind == "csv.gz":
+        data = gzip.compress(data, mtime=0)
+
+    version = publish(DatasetFactory(team=team), data=data, user=owner)
+
+    assert version.status == "ready", version.failure_reason
+    assert [c["type"] for c in version.schema] == ["integer", "date", "string"]
+    ranged = [bounds(r, len(data)) for r in map(range_of, blob_gets(on_s3, version.sha256)) if r]
+    for index, (start, end) in enumerate(ranged):
+        earlier = ranged[:index]
+        assert not any(a <= start and end <= b for a, b in earlier), f"{ranged}: {start}-{end} again"
+
+
 @pytest.mark.parametrize("kind", ["csv", "csv.gz", "parquet"])
 def test_ingest_from_s3_reads_heads_and_tails_with_ranged_gets_and_never_starts_pyarrows_s3_client(
     kind, team, owner, publish, on_s3, monkeypatch
