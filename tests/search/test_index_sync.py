@@ -14,6 +14,7 @@ from datasets.models import Dataset, Version
 from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
+from search.models import SearchDocument, SearchText
 from search.selectors import search_datasets
 from tests.search.catalog import Catalog
 
@@ -66,8 +67,9 @@ def test_an_edited_licence_is_what_the_licence_filter_sees(catalog: Catalog) -> 
     assert "fx-rates" not in slugs(catalog, "license:cc0-1.0")
 
 
-def test_a_new_dataset_is_found_at_once(catalog: Catalog) -> None:
-    dataset_create(
+def _ferry_departures(catalog: Catalog) -> Dataset:
+    """A new public dataset with no versions, registered as the web form and the API do."""
+    return dataset_create(
         user=catalog.users["maya"],
         team=catalog.teams["mobility"],
         slug="ferry-departures",
@@ -76,6 +78,10 @@ def test_a_new_dataset_is_found_at_once(catalog: Catalog) -> None:
         visibility=Dataset.Visibility.PUBLIC,
         tags=["transit"],
     )
+
+
+def test_a_new_dataset_is_found_at_once(catalog: Catalog) -> None:
+    _ferry_departures(catalog)
     assert slugs(catalog, "ferry") == ["ferry-departures"]
     assert "ferry-departures" in slugs(catalog, "tag:transit")
 
@@ -250,17 +256,7 @@ def test_a_renamed_team_is_found_by_its_new_name_and_not_its_old_one(catalog: Ca
 def test_a_deleted_dataset_takes_its_search_rows_with_it(catalog: Catalog) -> None:
     # The search tables hold no foreign keys to the catalog (migration search 0013): deleting a
     # dataset (one without versions, from the admin or a shell) must still take its rows.
-    from search.models import SearchDocument, SearchText
-
-    dataset = dataset_create(
-        user=catalog.users["maya"],
-        team=catalog.teams["mobility"],
-        slug="ferry-departures",
-        title="Ferry departures",
-        summary="Scheduled and actual departures of the fjord ferries.",
-        visibility=Dataset.Visibility.PUBLIC,
-        tags=["transit"],
-    )
+    dataset = _ferry_departures(catalog)
     assert slugs(catalog, "ferry") == ["ferry-departures"]
     dataset_id = dataset.pk
     dataset.delete()
