@@ -54,8 +54,12 @@ QUALITY = {"passed": "passing", "failed": "failing", "error": "failing", None: "
 
 
 def search_index_dataset(*, dataset_id: int) -> None:
-    """Re-index one dataset (or drop it from the index if it is gone), in the caller's transaction."""
-    _index([dataset_id])
+    """Re-index one dataset (or drop it from the index if it is gone), in the caller's transaction,
+    or in one of its own: a receiver called in autocommit (an ingest's end) deleted and wrote the
+    rows in separate statements, and a second re-index of the dataset between them inserted its
+    text first (CI at 68d11da: UNIQUE constraint failed: search_text.dataset_id)."""
+    with transaction.atomic():
+        _index([dataset_id])
 
 
 def search_index_team(*, team_id: int) -> int:
