@@ -144,11 +144,16 @@ class Sqlite:
         """Nothing after a rebuild: its tables were made anew or truncated."""
 
     def write(self, texts: Sequence[IndexedText]) -> None:
-        with connection.cursor() as cursor:
-            rows: list[tuple[int | str, ...]] = [
-                (t.dataset_id, *(" ".join(t.fields[f]) for f in FIELDS), t.visibility) for t in texts
-            ]
-            if rows:
+        self.write_rows([self.row(text) for text in texts])
+
+    @staticmethod
+    def row(text: IndexedText) -> tuple[int | str, ...]:
+        """A dataset's `search_fts` row (the rebuild's processes make them)."""
+        return (text.dataset_id, *(" ".join(text.fields[f]) for f in FIELDS), text.visibility)
+
+    def write_rows(self, rows: Sequence[tuple[int | str, ...]]) -> None:
+        if rows:
+            with connection.cursor() as cursor:
                 cursor.executemany(
                     f"INSERT INTO search_fts(rowid, {', '.join(FIELDS)}, vis) "
                     f"VALUES ({', '.join('%s' for _ in range(len(FIELDS) + 2))})",
@@ -257,15 +262,14 @@ class Postgres:
                 "search_term, search_facet_count"
             )
 
-    def vectors(self, text: IndexedText) -> tuple[str, str, str]:
-        """The full, card and rank vectors' literals (`search_rebuild` copies them in with the rows)."""
-        full = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
-        card = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in CARD_FIELDS])
-        rank = tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in PG_RANK_FIELDS])
-        return full, card, rank
+    def vector(self, text: IndexedText) -> str:
+        """The full vector's literal (`search_rebuild` copies it in with the rows). The rank and
+        card vectors are its entries of weights A-C and A, C: the server derives them (migration
+        search 0014)."""
+        return tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
 
     def write(self, texts: Sequence[IndexedText]) -> None:
-        """Nothing more: the vectors are written with the document rows (`vectors`, taken by the
+        """Nothing more: the vector is written with the document rows (`vector`, taken by the
         indexer's INSERT and the rebuild's COPY)."""
 
     # The match reads the document rows themselves: its rows are documents (the caller's `d`),

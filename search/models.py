@@ -7,7 +7,8 @@ Django fields, because they differ by engine (migration 0002): on SQLite the FTS
 `search_fts` (every dataset, with its visibility as a token) and a trigram
 FTS5 table over column names; on PostgreSQL the tsvector columns `full_vector` and `card_vector`
 of `search_document` with GIN indexes, `rank_vector` (what a match is ranked on, without the
-README), and a pg_trgm index on column names.
+README; it and the card vector are generated from the full one by the server, migration 0014),
+and a pg_trgm index on column names.
 """
 
 from __future__ import annotations

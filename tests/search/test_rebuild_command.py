@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from django.core.management.sql import emit_post_migrate_signal
 
 from accounts.models import Team
 from datasets.models import CheckoutItem, Dataset, Version
+from search import indexer
 from search.indexer import search_index_dataset, search_rebuild
 from search.models import SearchColumn, SearchDocument
 from search.selectors import columns_search, search_datasets, search_suggest
@@ -174,3 +178,54 @@ def test_a_dataset_deleted_before_the_rebuild_is_gone_after(catalog: Catalog) ->
     for dataset in Dataset.objects.order_by("pk"):
         search_index_dataset(dataset_id=dataset.pk)
     assert _index_rows() == rebuilt
+
+
+def test_a_rebuild_in_several_processes_writes_what_one_process_writes(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Chunks of 7 datasets, so that the fixture catalog spans several and two processes share them.
+    monkeypatch.setattr(indexer, "_sources", functools.partial(indexer._sources, chunk=7))
+    assert search_rebuild(jobs=0) == Dataset.objects.count()
+    alone, alone_answers = _index_rows(), _answers(catalog)
+    pids = tmp_path / "pids"
+    entry = indexer._entry
+
+    def entry_noting_its_process(source: Any) -> Any:
+        with pids.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return entry(source)
+
+    monkeypatch.setattr(indexer, "_entry", entry_noting_its_process)
+
+    out = StringIO()
+    call_command("search_rebuild", "--jobs", "2", stdout=out)
+
+    assert _index_rows() == alone
+    assert _answers(catalog) == alone_answers
+    total = Dataset.objects.count()
+    seen = [int(line.split("] ")[1].split("/")[0]) for line in out.getvalue().splitlines() if "] " in line]
+    assert len(seen) > 2 and seen == sorted(seen) and seen[-1] == total
+    assert f"Indexed {total} datasets" in out.getvalue()
+    workers = set(pids.read_text().split())
+    assert len(workers) == 2 and str(os.getpid()) not in workers  # the two processes did the work
+
+
+def test_a_rebuild_whose_process_fails_keeps_the_index_it_had(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, answers = _index_rows(), _answers(catalog)
+    monkeypatch.setattr(indexer, "_sources", functools.partial(indexer._sources, chunk=7))
+    entry = indexer._entry
+
+    def entry_failing_on_penguins(source: Any) -> Any:  # inherited by the forked processes
+        if source.slug == "palmer-penguins":
+            raise ValueError("a README the tokenizer cannot read")
+        return entry(source)
+
+    monkeypatch.setattr(indexer, "_entry", entry_failing_on_penguins)
+
+    with pytest.raises(ValueError, match="tokenizer cannot read"):
+        search_rebuild(jobs=2)
+
+    assert _index_rows() == before
+    assert _answers(catalog) == answers

@@ -14,6 +14,15 @@ from search.indexer import search_rebuild
 class Command(BaseCommand):
     help = "Rebuild the search index from the catalog, with a progress bar. Search keeps answering meanwhile."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="processes that tokenize the catalog beside the one that reads and writes it "
+            "(default: one per core, up to 4, for a catalog of more than 2,000 datasets; 0: none)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         interactive = sys.stdout.isatty()
@@ -28,7 +37,7 @@ class Command(BaseCommand):
             elif done == total or done % 10_000 < 500:
                 self.stdout.write(line)
 
-        count = search_rebuild(progress=progress)
+        count = search_rebuild(progress=progress, jobs=options["jobs"])
         if interactive:
             self.stdout.write("")
         self.stdout.write(
