@@ -83,6 +83,7 @@ class Engine(Protocol):
     documents: bool  # match() returns document rows (True) or ids with scores to join (False)
     document_join: str  # what ids with scores are joined to, as `d` (when not `documents`)
     steers: bool  # steer() sets up the transaction of a statement that matches words
+    used_walk: str  # documents (`d`) from the most used, each with its columns (`c`), in that order
 
     def steer(self, cursor: Any) -> None: ...
 
@@ -117,6 +118,9 @@ class Sqlite:
     # own index and then the table, a third slower for a common word's 18,000 matches.
     document_join = "search_document d INDEXED BY search_doc_match_idx"
     steers = False
+    # SQLite takes the tables in the order written after a CROSS JOIN; left to itself, it read
+    # every column of the name first and sorted them.
+    used_walk = "search_document d INDEXED BY search_doc_used_idx CROSS JOIN search_column c"
 
     def steer(self, cursor: Any) -> None:
         """Nothing to steer: FTS5 is the only way to a match."""
@@ -278,6 +282,7 @@ class Postgres:
     documents = True
     document_join = "search_document d"
     steers = True
+    used_walk = "search_document d CROSS JOIN search_column c"  # the planner walks when it pays
 
     def steer(self, cursor: Any) -> None:
         """Keep the planner on the GIN index for the statement that matches words (the caller's

@@ -6,6 +6,7 @@ not read is matched, counted and quoted by its card alone (slug, title, team, su
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -244,9 +245,19 @@ def _column_named(value: str) -> SQL:
     statement as values: behind a subquery the planner guessed 2,700 columns for any name, and
     for `customer_id` (30,000) it gathered and sorted them all instead of walking the most used
     datasets until a page was full (80 ms against 10 on PostgreSQL)."""
+    names = _column_names(value)
+    if names is None:  # a fragment of half the catalog's names: let the database join
+        match, params = engine().name_contains(value.lower())
+        return f"c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE {match})", params
+    return _in("c.name_key", names)
+
+
+def _column_names(value: str) -> list[str] | None:
+    """The distinct column names that contain `value` (or are it, under 3 characters); None when
+    there are more than NAMES_INLINE."""
     key = value.lower()
     if len(key) < 3:
-        return "c.name_key = %s", [key]
+        return [key]
     match, params = engine().name_contains(key)
     names = [
         row[0]
@@ -254,9 +265,7 @@ def _column_named(value: str) -> SQL:
             f"SELECT n.name_key FROM search_column_name n WHERE {match} LIMIT %s", [*params, NAMES_INLINE + 1]
         )
     ]
-    if len(names) > NAMES_INLINE:  # a fragment of half the catalog's names: let the database join
-        return f"c.name_key IN (SELECT n.name_key FROM search_column_name n WHERE {match})", params
-    return _in("c.name_key", names)
+    return None if len(names) > NAMES_INLINE else names
 
 
 def _operator(condition: Filter) -> str:
@@ -784,18 +793,78 @@ def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -
         raise InvalidInput("Give part of a column name, e.g. ?q=customer_id.", field="q")
     if len(key) > 200:
         raise InvalidInput("A column name is at most 200 characters here.", field="q")
-    # On the columns' copies of the dataset's visibility and team: the count reads one index.
+    # On the columns' copies of the dataset's visibility and team: the counts read one index.
     readable, readable_params = _readable(audience_of(user), "c")
-    match, match_params = _column_named(key)
-    params = match_params + readable_params
-    total = int(_fetch(f"SELECT count(*) FROM search_column c WHERE {match} AND {readable}", params)[0][0])
-    source = f"FROM search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {match} AND {readable}"
+    limit, offset = max(1, min(limit, 200)), max(0, offset)
+    names = _column_names(key)
+    if names is None:  # a fragment of half the catalog's names: one statement, the database joins
+        match, match_params = _column_named(key)
+        condition, params = f"{match} AND {readable}", match_params + readable_params
+        total = int(_fetch(f"SELECT count(*) FROM search_column c WHERE {condition}", params)[0][0])
+        return _column_results(total, _columns_page(condition, params, limit, offset, first=key))
+    match, match_params = _in("c.name_key", names)
+    counts: dict[str, int] = {
+        name: count
+        for name, count in _fetch(
+            f"SELECT c.name_key, count(*) FROM search_column c WHERE {match} AND {readable} GROUP BY c.name_key",
+            match_params + readable_params,
+        )
+    }
+    # The page, run by run of names that sort together (the name typed, then each length), each
+    # read the way that suits its size: a run of thousands of columns by walking the datasets
+    # from the most used until the page is full (`customer_id`, 22,000 columns at 100,000
+    # datasets: 150 -> 1 ms on PostgreSQL, 70 -> 1 ms on SQLite), a short one column by column
+    # (walking would visit most datasets to find its few: 640 ms on SQLite for a name none has).
+    documents = _documents_bound()
+    ids: list[int] = []
+    skip, wanted = offset, limit
+    for _, run in itertools.groupby(
+        sorted(counts, key=lambda n: (n != key, len(n), n)), key=lambda n: (n != key, len(n))
+    ):
+        run_names = list(run)
+        size = sum(counts[name] for name in run_names)
+        if skip >= size:
+            skip -= size
+            continue
+        take = min(wanted, size - skip)
+        match, match_params = _in("c.name_key", run_names)
+        # A walk visits about (skip + take) * documents / size datasets; the other way reads `size` columns.
+        walk = (skip + take) * documents <= size * size
+        ids += _columns_page(f"{match} AND {readable}", match_params + readable_params, take, skip, walk=walk)
+        skip, wanted = 0, wanted - take
+        if not wanted:
+            break
+    return _column_results(sum(counts.values()), ids)
+
+
+def _documents_bound() -> int:
+    """About how many documents there are, from above (the highest key: one index seek, where a
+    count reads them all)."""
+    return int(_fetch("SELECT coalesce(max(dataset_id), 0) FROM search_document", [])[0][0])
+
+
+def _columns_page(
+    condition: str, params: list[Any], limit: int, offset: int, *, walk: bool = False, first: str = ""
+) -> list[int]:
+    """Ids of a page of the columns `condition` finds, by the use of their datasets (certified
+    first among equals: the order of the index a walk reads), then position; the name `first`
+    (if given) and then shorter names before all. `walk`: read the datasets in that order."""
+    order = "d.checkouts_90d DESC, d.boost DESC, d.slug, c.position"
+    head: list[Any] = []
+    if first:
+        order = "CASE WHEN c.name_key = %s THEN 0 ELSE 1 END, length(c.name_key), " + order
+        head = [first]
+    if walk:
+        source = f"{engine().used_walk} WHERE c.dataset_id = d.dataset_id AND {condition}"
+    else:
+        source = f"search_column c JOIN search_document d ON d.dataset_id = c.dataset_id WHERE {condition}"
     rows = _fetch(
-        f"SELECT c.id {source} ORDER BY CASE WHEN c.name_key = %s THEN 0 ELSE 1 END, length(c.name_key), "
-        "d.checkouts_90d DESC, d.slug, c.position LIMIT %s OFFSET %s",
-        [*params, key, max(1, min(limit, 200)), max(0, offset)],
+        f"SELECT c.id FROM {source} ORDER BY {order} LIMIT %s OFFSET %s", [*params, *head, limit, offset]
     )
-    ids = [row[0] for row in rows]
+    return [row[0] for row in rows]
+
+
+def _column_results(total: int, ids: list[int]) -> ColumnResults:
     found = SearchColumn.objects.select_related("dataset").in_bulk(ids)
     columns = [
         ColumnHit(
