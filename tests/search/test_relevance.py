@@ -7,8 +7,13 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from search import engines
+from search.indexer import search_index_dataset
+from search.models import SearchDocument
 from search.selectors import search_datasets
+from tests.factories import DatasetFactory
 from tests.search.catalog import Catalog
 
 
@@ -181,3 +186,48 @@ def test_the_expected_dataset_comes_first(
     assert not set(case.absent) & set(found), f"{case.q!r} found {found}"
     assert results.total == len(found)
     assert results.did_you_mean == case.did_you_mean
+
+
+@pytest.mark.parametrize(
+    "q", ["weather", "temp", "data", "sales", "customer", "clickstream", "penguin", "zephyr"]
+)
+def test_a_page_ranked_from_the_slug_and_title_matches_alone_is_the_whole_rankings_page(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, q: str
+) -> None:
+    """When the datasets whose slug or title match fill a page, that page is ranked from them
+    alone (`named_first`); it must be the page ranking every match gives, whoever searches."""
+    # A title match, and a far more used dataset whose summary alone has the word: the title
+    # still comes first, the popular one right after (its text score times its boost is higher).
+    team = catalog.teams["climate"]
+    for slug, title, summary in (
+        ("zephyr-gusts", "Zephyr gusts", "Gusts at ten stations"),
+        ("wind-archive", "Wind archive", "Every zephyr measured since 1950"),
+    ):
+        search_index_dataset(
+            dataset_id=DatasetFactory(
+                slug=slug, title=title, summary=summary, team=team, visibility="public"
+            ).pk
+        )
+    SearchDocument.objects.filter(slug="wind-archive").update(boost=100.0)
+    taken = 0
+    for name in ("otto", "wendy", "hugo"):
+        user = catalog.users[name]
+        for per_page, page in ((1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (20, 1)):
+            answers = []
+            for first in (False, True):
+                monkeypatch.setattr(engines.Sqlite, "named_first", first)
+                monkeypatch.setattr(engines.Postgres, "named_first", first)
+                with CaptureQueriesContext(connection) as queries:
+                    found = search_datasets(user=user, q=q, page=page, per_page=per_page, facets=False)
+                answers.append((found.total, [(hit.dataset.slug, round(hit.score, 9)) for hit in found.hits]))
+                taken += first and any(
+                    "SELECT count(*)" in query["sql"] for query in queries.captured_queries
+                )
+            assert answers[0] == answers[1], (name, per_page, page)
+    if q in ("weather", "sales", "penguin", "zephyr"):  # words of titles
+        assert taken  # the named page was full at least once, and served
+    if q == "zephyr":
+        assert [hit.dataset.slug for hit in search_datasets(user=user, q=q, facets=False).hits] == [
+            "zephyr-gusts",
+            "wind-archive",
+        ]
