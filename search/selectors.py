@@ -150,6 +150,7 @@ class _Plan:
     corrections: dict[int, Sequence[str]] = field(default_factory=dict)
     named: bool = False  # only the matches whose slug or title match (relevance's first tiers)
     scored: bool = True  # False: for a count, which needs no text score
+    walk: str = ""  # an index of the documents to read them in its order (`Engine.walking`)
 
     def source(self) -> SQL:
         """FROM and WHERE: the datasets the query finds that the user may see."""
@@ -184,7 +185,7 @@ class _Plan:
             where.append(f"(({m}.whole = 1 AND {readable}) OR ({m}.whole = 0 AND NOT {readable}))")
             where_params = visible_params + readable_params + readable_params
         else:
-            sql = "FROM search_document d"
+            sql = f"FROM search_document d{engine().walking(self.walk)}"
             where_params = list(visible_params)
         for condition in self.query.filters:
             text, condition_params = _filter_sql(condition, readable, readable_params)
@@ -451,7 +452,7 @@ def _run(
             total = _count(plan)
         if not total:
             return 0, []
-        found = _page_readable(plan, sort, page, per_page)
+        found = _page_readable(plan, sort, page, per_page, total=total)
         if found is None:
             found = [(row[0], row[1]) for row in _page(plan, sort, page, per_page)]
         return total, found
@@ -483,19 +484,31 @@ def _page(
     return [(int(row[0]), float(row[1] or 0.0), int(row[2] or 0)) for row in rows]
 
 
-def _page_readable(plan: _Plan, sort: str, page: int, per_page: int) -> list[tuple[int, float]] | None:
+def _page_readable(
+    plan: _Plan, sort: str, page: int, per_page: int, *, total: int
+) -> list[tuple[int, float]] | None:
     """A page of a search without words, most used or recently updated first, taken from the
     datasets whose data the user may read alone, in the order of an index, when that is the page:
     the others (restricted cards) rank as unused and never updated, so they come after a readable
-    dataset that has checkouts, and after every readable one by date. None when it is not."""
+    dataset that has checkouts, and after every readable one by date. None when it is not.
+
+    When the search finds many datasets (`total` of them), the page walks that index from its
+    start until it is full, which visits about page * per_page * documents / total datasets,
+    instead of gathering all it finds and sorting them: `column:customer_id` (22,000 datasets of
+    100,000) 39 -> 2 ms on SQLite, which otherwise went from the columns to the documents."""
     if sort not in ("popular", "updated"):
         return None
-    source, params = plan.source()
-    readable, readable_params = _readable(plan.audience)
     if sort == "popular":  # as _order's, for readable datasets (score: 1.0 times the boost)
-        key, order = "d.checkouts_90d", "d.checkouts_90d DESC, d.boost DESC, d.slug"
+        key, order, index = (
+            "d.checkouts_90d",
+            "d.checkouts_90d DESC, d.boost DESC, d.slug",
+            "search_doc_used_idx",
+        )
     else:
-        key, order = "0", "d.updated_at DESC, d.slug"
+        key, order, index = "0", "d.updated_at DESC, d.slug", "search_doc_recent_idx"
+    walk = total * total >= page * per_page * _documents_bound()
+    source, params = replace(plan, walk=index if walk else "").source()
+    readable, readable_params = _readable(plan.audience)
     rows = _fetch(
         f"SELECT d.dataset_id, d.boost, {key} {source} AND {readable} ORDER BY {order} LIMIT %s OFFSET %s",
         [*params, *readable_params, per_page, (page - 1) * per_page],
