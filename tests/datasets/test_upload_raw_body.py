@@ -419,3 +419,20 @@ def test_the_client_and_granary_push_send_the_file_as_the_raw_body(
     assert received == ["big.csv", "naïve small.csv"], "both went as the raw body"
     assert sorted(stored_digests()) == sorted([BIG_SHA256, hashlib.sha256(CSV).hexdigest()])
     assert open_uploads() == []
+
+
+@pytest.mark.parametrize("body", ["raw body", "form"])
+def test_a_file_that_grows_while_the_client_sends_it_stops_the_upload(tmp_path: Path, body: str) -> None:
+    from granary.errors import GranaryError
+    from granary.transfer import FileBody, MultipartFile
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 10)
+    sent = FileBody(path) if body == "raw body" else MultipartFile(fields=[], path=path, filename="rows.csv")
+    announced = len(sent)
+    with path.open("ab") as out:  # after the length went out in Content-Length
+        out.write(b"3,4\n")
+
+    with pytest.raises(GranaryError, match="changed while it was being uploaded"):
+        b"".join(sent)
+    assert len(sent) == announced

@@ -492,14 +492,20 @@ class FileBody:
         return self._size
 
     def __iter__(self) -> Iterator[bytes]:
-        sent = 0
-        with open(self._path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                sent += len(chunk)
-                self._on_chunk(len(chunk))
-                yield chunk
-        if sent != self._size:
-            raise GranaryError(f"{self._path} changed while it was being uploaded.")
+        return _file_chunks(self._path, self._size, self._on_chunk)
+
+
+def _file_chunks(path: Path, size: int, on_chunk: Callable[[int], None]) -> Iterator[bytes]:
+    """A file's bytes in CHUNKs, each counted as it goes; an error if the file is not the `size`
+    bytes the request announced (it changed under the upload)."""
+    sent = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sent += len(chunk)
+            on_chunk(len(chunk))
+            yield chunk
+    if sent != size:
+        raise GranaryError(f"{path} changed while it was being uploaded.")
 
 
 def content_disposition(filename: str) -> str:
@@ -549,14 +555,7 @@ class MultipartFile:
 
     def __iter__(self) -> Iterator[bytes]:
         yield self._head
-        sent = 0
-        with open(self._path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                sent += len(chunk)
-                self._on_chunk(len(chunk))
-                yield chunk
-        if sent != self._size:
-            raise GranaryError(f"{self._path} changed while it was being uploaded.")
+        yield from _file_chunks(self._path, self._size, self._on_chunk)
         yield self._tail
 
 
