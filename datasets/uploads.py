@@ -38,6 +38,7 @@ from datasets import storage
 from datasets.ingest.formats import TAIL_BYTES
 from datasets.storage import StorageUnavailable, tmp_dir
 from datasets.storage.filesystem import FilesystemStorage
+from datasets.storage.ranges import RangeFile
 
 if TYPE_CHECKING:
     from datasets.storage.s3 import StreamedPut
@@ -156,37 +157,21 @@ class _Ends:
         return None
 
 
-class _EndsFile(io.RawIOBase):
+class _EndsFile(RangeFile):
+    """The ends as a file: a read between them finds nothing, as at the end of a file."""
+
     def __init__(self, ends: _Ends) -> None:
+        super().__init__(ends.size)
         self._ends = ends
-        self._position = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._ends.size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        ends, at = self._ends, self._position
+    def read_range(self, start: int, end: int) -> bytes:
+        ends = self._ends
         tail_start = ends.size - len(ends._tail)
-        if at < len(ends._head):
-            data = ends._head[at : at + len(buffer)]
-        elif tail_start <= at < ends.size:
-            data = ends._tail[at - tail_start : at - tail_start + len(buffer)]
-        else:
-            data = b""
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
+        if start < len(ends._head):
+            return ends._head[start:end]
+        if tail_start <= start:
+            return ends._tail[start - tail_start : end - tail_start]
+        return b""
 
 
 class StreamedFile(UploadedFile):

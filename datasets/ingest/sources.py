@@ -15,6 +15,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from datasets.storage import Source
 from datasets.storage.filesystem import LocalSource
+from datasets.storage.ranges import RangeFile
 
 # A reader that wants only the head of an object asks for less than this: it reads through ranged
 # GETs of its buffer's size (the head, not the object). A whole sequential pass is one streamed GET.
@@ -115,42 +116,16 @@ class _Remembered:
                 self.kept["tail"] = (start, data)
 
 
-class _RememberedFile(io.RawIOBase):
+class _RememberedFile(RangeFile):
     """A seekable file over a _Remembered source: each read is served from what it keeps or is
     one read of the source's own file (a ranged GET), kept if it is a head or the tail."""
 
     def __init__(self, remembered: _Remembered) -> None:
+        super().__init__(remembered.size)
         self.remembered = remembered
-        self.position = 0
         self.handle: BinaryIO | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.remembered.size}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self.position = base + offset
-        return self.position
-
-    def tell(self) -> int:
-        return self.position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int | None = -1) -> bytes:
-        start = self.position
-        end = self.remembered.size if size is None or size < 0 else min(self.remembered.size, start + size)
-        if end <= start:
-            return b""
+    def read_range(self, start: int, end: int) -> bytes:
         data = self.remembered.kept_range(start, end)
         if data is None:
             if self.handle is None:
@@ -158,7 +133,6 @@ class _RememberedFile(io.RawIOBase):
             self.handle.seek(start)
             data = bytes(self.handle.read(end - start))
             self.remembered.keep(start, data)
-        self.position = start + len(data)
         return data
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datasets.storage import Entry, StorageUnavailable
+from datasets.storage.ranges import RangeFile
 
 logger = logging.getLogger(__name__)
 
@@ -384,7 +385,7 @@ def _socket_response(body: Any) -> http.client.HTTPResponse | None:
     return raw if untouched else None
 
 
-class _Ranged(io.RawIOBase):
+class _Ranged(RangeFile):
     """An object as a seekable file whose every read is one ranged GET (boto3's), for readers that
     want a head or a tail (the format sniff, a gzip trailer, a Parquet footer read behind the
     stream): the same requests as pyarrow's S3 input file made, without starting pyarrow's S3
@@ -392,46 +393,18 @@ class _Ranged(io.RawIOBase):
     start in a worker's parent before it forks)."""
 
     def __init__(self, storage: S3Storage, key: str, size: int) -> None:
+        super().__init__(size)
         self._storage = storage
         self._key = key
-        self._size = size
-        self._position = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self._position = base + offset
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(memoryview(buffer).cast("B")))
-        memoryview(buffer).cast("B")[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int | None = -1) -> bytes:
-        # One ranged GET for the whole request, where RawIOBase would loop over readinto.
-        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
-        if end <= self._position:
-            return b""  # a Range past the end is refused (416)
+    def read_range(self, start: int, end: int) -> bytes:
         with storage_errors(self._key):
             answer = self._storage.client.get_object(
                 Bucket=self._storage.bucket,
                 Key=self._storage.full_key(self._key),
-                Range=f"bytes={self._position}-{end - 1}",
+                Range=f"bytes={start}-{end - 1}",
             )
-            data = bytes(answer["Body"].read())
-        self._position += len(data)
-        return data
+            return bytes(answer["Body"].read())
 
 
 class StreamedPut:
