@@ -82,6 +82,7 @@ class IndexedText:
 class Engine(Protocol):
     documents: bool  # match() returns document rows (True) or ids with scores to join (False)
     document_join: str  # what ids with scores are joined to, as `d` (when not `documents`)
+    facets_join: str  # the same, for counting facets
     steers: bool  # steer() sets up the transaction of a statement that matches words
     used_walk: str  # documents (`d`) from the most used, each with its columns (`c`), in that order
     named_first: bool  # a relevance page tries the datasets whose slug or title match alone first
@@ -127,6 +128,7 @@ class Sqlite:
     # (nothing runs ANALYZE on a catalog that grew by re-indexing) the planner preferred the key's
     # own index and then the table, a third slower for a common word's 18,000 matches.
     document_join = "search_document d INDEXED BY search_doc_match_idx"
+    facets_join = "search_document d INDEXED BY search_doc_match_facets_idx"  # migration search 0015
     steers = False
     # SQLite takes the tables in the order written after a CROSS JOIN; left to itself, it read
     # every column of the name first and sorted them.
@@ -309,6 +311,7 @@ class Postgres:
     # the documents again by id, the planner hashed all 100,000 of them for a common word.
     documents = True
     document_join = "search_document d"
+    facets_join = "search_document d"
     steers = True
     used_walk = "search_document d CROSS JOIN search_column c"  # the planner walks when it pays
     # The GIN scan reads every match's row whatever is ranked, and a count reads them again:
