@@ -786,24 +786,13 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     stem = found[-1]
     audience = audience_of(user)
     readable, readable_params = _readable(audience)
-    visible, visible_params = _visible(audience)
     words = Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q)
-    (card, card_params), (named, named_params) = engine().card_prefixed(words)
-    key = " ".join(found)
-    # What a card shows may be typed: the name typed whole first, then the names that have the
-    # words, then the rest, each most used first (a card's use is hidden: as unused). Not the
-    # search's text ranking, which would score every dataset a common prefix finds.
-    rows = _fetch(
-        f"SELECT d.dataset_id FROM search_document d WHERE {visible} AND {card} "
-        f"ORDER BY CASE WHEN d.slug = %s OR d.title_key = %s THEN 2 WHEN {named} THEN 1 ELSE 0 END DESC, "
-        f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, d.slug LIMIT %s",
-        [*visible_params, *card_params, key, key, *named_params, *readable_params, max(1, limit // 2)],
-    )
-    datasets = Dataset.objects.only("slug", "title").in_bulk([row[0] for row in rows])  # not the README
+    rows = _suggested_datasets(audience, words, " ".join(found), max(1, limit // 2))
+    datasets = Dataset.objects.only("slug", "title").in_bulk(rows)  # not the README
     suggestions = [
         Suggestion(kind="dataset", value=dataset.slug, label=dataset.title, url=dataset.get_absolute_url())
-        for row in rows
-        if (dataset := datasets.get(row[0])) is not None
+        for dataset_id in rows
+        if (dataset := datasets.get(dataset_id)) is not None
     ]
     upper = stem + "\uffff"
     # Walk the names in index order and keep the first few that some readable dataset has: an
@@ -826,6 +815,59 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
         Suggestion(kind="column", value=name, label=f"column:{name}", url="") for (name,) in columns
     ]
     return suggestions[:limit]
+
+
+SUGGEST_WALK = 1_000  # the most used datasets a type-ahead looks among first
+
+
+def _suggested_datasets(audience: Audience, words: Words, key: str, limit: int) -> list[int]:
+    """Ids of the datasets whose card has `words` (the last a prefix), best first: the name typed
+    whole (`key`), then the names that have the words, then the rest, each most used first (a
+    card's use is hidden: as unused; certified first among equals). Not the search's text
+    ranking, which would score every dataset a common prefix finds.
+
+    The names come first from the SUGGEST_WALK most used datasets the user may read, in the
+    order of their index: when that finds the page, and its last has been used, no dataset
+    further down the index, nor any card (unused), can come before. Otherwise the whole
+    statement orders every card the words find: `wea`, 15,000 cards at 100,000 datasets, read
+    13,700 pages on PostgreSQL for it (28 ms), the walk about a hundred datasets."""
+    readable, readable_params = _readable(audience)
+    visible, visible_params = _visible(audience)
+    (card, card_params), (named, named_params) = engine().card_prefixed(words)
+    used = (
+        f"CASE WHEN {readable} THEN d.checkouts_90d ELSE 0 END DESC, "
+        f"CASE WHEN {readable} THEN d.boost ELSE 1.0 END DESC, d.slug"
+    )
+    typed = "(d.slug = %s OR d.title_key = %s)"
+    exact = [
+        row[0]
+        for row in _fetch(
+            # By key: the document's slug has no index of its own (the dataset's has).
+            "SELECT d.dataset_id FROM search_document d WHERE d.dataset_id IN (SELECT id FROM datasets_dataset "
+            "WHERE slug = %s UNION SELECT dataset_id FROM search_document WHERE title_key = %s) "
+            f"AND {visible} AND {card} ORDER BY {used} LIMIT %s",
+            [key, key, *visible_params, *card_params, *readable_params, *readable_params, limit],
+        )
+    ]
+    if len(exact) == limit:
+        return exact
+    need = limit - len(exact)
+    walked = _fetch(
+        f"SELECT d.dataset_id, d.checkouts_90d FROM (SELECT d.dataset_id, d.slug, d.title_key, d.checkouts_90d, "
+        f"d.boost FROM search_document d{engine().walking('search_doc_used_idx')} WHERE {readable} "
+        f"ORDER BY d.checkouts_90d DESC, d.boost DESC, d.slug LIMIT %s) w JOIN search_document d "
+        f"ON d.dataset_id = w.dataset_id WHERE {named} AND NOT {typed} "
+        "ORDER BY w.checkouts_90d DESC, w.boost DESC, w.slug LIMIT %s",
+        [*readable_params, SUGGEST_WALK, *named_params, key, key, need],
+    )
+    if len(walked) == need and walked[-1][1] > 0:
+        return exact + [row[0] for row in walked]
+    rows = _fetch(
+        f"SELECT d.dataset_id FROM search_document d WHERE {visible} AND {card} "
+        f"ORDER BY CASE WHEN {typed} THEN 2 WHEN {named} THEN 1 ELSE 0 END DESC, {used} LIMIT %s",
+        [*visible_params, *card_params, key, key, *named_params, *readable_params, *readable_params, limit],
+    )
+    return [row[0] for row in rows]
 
 
 def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -> ColumnResults:

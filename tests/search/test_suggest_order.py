@@ -6,12 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Team
 from datasets.services.checkouts import checkout_create
+from search import selectors
 from search.indexer import search_index_dataset
 from search.selectors import search_suggest
-from tests.factories import DatasetFactory
+from tests.factories import DatasetFactory, TeamFactory
+from tests.search.catalog import Catalog
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +41,56 @@ def test_suggestions_name_the_typed_name_then_names_then_summaries_each_most_use
     found = [s.value for s in search_suggest(user=member, q="quasar") if s.kind == "dataset"]
 
     assert found == ["quasar", "radio-quasars", "quasar-spectra", "sky-survey"]
+
+
+# --- the walk among the most used datasets (selectors._suggested_datasets) ---------------------
+
+PREFIXES = ["wea", "temp", "sal", "cli", "pat", "cust", "the", "data", "s", "quokk", "penguin pal", "churn"]
+
+
+def _datasets(user: Any, q: str) -> list[str]:
+    return [s.value for s in search_suggest(user=user, q=q) if s.kind == "dataset"]
+
+
+def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_each_reader(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = get_user_model().objects.create_superuser("root", password="pw-for-tests-1")
+    readers: list[Any] = [*catalog.users.values(), root, AnonymousUser()]
+    walked_any = 0
+    for q in PREFIXES:
+        for user in readers:
+            with override_settings(GRANARY_ANONYMOUS_READ=True):
+                monkeypatch.setattr(selectors, "SUGGEST_WALK", 0)  # never enough: every card ordered
+                ordered = _datasets(user, q)
+                monkeypatch.setattr(selectors, "SUGGEST_WALK", 1_000)
+                with CaptureQueriesContext(connection) as queries:
+                    walked = _datasets(user, q)
+            assert walked == ordered, (q, user)
+            walked_any += not any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)
+    assert walked_any >= 10  # the walk answered often enough for the comparison to mean something
+
+
+def test_a_walk_that_reaches_unused_datasets_lets_every_card_be_ordered(
+    team: Team, member: Any, publish: Any
+) -> None:
+    # Readable names, one ever used, and another team's restricted card, whose use is hidden:
+    # the unused names tie with it, so the walk cannot tell their order and the whole statement
+    # does (the card first among them, by name).
+    other = TeamFactory(slug="astro", name="Astro")
+    for slug, owner, visibility in [
+        ("orbit-a", team, "public"),
+        ("orbit-b", team, "public"),
+        ("orbit-c", team, "public"),
+        ("orbit-0", other, "restricted"),
+    ]:
+        dataset = DatasetFactory(slug=slug, title=slug.replace("-", " "), team=owner, visibility=visibility)
+        publish(dataset)
+        search_index_dataset(dataset_id=dataset.pk)
+    checkout_create(user=member, refs=["orbit-c"], purpose="training")
+
+    with CaptureQueriesContext(connection) as queries:
+        found = [s.value for s in search_suggest(user=member, q="orbit", limit=4) if s.kind == "dataset"]
+
+    assert found == ["orbit-c", "orbit-0"]
+    assert any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)  # ordered in full
