@@ -3,6 +3,8 @@ The views parse and check the parameters; search.selectors decides what each cal
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,9 +17,11 @@ from api.common import NOT_BLANK
 from core.errors import InvalidInput
 from search.query import MAX_LENGTH
 from search.selectors import (
+    FACETS,
     MAX_PER_PAGE,
     MAX_RESULTS,
     SORTS,
+    FacetValue,
     SearchHit,
     columns_search,
     search_datasets,
@@ -95,6 +99,24 @@ class FacetsSerializer(serializers.Serializer):
     pii = FacetValueSerializer(many=True, help_text="yes or no: has columns documented as PII")
     quality = FacetValueSerializer(many=True, help_text="passing, failing, pending or none")
     visibility = FacetValueSerializer(many=True)
+
+    def to_representation(self, instance: dict[str, list[FacetValue]]) -> dict[str, list[dict[str, Any]]]:
+        # The declared fields (the schema), built directly: the facets of a common word are a few
+        # hundred values, and DRF's fields, copied for each list and called per value, cost more
+        # than reading them (6 of a request's 60 ms in-process).
+        return {
+            name: [
+                {
+                    "value": value.value,
+                    "label": value.label,
+                    "count": value.count,
+                    "selected": value.selected,
+                    "query": value.query,
+                }
+                for value in instance.get(name, [])
+            ]
+            for name in FACETS  # the declared fields' names
+        }
 
 
 class SearchResultsSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, Team
+from api.search import FacetValueSerializer
 from datasets.access import dataset_access
 from datasets.models import Blob, Checkout, CheckoutItem, ColumnDoc, Dataset, Tag, Version
 from datasets.services.access_requests import access_request_create, access_request_decide
@@ -268,6 +269,9 @@ def test_facets_count_the_results_and_give_the_query_each_link_sets(as_user):
     ]
     assert {v["value"]: v["count"] for v in facets["license"]} == {"cc-by-4.0": 1, "odbl-1.0": 1}
     assert {v["value"]: v["count"] for v in facets["certified"]} == {"no": 1, "yes": 1}
+    # Every value has the fields the schema declares, and no other (they are built by hand).
+    declared = set(FacetValueSerializer().fields)
+    assert all(set(value) == declared for values in facets.values() for value in values)
     narrowed = search(as_user("mina"), q="customer certified:yes", facets="true")
     assert [hit["slug"] for hit in narrowed["results"]] == ["churn"]
     selected = next(v for v in narrowed["facets"]["certified"] if v["value"] == "yes")
