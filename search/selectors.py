@@ -152,6 +152,18 @@ class _Plan:
     scored: bool = True  # False: for a count, which needs no text score
     walk: str = ""  # an index of the documents to read them in its order (`Engine.walking`)
     facets: bool = False  # for counting facets: what a match reads of its documents includes them
+    branch: int | None = (
+        None  # with words, one branch of the match alone: 1 whole texts, 0 cards (if `cards`)
+    )
+
+    def cards(self) -> bool:
+        """Whether the query matches restricted datasets by their card too: for an outsider to
+        them (a column filter is about data)."""
+        return (
+            self.audience.signed_in
+            and not self.audience.everything
+            and not self.query.filters_named("column")
+        )
 
     def source(self) -> SQL:
         """FROM and WHERE: the datasets the query finds that the user may see."""
@@ -161,28 +173,21 @@ class _Plan:
         params: list[Any] = []
         if self.query.positive_words:
             index = engine()
-            whole, whole_params = index.match(
-                self.query, self.corrections, card=False, named=self.named, scored=self.scored
-            )
-            branches, branch_params = [whole], list(whole_params)
-            # An outsider matches a restricted dataset by its card alone; a column filter is about data.
-            if (
-                self.audience.signed_in
-                and not self.audience.everything
-                and not self.query.filters_named("column")
-            ):
-                card, card_params = index.match(
-                    self.query, self.corrections, card=True, named=self.named, scored=self.scored
-                )
-                branches.append(card)
-                branch_params += card_params
+            branches: list[str] = []
+            # An outsider matches a restricted dataset by its card alone.
+            for card in (False, True) if self.cards() else (False,):
+                if self.branch is None or self.branch == (0 if card else 1):
+                    sql, branch_params = index.match(
+                        self.query, self.corrections, card=card, named=self.named, scored=self.scored
+                    )
+                    branches.append(sql)
+                    params += branch_params
             union = " UNION ALL ".join(branches)
             if index.documents:
                 sql = f"FROM ({union}) d"
             else:
                 join = index.facets_join if self.facets else index.document_join
                 sql = f"FROM ({union}) m JOIN {join} ON d.dataset_id = m.id"
-            params += branch_params
             m = self.matched()
             where.append(f"(({m}.whole = 1 AND {readable}) OR ({m}.whole = 0 AND NOT {readable}))")
             where_params = visible_params + readable_params + readable_params
@@ -422,6 +427,17 @@ def _count(plan: _Plan) -> int:
             _fetch(
                 f"SELECT count(DISTINCT c.dataset_id) FROM search_column c WHERE {match} AND {readable}",
                 match_params + readable_params,
+            )[0][0]
+        )
+    if query.positive_words and plan.cards():
+        # Each branch of the match counted apart and added up: joined as one, SQLite passed each of
+        # a common word's 15,000 matches up through the union one at a time (13.8 -> 12.2 ms).
+        parts = [replace(plan, scored=False, branch=branch).source() for branch in (1, 0)]
+        return int(
+            _fetch(
+                " + ".join(f"(SELECT count(*) {source})" for source, _ in parts).join(("SELECT ", "")),
+                [param for _, params in parts for param in params],
+                plan=plan,
             )[0][0]
         )
     source, params = replace(plan, scored=False).source()

@@ -18,6 +18,7 @@ QUERIES = [
     "weather",  # words: matched by whole text and, for outsiders, by restricted cards
     "temperat",  # a prefix
     "patient",  # a restricted dataset's card word
+    "card",  # names that fill a page, one of them a restricted card (counted apart from the page)
     "diagnosis_code",  # a restricted dataset's column: its readers alone find it
     "wether",  # misspelt: the corrected query's results and facets
     "zzzqqq",  # nothing at all
