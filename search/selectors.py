@@ -152,9 +152,7 @@ class _Plan:
     scored: bool = True  # False: for a count, which needs no text score
     walk: str = ""  # an index of the documents to read them in its order (`Engine.walking`)
     facets: bool = False  # for counting facets: what a match reads of its documents includes them
-    branch: int | None = (
-        None  # with words, one branch of the match alone: 1 whole texts, 0 cards (if `cards`)
-    )
+    branch: int | None = None  # with words, one branch alone: 1 the whole texts, 0 the cards
 
     def cards(self) -> bool:
         """Whether the query matches restricted datasets by their card too: for an outsider to
@@ -378,8 +376,8 @@ def search_datasets(
     kept = _kept_counts(plan)
     # A query's facets are counted over all it finds, so they give its total too: their
     # visibility counts add up to it (the statement that counted it apart cost a common word 13 ms
-    # of its 115 on SQLite at 100,000 datasets, two filters 8 of 36).
-    # Without words, the page comes from the same reading of the matches as their facets.
+    # of its 115 on SQLite at 100,000 datasets, two filters 8 of 36). Without words, the page
+    # comes from the same reading of the matches as their facets.
     counted, found = (
         _facet_counts(plan, page=None if query.positive_words else (sort, page, per_page))
         if facets and not _whole_catalog(plan)
@@ -441,12 +439,9 @@ def _count(plan: _Plan) -> int:
         # Each branch of the match counted apart and added up: joined as one, SQLite passed each of
         # a common word's 15,000 matches up through the union one at a time (13.8 -> 12.2 ms).
         parts = [replace(plan, scored=False, branch=branch).source() for branch in (1, 0)]
+        counts = " + ".join(f"(SELECT count(*) {source})" for source, _ in parts)
         return int(
-            _fetch(
-                " + ".join(f"(SELECT count(*) {source})" for source, _ in parts).join(("SELECT ", "")),
-                [param for _, params in parts for param in params],
-                plan=plan,
-            )[0][0]
+            _fetch(f"SELECT {counts}", [param for _, params in parts for param in params], plan=plan)[0][0]
         )
     source, params = replace(plan, scored=False).source()
     return int(_fetch(f"SELECT count(*) {source}", params, plan=plan)[0][0])
