@@ -376,23 +376,19 @@ def search_datasets(
     kept = _kept_counts(plan)
     # A query's facets are counted over all it finds, so they give its total too: their
     # visibility counts add up to it (the statement that counted it apart cost a common word 13 ms
-    # of its 115 on SQLite at 100,000 datasets, two filters 8 of 36). Without words, the page
-    # comes from the same reading of the matches as their facets.
-    counted, found = (
-        _facet_counts(plan, page=None if query.positive_words else (sort, page, per_page))
-        if facets and not _whole_catalog(plan)
-        else (None, None)
-    )
-    if found is not None:
-        total, rows = _kept_total(plan, kept, counted) or 0, found
-    else:
-        total, rows = _run(plan, sort, page, per_page, total=_kept_total(plan, kept, counted))
+    # of its 115 on SQLite at 100,000 datasets, two filters 8 of 36).
+    # The page is not taken from the facets' statement: ranking all it finds there cost a broad
+    # filter more (certified:yes 82 -> 98 ms, -tag:deprecated 190 -> 232 on SQLite) than reading a
+    # narrow one twice saved (tag:nlp certified:yes 45 -> 34 ms on PostgreSQL); a walk of an
+    # index serves the broad ones (_page_readable).
+    counted = _facet_counts(plan) if facets and not _whole_catalog(plan) else None
+    total, rows = _run(plan, sort, page, per_page, total=_kept_total(plan, kept, counted))
     did_you_mean: str | None = None
     if total == 0 and query.positive_words:
         corrections = _corrections(query)
         if corrections:
             corrected = replace(plan, corrections=corrections)
-            corrected_counts = _facet_counts(corrected)[0] if facets else None
+            corrected_counts = _facet_counts(corrected) if facets else None
             total, rows = _run(
                 corrected, sort, page, per_page, total=_kept_total(corrected, None, corrected_counts)
             )
@@ -707,12 +703,7 @@ def _catalog_counts(plan: _Plan, kept: dict[str, dict[str, int]] | None) -> dict
     return counts
 
 
-PAGE_KIND = 3  # in _facet_counts's rows: a row of the page, at its place after this
-
-
-def _facet_counts(
-    plan: _Plan, page: tuple[str, int, int] | None = None
-) -> tuple[dict[str, dict[str, int]], list[tuple[int, float]] | None]:
+def _facet_counts(plan: _Plan) -> dict[str, dict[str, int]]:
     """facet -> value -> count over what the query finds, in one statement: the matches are found
     once (materialized, whatever the planner guesses of tables it has no statistics for yet) and
     grouped three ways: by team and visibility (what every card shows), by the fields a card
@@ -721,41 +712,21 @@ def _facet_counts(
     word made 6,000 groups, and tags named before grouping were 46,000 lookups of a name. SQLite
     takes the tables in the order of a CROSS JOIN: from the matches to their tags (left to itself
     it read every tag row in tag order, to group without sorting, and indexed the matches for it:
-    20 times slower).
-
-    `page` (sort, page, per_page), for a query without words: that page of the matches too, with
-    their scores, ordered as `_order` orders them (the second reading of the same datasets cost
-    `tag:nlp certified:yes` 13 of its 43 ms on PostgreSQL). None: no page."""
+    20 times slower)."""
     source, params = replace(plan, facets=True, scored=False).source()
     readable, readable_params = _readable(plan.audience)
-    extra, page_sql, page_params = "", "", []
-    if page is not None:
-        sort, number, per_page = page
-        # The page ranks the matches themselves, as `d`: every field the order reads is in `m`.
-        extra = ", d.checkouts_90d, d.boost, d.slug, d.title_key, d.updated_at"
-        order, order_params = _order(plan, sort)
-        score, score_params = plan.score()
-        # Numbered after the page is cut: numbering all the matches sorted every one of them (by a
-        # slug compared in the database's collation: 11 ms for 1,400 on PostgreSQL), where the cut
-        # keeps the top few as it goes.
-        page_sql = (
-            f"UNION ALL SELECT {PAGE_KIND} + row_number() OVER (ORDER BY {order}), d.dataset_id, "
-            f"NULL, NULL, NULL, NULL, NULL, {score} FROM (SELECT * FROM m d ORDER BY {order} "
-            "LIMIT %s OFFSET %s) d"
-        )
-        page_params = [*order_params, *score_params, *order_params, per_page, (number - 1) * per_page]
     rows = _fetch(
-        f"WITH m AS MATERIALIZED (SELECT d.dataset_id, d.team_id, d.visibility, "
-        f"CASE WHEN {readable} THEN 1 ELSE 0 END AS r, d.license_key, d.format, d.certified, d.pii, d.quality"
-        f"{extra} {source}) "
+        f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id, d.team_id, d.visibility, "
+        f"CASE WHEN {readable} THEN 1 ELSE 0 END AS r, d.license_key, d.format, d.certified, d.pii, d.quality "
+        f"{source}) "
         "SELECT 0, m.team_id, m.visibility, NULL, NULL, NULL, NULL, count(*) FROM m "
         "GROUP BY m.team_id, m.visibility "
         "UNION ALL SELECT 1, NULL, m.license_key, m.format, m.certified, m.pii, m.quality, count(*) FROM m "
         "WHERE m.r = 1 GROUP BY m.license_key, m.format, m.certified, m.pii, m.quality "
         "UNION ALL SELECT 2, NULL, t.name, NULL, NULL, NULL, NULL, g.n FROM (SELECT dt.tag_id, count(*) AS n "
-        "FROM m CROSS JOIN datasets_dataset_tags dt WHERE dt.dataset_id = m.dataset_id AND m.r = 1 "
-        f"GROUP BY dt.tag_id) g JOIN datasets_tag t ON t.id = g.tag_id {page_sql}",
-        readable_params + params + page_params,
+        "FROM m CROSS JOIN datasets_dataset_tags dt WHERE dt.dataset_id = m.id AND m.r = 1 GROUP BY dt.tag_id) g "
+        "JOIN datasets_tag t ON t.id = g.tag_id",
+        readable_params + params,
         plan=plan,
     )
     counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
@@ -766,12 +737,7 @@ def _facet_counts(
         counts[name][str(value)] = counts[name].get(str(value), 0) + count
 
     tags: dict[str, int] = {}
-    found: list[tuple[int, int, float]] = []
-    for kind, team_id, value, format_, certified, pii, quality, number in rows:
-        if kind >= PAGE_KIND:  # team_id: the dataset; number: its score
-            found.append((kind, int(team_id), float(number)))
-            continue
-        count = int(number)  # PostgreSQL gives the page's column type, a float, to every row
+    for kind, team_id, value, format_, certified, pii, quality, count in rows:
         if kind == 0:
             add("team", team_id, count)
             add("visibility", value, count)
@@ -782,9 +748,9 @@ def _facet_counts(
             add("pii", "yes" if pii else "no", count)
             add("quality", quality, count)
         else:
-            tags[value] = count
+            tags[value] = int(count)
     counts["tag"] = dict(sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:TOP_TAGS])
-    return counts, (None if page is None else [(dataset_id, score) for _, dataset_id, score in sorted(found)])
+    return counts
 
 
 def _facet_values(plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, list[FacetValue]]:
