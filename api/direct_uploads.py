@@ -30,7 +30,7 @@ from datasets.services.direct_uploads import (
     direct_upload_get,
     direct_upload_refresh,
 )
-from datasets.storage.multipart import bucket_of
+from datasets.storage.multipart import CRC32_HEADER, TARGET_PARTS, bucket_of
 
 
 class UploadOptionsSerializer(serializers.Serializer):
@@ -56,6 +56,22 @@ class DirectUploadCreateSerializer(JsonTypes, serializers.Serializer):
         help_text="Upstream versions: raw@12, users@latest, x@sha256:<12+ hex>",
     )
     code_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    part_size = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Bytes per part, the client's choice (5 MiB to 5 GiB, at most 1,000 parts); else the server's",
+    )
+    part_crc32 = serializers.ListField(
+        child=serializers.RegexField(
+            r"^[A-Za-z0-9+/]{6}==$",
+            error_messages={"invalid": "Send a CRC32 as base64 of its 4 big-endian bytes."},
+        ),
+        required=False,
+        default=list,
+        max_length=TARGET_PARTS,
+        help_text="Each part's CRC32 (base64 of 4 big-endian bytes, as S3's x-amz-checksum-crc32): "
+        "signed into its URL, so storage refuses a part whose bytes differ",
+    )
 
     def validate_derived_from(self, values: list[str]) -> list[str]:
         return version_refs_split(values)
@@ -64,6 +80,10 @@ class DirectUploadCreateSerializer(JsonTypes, serializers.Serializer):
 class PartSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     url = serializers.URLField(help_text="PUT the part's bytes here, without an Authorization header")
+    headers = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Send these headers with the PUT: they are signed into the URL (the part's CRC32, if declared)",
+    )
 
 
 class DirectUploadSerializer(serializers.Serializer):
@@ -103,7 +123,10 @@ def _started(request: Request, slug: str, started: Started) -> dict[str, Any]:
             "size": upload.size,
             "sha256": upload.sha256,
             "part_size": upload.part_size,
-            "parts": [{"number": n, "url": url} for n, url in enumerate(started.part_urls, start=1)],
+            "parts": [
+                {"number": n, "url": url, "headers": _part_headers(upload, n)}
+                for n, url in enumerate(started.part_urls, start=1)
+            ],
             "complete_url": request.build_absolute_uri(
                 reverse("api-direct-upload-complete", args=[slug, upload.id])
             ),
@@ -173,6 +196,10 @@ class DirectUploadComplete(APIView):
             "upstreams": version_upstream_refs(user=request.user, versions=[version]),
         }
         return Response(VersionSerializer(version, context=context).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _part_headers(upload: DirectUpload, number: int) -> dict[str, str]:
+    return {CRC32_HEADER: upload.part_crc32[number - 1]} if upload.part_crc32 else {}
 
 
 def _upload(request: Request, slug: str, upload_id: uuid.UUID) -> DirectUpload:

@@ -454,6 +454,8 @@ class DirectUpload(models.Model):
     staging_key = models.CharField(max_length=300, blank=True)
     upload_id = models.CharField(max_length=1024, blank=True)
     part_size = models.BigIntegerField()
+    # Each part's CRC32 (base64), declared by the client and signed into its URL; empty: none.
+    part_crc32 = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     version = models.OneToOneField(
         Version, on_delete=models.SET_NULL, null=True, blank=True, related_name="direct_upload"

@@ -26,6 +26,9 @@ from datasets.references import versions_resolve
 from datasets.services.staging import staging_discard
 from datasets.services.versions import MAX_UPSTREAMS, _safe_filename, version_create
 from datasets.storage.multipart import (
+    MAX_PART_BYTES,
+    MIN_PART_BYTES,
+    TARGET_PARTS,
     Bucket,
     bucket_of,
     multipart_abort,
@@ -71,15 +74,31 @@ def direct_upload_create(
     message: str = "",
     derived_from: Sequence[str] = (),
     code_url: str = "",
+    part_size: int | None = None,
+    part_crc32: Sequence[str] = (),
 ) -> Started:
     """Open a direct upload of `size` bytes declared to hash to `sha256`, by a user who may write
     `dataset` (the caller checked). The same rules as an upload through the app apply now, so a
-    client learns before sending a byte that these bytes are already a version here."""
+    client learns before sending a byte that these bytes are already a version here.
+
+    `part_size`: the client's own (else the server's, `part_size_for`); `part_crc32`: each part's
+    CRC32, base64, signed into its URL so that storage checks every part as it arrives."""
     bucket = _bucket()
     if size <= 0:
         raise InvalidInput("The file is empty (0 bytes).", field="size")
     if size > settings.GRANARY_MAX_UPLOAD_BYTES:
         raise UploadTooLarge(too_large_message(), field="size")
+    if part_size is None:
+        part_size = part_size_for(size, settings.GRANARY_DIRECT_UPLOAD_PART_BYTES)
+    else:
+        _check_part_size(size, part_size)
+    parts = part_count(size, part_size)
+    if part_crc32 and len(part_crc32) != parts:
+        raise InvalidInput(
+            f"The upload has {parts:,} parts of {part_size:,} bytes: send one CRC32 for each, in order "
+            f"({len(part_crc32):,} sent).",
+            field="part_crc32",
+        )
     if len(derived_from) > MAX_UPSTREAMS:
         raise InvalidInput(f"Name at most {MAX_UPSTREAMS} upstream versions.", field="derived_from")
     versions_resolve(user=user, refs=derived_from)  # refused now rather than after the upload
@@ -107,7 +126,6 @@ def direct_upload_create(
             f"These bytes are already version {duplicate[0]} of '{dataset.slug}' (sha256 {sha256[:12]}…){note}.",
             field="sha256",
         )
-    part_size = part_size_for(size, settings.GRANARY_DIRECT_UPLOAD_PART_BYTES)
     upload = DirectUpload(
         dataset=dataset,
         created_by=user,
@@ -124,7 +142,8 @@ def direct_upload_create(
     # digest alone must never be a way to copy data one may not read.
     if not _readable_copy(user=user, sha256=sha256):
         upload.staging_key = f"uploads/{upload.id}"
-        upload.upload_id = multipart_create(bucket, upload.staging_key)
+        upload.part_crc32 = list(part_crc32)
+        upload.upload_id = multipart_create(bucket, upload.staging_key, crc32=bool(part_crc32))
     upload.save()
     return Started(upload=upload, part_urls=_urls(bucket, upload))
 
@@ -160,7 +179,7 @@ def direct_upload_complete(*, upload: DirectUpload, user: User, etags: Sequence[
         if not _claim(upload, DirectUpload.State.OPEN, DirectUpload.State.COMPLETED):
             raise Conflict("This upload is already being completed.")
         try:
-            size = multipart_complete(bucket, upload.staging_key, upload.upload_id, etags)
+            size = multipart_complete(bucket, upload.staging_key, upload.upload_id, etags, upload.part_crc32)
         except BaseException:
             # Wrong ETags, or storage failing: nothing is joined, so the client may try again.
             _claim(upload, DirectUpload.State.COMPLETED, DirectUpload.State.OPEN)
@@ -285,7 +304,24 @@ def _urls(bucket: Bucket, upload: DirectUpload) -> list[str]:
         size=upload.size,
         part_size=upload.part_size,
         seconds=max(60, min(seconds, MAX_URL_SECONDS)),
+        crc32s=upload.part_crc32,
     )
+
+
+def _check_part_size(size: int, part_size: int) -> None:
+    """A part size the client chose: within S3's bounds, and few enough parts to list."""
+    if not MIN_PART_BYTES <= part_size <= MAX_PART_BYTES:
+        raise InvalidInput(
+            f"A part holds {MIN_PART_BYTES:,} to {MAX_PART_BYTES:,} bytes (S3's bounds); {part_size:,} asked.",
+            field="part_size",
+        )
+    if part_count(size, part_size) > TARGET_PARTS:
+        smallest = part_size_for(size, MIN_PART_BYTES)
+        raise InvalidInput(
+            f"{part_size:,}-byte parts make {part_count(size, part_size):,} parts; an upload has at most "
+            f"{TARGET_PARTS:,}: use parts of at least {smallest:,} bytes.",
+            field="part_size",
+        )
 
 
 def _readable_copy(*, user: User, sha256: str) -> bool:

@@ -23,6 +23,7 @@ from datasets.storage import Storage, StorageUnavailable
 logger = logging.getLogger(__name__)
 
 MIB = 1024**2
+MAX_PART_BYTES = 5 * 1024**3  # S3's ceiling for one part
 MIN_PART_BYTES = 5 * MIB  # S3's floor for every part but the last
 MAX_PARTS = 10_000
 # Parts grow past this count: every part is a presigned URL in the answer that opens the upload
@@ -32,7 +33,16 @@ TARGET_PARTS = 1_000
 # CopyObject copies at most 5 GiB in one request; above that the copy goes in parts too.
 COPY_LIMIT = 5 * 1024**3
 COPY_PART_BYTES = 512 * MIB
-_BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}
+# The header a part's PUT carries its CRC32 in (base64 of the 4 big-endian bytes), when signed.
+CRC32_HEADER = "x-amz-checksum-crc32"
+_BAD_PARTS = {
+    "BadDigest",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "EntityTooSmall",
+    "NoSuchUpload",
+    "MalformedXML",
+}
 _TAKEN = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
@@ -70,22 +80,35 @@ def part_count(size: int, part_size: int) -> int:
     return max(1, math.ceil(size / part_size))
 
 
-def multipart_create(bucket: Bucket, key: str) -> str:
-    """Start a multipart upload at `key`; its upload id."""
+def multipart_create(bucket: Bucket, key: str, *, crc32: bool = False) -> str:
+    """Start a multipart upload at `key`; its upload id. `crc32`: every part will carry its
+    CRC32 (`part_urls`' `crc32s`), which storage checks as the part arrives and keeps, joined,
+    as the object's checksum. Without, S3 computes a whole-object CRC64NVME itself as it joins
+    the parts (moto does it by copying the object twice: 5-9 s of a 1 GiB `complete`)."""
+    extra = {"ChecksumAlgorithm": "CRC32"} if crc32 else {}
     with _errors(key):
-        answer = bucket.client.create_multipart_upload(Bucket=bucket.name, Key=bucket.key(key))
+        answer = bucket.client.create_multipart_upload(Bucket=bucket.name, Key=bucket.key(key), **extra)
     return str(answer["UploadId"])
 
 
 def part_urls(
-    bucket: Bucket, key: str, upload_id: str, *, size: int, part_size: int, seconds: int
+    bucket: Bucket,
+    key: str,
+    upload_id: str,
+    *,
+    size: int,
+    part_size: int,
+    seconds: int,
+    crc32s: Sequence[str] = (),
 ) -> list[str]:
     """A presigned PUT URL for each part of a `size`-byte upload. Signing is local: no request is made.
 
     Each URL signs its part's exact Content-Length, so storage refuses a body of any other size:
     otherwise a writer could park up to 5 GiB per part in staging until the sweeper runs, the
-    declared size being checked only when the parts are joined. (moto 5.2 checks no presigned
-    signature, so only real S3 and its kin enforce this.)"""
+    declared size being checked only when the parts are joined. With `crc32s` (base64, one per
+    part) each URL also signs its part's `x-amz-checksum-crc32` header, which the client must
+    send (`CRC32_HEADER`) and storage checks against the bytes. (moto 5.2 checks neither
+    signatures nor part checksums, so only real S3 and its kin enforce these.)"""
     with _errors(key):
         return [
             str(
@@ -97,6 +120,7 @@ def part_urls(
                         "UploadId": upload_id,
                         "PartNumber": number,
                         "ContentLength": min(part_size, size - (number - 1) * part_size),
+                        **({"ChecksumCRC32": crc32s[number - 1]} if crc32s else {}),
                     },
                     ExpiresIn=seconds,
                 )
@@ -105,12 +129,19 @@ def part_urls(
         ]
 
 
-def multipart_complete(bucket: Bucket, key: str, upload_id: str, etags: Sequence[str]) -> int:
-    """Join the parts (ETag of part 1, 2, ...) into the object at `key`; its size in bytes.
+def multipart_complete(
+    bucket: Bucket, key: str, upload_id: str, etags: Sequence[str], crc32s: Sequence[str] = ()
+) -> int:
+    """Join the parts (ETag of part 1, 2, ...; with their CRC32s if the upload was created with
+    them) into the object at `key`; its size in bytes.
 
     Raises InvalidInput when storage refuses the parts (a wrong ETag, a part missing or too small):
     the client's mistake, and the upload stays open for a corrected list."""
-    parts = [{"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)]
+    parts: list[dict[str, Any]] = [
+        {"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)
+    ]
+    for part, crc32 in zip(parts, crc32s, strict=False):
+        part["ChecksumCRC32"] = crc32
     try:
         with _errors(key, refused=_BAD_PARTS):
             bucket.client.complete_multipart_upload(

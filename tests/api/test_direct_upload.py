@@ -4,9 +4,11 @@ declared sha256 before the bytes reach their content-addressed key."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
+import zlib
 from datetime import timedelta
 from typing import Any
 
@@ -70,7 +72,7 @@ def put_parts(started: dict[str, Any], data: bytes) -> list[dict[str, Any]]:
     parts = []
     for part in started["parts"]:
         chunk = data[(part["number"] - 1) * size : part["number"] * size]
-        answer = requests.put(part["url"], data=chunk, timeout=30)
+        answer = requests.put(part["url"], data=chunk, headers=part["headers"], timeout=30)
         assert answer.status_code == 200, answer.text
         parts.append({"number": part["number"], "etag": answer.headers["ETag"]})
     return parts
@@ -539,6 +541,90 @@ def test_each_part_url_signs_its_exact_length(api, maintainer, public_dataset, s
         assert "content-length" in query["X-Amz-SignedHeaders"][0].split(";")
     # PUTs of each part's exact bytes (the last one short) are taken.
     assert complete(api(maintainer), started, put_parts(started, BIG)).status_code == 202
+
+
+def crc32s(data: bytes, part_size: int) -> list[str]:
+    """Each part's CRC32 as S3 takes it: base64 of its 4 big-endian bytes."""
+    return [
+        base64.b64encode(zlib.crc32(data[start : start + part_size]).to_bytes(4, "big")).decode()
+        for start in range(0, len(data), part_size)
+    ]
+
+
+def test_declared_part_checksums_are_signed_into_each_url_and_joined_by_storage(
+    api, maintainer, public_dataset, s3
+):
+    """Each part's CRC32 is signed into its URL, so real S3 refuses a part whose bytes differ
+    from what the client hashed (moto 5.2 checks neither signatures nor part checksums), and the
+    staged object carries the parts' checksums joined, as S3 keeps them."""
+    from urllib.parse import parse_qs, urlsplit
+
+    client = api(maintainer)
+    declared = crc32s(BIG, 6 * MIB)
+    started = start(client, BIG, part_size=6 * MIB, part_crc32=declared).json()
+
+    assert (started["part_size"], [p["number"] for p in started["parts"]]) == (6 * MIB, [1, 2])
+    for part, crc in zip(started["parts"], declared, strict=True):
+        assert part["headers"] == {"x-amz-checksum-crc32": crc}
+        signed = parse_qs(urlsplit(part["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+        assert "x-amz-checksum-crc32" in signed
+    assert complete(client, started, put_parts(started, BIG)).status_code == 202
+
+    staged = s3.client.head_object(
+        Bucket=s3.bucket, Key=s3.full_key(f"uploads/{started['id']}"), ChecksumMode="ENABLED"
+    )
+    joined = zlib.crc32(b"".join(base64.b64decode(crc) for crc in declared)).to_bytes(4, "big")
+    # The CRC32 of the parts' CRC32s (S3 adds the part count, "-2", in some answers).
+    assert staged["ChecksumCRC32"].split("-")[0] == base64.b64encode(joined).decode()
+    version_ingest(version_id=Version.objects.get().pk)
+    assert Version.objects.get().status == "ready"
+
+
+def test_an_upload_without_part_checksums_signs_no_checksum_header(api, maintainer, public_dataset, s3):
+    started = start(api(maintainer), BIG).json()
+
+    assert [part["headers"] for part in started["parts"]] == [{}, {}, {}]
+    assert all("checksum" not in part["url"] for part in started["parts"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"part_size": 5 * MIB, "part_crc32": ["AAAAAA=="] * 2}, "part_crc32", "3 parts of 5,242,880 bytes"),
+        ({"part_crc32": ["AAAAAA=="] * 4}, "part_crc32", "(4 sent)"),
+        ({"part_size": 5 * MIB, "part_crc32": ["AAAA", "AAAAAA==", "AAAAAA=="]}, "part_crc32", "base64"),
+        ({"part_size": 4 * MIB}, "part_size", "5,242,880 to 5,368,709,120 bytes"),
+        ({"part_size": 6 * 1024**3}, "part_size", "5,242,880 to 5,368,709,120 bytes"),
+    ],
+)
+def test_part_sizes_and_checksums_that_do_not_fit_the_file_are_a_400_before_any_upload(
+    api, maintainer, public_dataset, s3, extra, field, message
+):
+    response = start(api(maintainer), BIG, **extra)
+
+    body = response.json()
+    assert response.status_code == 400, body
+    assert body.get("field", next(iter(body.get("errors", {})), None)) == field
+    assert message in body["detail"]
+    assert DirectUpload.objects.count() == 0 and keys(s3) == []
+
+
+def test_parts_too_small_for_the_file_name_the_smallest_that_fits(
+    api, maintainer, public_dataset, s3, settings
+):
+    # 1,001 parts of 5 MiB: the declared size alone decides, nothing is read.
+    size = 1_001 * 5 * MIB
+    settings.GRANARY_MAX_UPLOAD_BYTES = 2 * size
+    response = api(maintainer).post(
+        "/api/v1/datasets/churn/uploads/",
+        {"size": size, "sha256": "a" * 64, "part_size": 5 * MIB},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "part_size"
+    assert "1,001 parts" in response.json()["detail"]
+    assert "at least 6,291,456 bytes" in response.json()["detail"]
 
 
 def test_a_user_may_hold_only_a_few_direct_uploads_open(api, maintainer, public_dataset, s3, settings):

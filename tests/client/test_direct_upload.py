@@ -4,11 +4,14 @@ through the server, and on a server that stores files itself everything goes thr
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
 import os
+import zlib
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from granary import Client
@@ -58,6 +61,14 @@ def test_a_big_file_goes_straight_to_storage_and_a_small_one_through_the_server(
     puts = part_puts(s3_proxy)
     assert len(puts) == math.ceil(len(BIG) / (5 * MIB)) > 1
     assert not any("Authorization" in r["headers"] for r in puts), "the token must not go to storage"
+    # Each part carries the CRC32 its URL signs, hashed from its own bytes in the sha256's read.
+    sent = {int(parse_qs(urlsplit(r["path"]).query)["partNumber"][0]): r["headers"] for r in puts}
+    for number, headers in sent.items():
+        part = BIG[(number - 1) * 5 * MIB : number * 5 * MIB]
+        assert (
+            headers["x-amz-checksum-crc32"] == base64.b64encode(zlib.crc32(part).to_bytes(4, "big")).decode()
+        )
+    assert upload.part_crc32 == [sent[n]["x-amz-checksum-crc32"] for n in sorted(sent)]
 
 
 def test_the_cli_pushes_a_big_file_directly_unless_told_not_to(

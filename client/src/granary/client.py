@@ -31,6 +31,8 @@ from granary.transfer import (
     content_disposition,
     fetch_verified,
     hash_file,
+    hash_parts,
+    part_size_for,
     stream_to_file,
     upload_parts,
 )
@@ -494,7 +496,13 @@ class Client:
             threshold = int(options.get("direct_threshold_bytes", 0))
             if direct is not False and options.get("direct") and (direct or size > threshold):
                 version = self._upload_direct(
-                    dataset, source, size, message=message, derived_from=derived_from, code_url=code_url
+                    dataset,
+                    source,
+                    size,
+                    message=message,
+                    derived_from=derived_from,
+                    code_url=code_url,
+                    part_bytes=int(options.get("part_bytes") or 0),
                 )
                 if version is not None:
                     return self.wait(version.ref, timeout=timeout) if wait else version
@@ -560,12 +568,15 @@ class Client:
         message: str,
         derived_from: Sequence[str],
         code_url: str,
+        part_bytes: int,
     ) -> Version | None:
         """Parts straight to storage, then `complete`; None if the server sends the file back to
-        the usual path (its storage changed to the filesystem meanwhile)."""
+        the usual path (its storage changed to the filesystem meanwhile). Each part's CRC32 is
+        declared with the sha256 (the same read), so storage checks every part as it arrives."""
         label = f"{dataset} ← {source.name}"
+        part_size = part_size_for(size, part_bytes)
         with self._progress(f"{label} (sha256)", size, 0) as bar:
-            sha256 = hash_file(source, bar.update)
+            sha256, crcs = hash_parts(source, bar.update, part_size)
         body = {
             "filename": source.name,
             "size": size,
@@ -573,6 +584,8 @@ class Client:
             "message": message,
             "derived_from": list(derived_from),
             "code_url": code_url,
+            "part_size": part_size,
+            "part_crc32": crcs,
         }
         try:
             started = self._request(
@@ -589,6 +602,8 @@ class Client:
                     size=size,
                     part_size=int(started["part_size"]),
                     urls=[part["url"] for part in started["parts"]],
+                    # A server that predates part checksums answers none: nothing more to send.
+                    headers=[dict(part.get("headers") or {}) for part in started["parts"]],
                     refresh=lambda: [p["url"] for p in self._get_json(started["abort_url"])["parts"]],
                     on_chunk=bar.update,
                     timeout=self.timeout,

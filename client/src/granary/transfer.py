@@ -10,6 +10,7 @@ the whole file is the one expected, which the server also states as the ETag.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import hashlib
@@ -23,6 +24,7 @@ import select
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -561,8 +563,12 @@ class MultipartFile:
 
 # --- direct uploads: parts PUT straight to object storage ---------------------------------------
 
-# boto3's upload_file sends ten parts at a time; the server picks the part size (8 MiB and up).
+# boto3's upload_file sends ten parts at a time; parts follow the server's `part_bytes` (8 MiB and up).
 PART_THREADS = 10
+MIB = 1024 * 1024
+MIN_PART_BYTES = 5 * MIB  # S3's floor for every part but the last
+DEFAULT_PART_BYTES = 8 * MIB  # as boto3's upload_file
+MAX_PARTS = 1_000  # the server lists a URL for each part
 PART_RETRIES = 4
 # http.client reads a streamed body in blocks of 8 KiB (urllib3 2: 16 KiB), a Python call each
 # with its progress update: 1 MiB blocks make a 1 GiB upload 1,024 reads rather than 65,536.
@@ -578,16 +584,52 @@ class _PartAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+def part_size_for(size: int, preferred: int) -> int:
+    """The part size of a direct upload, as the server would choose it: `preferred` (its
+    `part_bytes`; at least S3's 5 MiB), grown in whole MiB until the file fits in 1,000 parts."""
+    part = max(preferred or DEFAULT_PART_BYTES, MIN_PART_BYTES)
+    if -(-size // part) > MAX_PARTS:
+        part = -(-size // (MAX_PARTS * MIB)) * MIB
+    return part
+
+
 def hash_file(path: Path, on_chunk: Callable[[int], None]) -> str:
     """The sha256 a direct upload declares (the server's ingest checks the bytes against it)."""
+    return hash_parts(path, on_chunk)[0]
+
+
+def hash_parts(path: Path, on_chunk: Callable[[int], None], part_size: int = 0) -> tuple[str, list[str]]:
+    """The file's sha256 and, with a `part_size`, each part's CRC32 as S3 takes it (base64 of its
+    4 big-endian bytes), in one read: the CRC32 runs in a second thread on the block the sha256
+    reads (both let go of the GIL), so it costs no time where a core is free."""
     digest = hashlib.sha256()
+    crcs: list[str] = []
+    crc, left = 0, part_size
     # One buffer, refilled: a fresh 8 MiB bytes object per read is a fresh mapping to fault in.
     view = memoryview(bytearray(8 * CHUNK))
-    with open(path, "rb", buffering=0) as handle:
-        while count := handle.readinto(view):
-            digest.update(view[:count])
+    with open(path, "rb", buffering=0) as handle, ThreadPoolExecutor(1) as pool:
+        while True:
+            # A read never crosses a part's end, so each block belongs to one part.
+            count = handle.readinto(view[: min(len(view), left)] if part_size else view)
+            if not count:
+                break
+            block = view[:count]
+            pending = pool.submit(zlib.crc32, block, crc) if part_size else None
+            digest.update(block)
+            if pending is not None:
+                crc = pending.result()
+                left -= count
+                if not left:
+                    crcs.append(_crc32_b64(crc))
+                    crc, left = 0, part_size
             on_chunk(count)
-    return digest.hexdigest()
+    if part_size and left != part_size:
+        crcs.append(_crc32_b64(crc))  # the last, shorter part
+    return digest.hexdigest(), crcs
+
+
+def _crc32_b64(crc: int) -> str:
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 class _PartBody(io.RawIOBase):
@@ -635,14 +677,16 @@ def upload_parts(
     urls: list[str],
     refresh: Callable[[], list[str]],
     on_chunk: Callable[[int], None],
+    headers: list[dict[str, str]] | None = None,
     threads: int = PART_THREADS,
     timeout: float = 300.0,
 ) -> list[str]:
     """PUT each part of `path` to its presigned URL, a few at a time; their ETags, in order.
 
     A session of its own, with no Authorization header: the URL's signature is the credential,
-    and storage refuses a request that carries two. Each part is retried on its own after a
-    dropped connection or a 5xx; a 403 means its URL expired, and `refresh` asks for new ones.
+    and storage refuses a request that carries two. `headers`: each part's headers the URL
+    signs (its CRC32). Each part is retried on its own after a dropped connection or a 5xx; a
+    403 means its URL expired, and `refresh` asks for new ones.
     """
     session = requests.Session()
     adapter = _PartAdapter(pool_connections=threads, pool_maxsize=threads)
@@ -664,7 +708,12 @@ def upload_parts(
 
             body = _PartBody(path, start, length, count)
             try:
-                response = session.put(current[number - 1], data=body, timeout=(10, timeout))
+                response = session.put(
+                    current[number - 1],
+                    data=body,
+                    headers=headers[number - 1] if headers else None,
+                    timeout=(10, timeout),
+                )
             except _DROPPED as exc:
                 failure = f"part {number}: {exc}"
                 response = None
