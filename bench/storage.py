@@ -486,6 +486,10 @@ def bench_transfer(args: argparse.Namespace) -> int:
         gunicorn = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("gunicorn")),
+                # Production's settings (the app and Great Expectations preloaded before the
+                # workers fork), with this bench's workers, bind and timeout over them.
+                "-c",
+                "deploy/gunicorn.conf.py",
                 "config.wsgi",
                 "--workers",
                 str(args.workers),

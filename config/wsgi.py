@@ -23,13 +23,24 @@ def _preloads() -> bool:
     return bool(settings.GRANARY_WEB_PRELOAD_GX)
 
 
+def preload() -> None:
+    """Load Great Expectations in this process now, where the settings say a web process has it:
+    for gunicorn's arbiter (deploy/gunicorn.conf.py, `preload_app`), before it forks the workers,
+    which then start with it, sharing its pages, rather than each importing it beside its first
+    requests (the import holds the GIL for seconds: a 256 MiB upload through the app took 6.0 s
+    as a worker's first request against 2.3 s after, bench/storage.py transfer)."""
+    if _preloads():
+        _load_great_expectations()
+
+
 class LoadsGreatExpectations:
     """The Django app, which loads Great Expectations in a background thread on its first request.
 
     Saving a suite checks each expectation with Great Expectations, whose import takes seconds:
     loaded beside the first request rather than inside the first suite save. Not at import time,
     so a server that imports the app before forking its workers (gunicorn --preload) forks no
-    thread, and a process that serves no request never loads it.
+    thread, and a process that serves no request never loads it. Forked from an arbiter that
+    preloaded it (`preload`), the thread finds it loaded and ends at once.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:

@@ -85,3 +85,37 @@ print(json.dumps({"loaders": len(loaders), "gx": "great_expectations" in sys.mod
         tmp_path,
     )
     assert found == {"loaders": 0, "gx": False}
+
+
+def test_gunicorns_arbiter_loads_great_expectations_once_before_forking_its_workers(tmp_path):
+    """deploy/gunicorn.conf.py preloads the app and GX in the arbiter (`when_ready`, before any
+    worker forks): a worker has GX before its first request, and its first request still works."""
+    found = run_python(
+        """
+import json, os, runpy, sys
+from django.test import RequestFactory
+conf = runpy.run_path("deploy/gunicorn.conf.py")
+import config.wsgi  # what preload_app does in the arbiter
+conf["when_ready"](None)
+in_arbiter = "great_expectations.expectations.registry" in sys.modules
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # a worker
+    before = "great_expectations.expectations.registry" in sys.modules
+    statuses = []
+    environ = RequestFactory().get("/accounts/login/", HTTP_HOST="localhost").environ
+    config.wsgi.application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    os.write(write, json.dumps({"worker_before_a_request": before, "status": statuses}).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+worker = json.loads(os.read(read, 1000))
+print(json.dumps({"preload_app": conf["preload_app"], "in_arbiter": in_arbiter, **worker}))
+""",
+        tmp_path,
+    )
+    assert found == {
+        "preload_app": True,
+        "in_arbiter": True,
+        "worker_before_a_request": True,
+        "status": ["200 OK"],
+    }
