@@ -30,7 +30,7 @@ from datasets.services.direct_uploads import (
     direct_upload_get,
     direct_upload_refresh,
 )
-from datasets.storage.multipart import CRC32_HEADER, TARGET_PARTS, bucket_of
+from datasets.storage.multipart import TARGET_PARTS, bucket_of
 
 
 class UploadOptionsSerializer(serializers.Serializer):
@@ -124,8 +124,7 @@ def _started(request: Request, slug: str, started: Started) -> dict[str, Any]:
             "sha256": upload.sha256,
             "part_size": upload.part_size,
             "parts": [
-                {"number": n, "url": url, "headers": _part_headers(upload, n)}
-                for n, url in enumerate(started.part_urls, start=1)
+                {"number": part.number, "url": part.url, "headers": part.headers} for part in started.parts
             ],
             "complete_url": request.build_absolute_uri(
                 reverse("api-direct-upload-complete", args=[slug, upload.id])
@@ -196,10 +195,6 @@ class DirectUploadComplete(APIView):
             "upstreams": version_upstream_refs(user=request.user, versions=[version]),
         }
         return Response(VersionSerializer(version, context=context).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _part_headers(upload: DirectUpload, number: int) -> dict[str, str]:
-    return {CRC32_HEADER: upload.part_crc32[number - 1]} if upload.part_crc32 else {}
 
 
 def _upload(request: Request, slug: str, upload_id: uuid.UUID) -> DirectUpload:

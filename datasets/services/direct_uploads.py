@@ -26,6 +26,7 @@ from datasets.references import versions_resolve
 from datasets.services.staging import staging_discard
 from datasets.services.versions import MAX_UPSTREAMS, _safe_filename, version_create
 from datasets.storage.multipart import (
+    CRC32_HEADER,
     MAX_PART_BYTES,
     MIN_PART_BYTES,
     TARGET_PARTS,
@@ -57,11 +58,20 @@ class TooManyUploads(GranaryError):
 
 
 @dataclass(frozen=True)
+class Part:
+    """Where one part goes, and the headers its PUT must send (those the URL signed)."""
+
+    number: int
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Started:
     """An open upload and where its parts go (no parts: the bytes are here already)."""
 
     upload: DirectUpload
-    part_urls: list[str]
+    parts: list[Part]
 
 
 def direct_upload_create(
@@ -145,7 +155,7 @@ def direct_upload_create(
         upload.part_crc32 = list(part_crc32)
         upload.upload_id = multipart_create(bucket, upload.staging_key, crc32=bool(part_crc32))
     upload.save()
-    return Started(upload=upload, part_urls=_urls(bucket, upload))
+    return Started(upload=upload, parts=_parts(bucket, upload))
 
 
 def direct_upload_get(*, dataset: Dataset, user: User, upload_id: uuid.UUID) -> DirectUpload:
@@ -159,7 +169,7 @@ def direct_upload_get(*, dataset: Dataset, user: User, upload_id: uuid.UUID) -> 
 def direct_upload_refresh(*, upload: DirectUpload) -> Started:
     """Fresh part URLs for an open upload (those given at first expire with short credentials)."""
     _require_open(upload)
-    return Started(upload=upload, part_urls=_urls(_bucket(), upload))
+    return Started(upload=upload, parts=_parts(_bucket(), upload))
 
 
 def direct_upload_complete(*, upload: DirectUpload, user: User, etags: Sequence[str]) -> Version:
@@ -293,11 +303,11 @@ def _bucket() -> Bucket:
     return bucket
 
 
-def _urls(bucket: Bucket, upload: DirectUpload) -> list[str]:
+def _parts(bucket: Bucket, upload: DirectUpload) -> list[Part]:
     if not upload.upload_id:
         return []
     seconds = int((upload.expires_at - timezone.now()).total_seconds())
-    return part_urls(
+    urls = part_urls(
         bucket,
         upload.staging_key,
         upload.upload_id,
@@ -306,6 +316,12 @@ def _urls(bucket: Bucket, upload: DirectUpload) -> list[str]:
         seconds=max(60, min(seconds, MAX_URL_SECONDS)),
         crc32s=upload.part_crc32,
     )
+    # Each URL signed its part's declared checksum as a header: the PUT must send that value.
+    crc32s = upload.part_crc32 or [None] * len(urls)
+    return [
+        Part(number=n, url=url, headers={CRC32_HEADER: crc} if crc else {})
+        for n, (url, crc) in enumerate(zip(urls, crc32s, strict=True), start=1)
+    ]
 
 
 def _check_part_size(size: int, part_size: int) -> None:
