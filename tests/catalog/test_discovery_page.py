@@ -19,14 +19,14 @@ from datasets.models import Tag
 from datasets.services.datasets import dataset_update
 from search.indexer import search_index_dataset
 from tests.factories import DatasetFactory
-from tests.search.catalog import Catalog, catalog_build
+from tests.search import catalog as catalog_fixtures
+from tests.search.catalog import Catalog
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def catalog(db: None) -> Catalog:
-    return catalog_build()
+# The search tests' catalog, built once for this module (tests/search/catalog.py).
+catalog = catalog_fixtures.catalog
+catalog_built = catalog_fixtures.catalog_built
 
 
 @pytest.fixture

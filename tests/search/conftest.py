@@ -1,12 +1,8 @@
-"""The fixture catalog for the search tests (tests/search/catalog.py), built fresh for each test."""
+"""The fixture catalog for the search tests (tests/search/catalog.py): built once per module,
+and seen by each test as built."""
 
 from __future__ import annotations
 
-import pytest
+from tests.search.catalog import catalog, catalog_built
 
-from tests.search.catalog import Catalog, catalog_build
-
-
-@pytest.fixture
-def catalog(db: None) -> Catalog:
-    return catalog_build()
+__all__ = ["catalog", "catalog_built"]
