@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 # The search tests' catalog, built once for this module (tests/search/catalog.py).
 catalog = catalog_fixtures.catalog
 catalog_built = catalog_fixtures.catalog_built
+catalog_only_where_asked = catalog_fixtures.catalog_only_where_asked
 
 
 @pytest.fixture

@@ -981,9 +981,28 @@ def catalog_built(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cat
     test's own transaction is a savepoint in it, rolled back after the test, and the catalog goes
     with the module's. Built for each test, it cost 1.5 s on SQLite and 2.5 s on PostgreSQL, 200
     times in each of CI's legs. Not for tests that commit (`transactional_db`, a live server)."""
+    global _module_catalog
     with django_db_blocker.unblock(), transaction.atomic():
-        yield catalog_build()
+        _module_catalog = True
+        try:
+            yield catalog_build()
+        finally:
+            _module_catalog = False
         transaction.set_rollback(True)
+
+
+_module_catalog = False  # whether a module's catalog is in the database (catalog_built)
+
+
+@pytest.fixture(autouse=True)
+def catalog_only_where_asked(request: pytest.FixtureRequest) -> None:
+    """Fail a test that would see a module's catalog without asking for it (a test after the
+    first one that asks, in a module of tests/search): its own rows would not be alone."""
+    if _module_catalog and "catalog_built" not in request.fixturenames:
+        pytest.fail(
+            "This test runs while its module's fixture catalog is in the database and does not ask "
+            "for it: move it above the module's first test that takes `catalog`, or to another module."
+        )
 
 
 @pytest.fixture

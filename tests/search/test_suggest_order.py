@@ -52,25 +52,6 @@ def _datasets(user: Any, q: str) -> list[str]:
     return [s.value for s in search_suggest(user=user, q=q) if s.kind == "dataset"]
 
 
-def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_each_reader(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = get_user_model().objects.create_superuser("root", password="pw-for-tests-1")
-    readers: list[Any] = [*catalog.users.values(), root, AnonymousUser()]
-    walked_any = 0
-    for q in PREFIXES:
-        for user in readers:
-            with override_settings(GRANARY_ANONYMOUS_READ=True):
-                monkeypatch.setattr(selectors, "SUGGEST_WALK", 0)  # never enough: every card ordered
-                ordered = _datasets(user, q)
-                monkeypatch.setattr(selectors, "SUGGEST_WALK", 1_000)
-                with CaptureQueriesContext(connection) as queries:
-                    walked = _datasets(user, q)
-            assert walked == ordered, (q, user)
-            walked_any += not any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)
-    assert walked_any >= 10  # the walk answered often enough for the comparison to mean something
-
-
 def test_a_walk_that_reaches_unused_datasets_lets_every_card_be_ordered(
     team: Team, member: Any, publish: Any
 ) -> None:
@@ -94,3 +75,22 @@ def test_a_walk_that_reaches_unused_datasets_lets_every_card_be_ordered(
 
     assert found == ["orbit-c", "orbit-0"]
     assert any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)  # ordered in full
+
+
+def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_each_reader(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = get_user_model().objects.create_superuser("root", password="pw-for-tests-1")
+    readers: list[Any] = [*catalog.users.values(), root, AnonymousUser()]
+    walked_any = 0
+    for q in PREFIXES:
+        for user in readers:
+            with override_settings(GRANARY_ANONYMOUS_READ=True):
+                monkeypatch.setattr(selectors, "SUGGEST_WALK", 0)  # never enough: every card ordered
+                ordered = _datasets(user, q)
+                monkeypatch.setattr(selectors, "SUGGEST_WALK", 1_000)
+                with CaptureQueriesContext(connection) as queries:
+                    walked = _datasets(user, q)
+            assert walked == ordered, (q, user)
+            walked_any += not any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)
+    assert walked_any >= 10  # the walk answered often enough for the comparison to mean something
