@@ -42,14 +42,15 @@ def data_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> P
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _live_server_drops_a_broken_response() -> Iterator[None]:
-    """The live server closes the connection when a response fails after its headers went out,
-    as gunicorn does: Django's development server kept it open, so a client waited its whole
-    timeout (60 s) for the rest of a download cut short on purpose (a corrupt blob).
+def _live_server_as_gunicorn_behaves() -> Iterator[None]:
+    """The live server behaves as gunicorn does, where tests notice:
 
-    It also sends without Nagle's delay, as gunicorn does (TCP_NODELAY): it writes a response's
-    headers and body apart, and the body waited for the client's delayed ACK of the headers, 40 ms
-    per response. Half of the API fuzzer's 193 s went to that wait."""
+    - it closes the connection when a response fails after its headers went out: Django's
+      development server kept it open, so a client waited its whole timeout (60 s) for the rest of
+      a download cut short on purpose (a corrupt blob);
+    - it sends without Nagle's delay (TCP_NODELAY): it writes a response's headers and body apart,
+      and the body waited for the client's delayed ACK of the headers, 40 ms per response (half of
+      the API fuzzer's 193 s)."""
     from django.core.servers.basehttp import ServerHandler, WSGIRequestHandler
 
     def handle_error(self: Any) -> None:
