@@ -347,7 +347,7 @@ def engine_env(
         url = f"sqlite:///{workdir / f'granary{suffix}.sqlite3'}"
     else:
         url = f"{meta['postgres_url'].rstrip('/')}/{meta['postgres_db']}{suffix.replace('-', '_')}"
-    if conn_max_age is not None and engine != "sqlite":
+    if conn_max_age is not None:
         url += f"?conn_max_age={conn_max_age}"  # CONN_MAX_AGE, read by django-environ
     return {
         **os.environ,
@@ -573,7 +573,7 @@ def run_engine(
         + (
             f"; CONN_MAX_AGE={args.conn_max_age}"
             if args.conn_max_age is not None
-            else "; the settings' connections (PostgreSQL: kept 60 s)"
+            else "; the settings' connections (kept 60 s)"
         ),
     ]
     if state.get("build_s"):
@@ -700,7 +700,7 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=None,
         help="seconds the server keeps a database connection (CONN_MAX_AGE, through DATABASE_URL's "
-        "conn_max_age); unset: the settings' (PostgreSQL 60 s, checked before reuse); 0: one per request",
+        "conn_max_age); unset: the settings' (60 s; PostgreSQL's checked before reuse); 0: one per request",
     )
     parser.add_argument(
         "--postgres-url",
