@@ -979,8 +979,8 @@ def catalog_build() -> Catalog:
 def catalog_built(django_db_setup: None, django_db_blocker: Any) -> Iterator[Catalog]:
     """The catalog, built once for a module's tests inside a transaction around them all: each
     test's own transaction is a savepoint in it, rolled back after the test, and the catalog goes
-    with the module's. Built for each test, it cost 1.5 s on SQLite and 2.5 s on PostgreSQL, 200
-    times in each of CI's legs. Not for tests that commit (`transactional_db`, a live server)."""
+    with the module's. Built for each test, it cost 1.5 s on SQLite and 2.5 s on PostgreSQL, for
+    each of the 220 tests that use it, in each of CI's legs. Not for tests that commit (`transactional_db`, a live server)."""
     global _module_catalog
     with django_db_blocker.unblock(), transaction.atomic():
         _module_catalog = True
