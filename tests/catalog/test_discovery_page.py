@@ -145,6 +145,15 @@ def test_a_result_card_shows_matched_columns_and_whether_they_hold_pii(browse: A
     assert "latest v1" in card
 
 
+def test_a_result_card_links_its_tags_to_their_filter_in_name_order(browse: Any) -> None:
+    _, page = browse("otto", "/", q="column:email")
+    card = page.split('href="/datasets/newsletter-subscribers/"')[1].split("result-card")[0]
+    assert re.findall(r'<a class="tag" href="\?q=tag:([^"]+)">#([^<]+)</a>', card) == [
+        ("marketing", "marketing"),
+        ("pii", "pii"),
+    ]
+
+
 def test_the_snippet_is_escaped_and_only_its_highlights_are_markup(client: Client, catalog: Catalog) -> None:
     dataset = catalog["seattle-weather"]
     dataset_update(
@@ -216,6 +225,7 @@ def test_a_restricted_card_shows_its_title_summary_and_team_only(browse: Any) ->
     _, insider = browse("hugo", "/", q="genome")
     card = insider.split('href="/datasets/genomics-variants/"')[1].split("</li>")[0]
     assert "GATK" in card and "data restricted" not in card and "latest v1" in card
+    assert "#bioinformatics" in card and "#genomics" in card  # a reader of the data sees its tags
 
 
 def test_a_restricted_dataset_is_not_found_by_its_columns(browse: Any) -> None:
