@@ -1,15 +1,19 @@
-"""Real services for tests: a Redis server and an S3 endpoint (moto's server), on free local ports."""
+"""Real services for tests: a Redis server, an S3 endpoint (moto's server) and Granary itself under
+gunicorn, on free local ports."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -137,3 +141,66 @@ def restartable_redis() -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@dataclass
+class Served:
+    """Granary served by gunicorn (`running_granary`): its address, an API session with an admin
+    token of the superuser `ops`, and the gunicorn process."""
+
+    url: str
+    api: Any
+    web: subprocess.Popen[str]
+
+
+@contextmanager
+def running_granary(env: dict[str, str], logs: Path, *, threads: int = 4) -> Iterator[Served]:
+    """Granary as production runs it on `env` (its DATABASE_URL, REDIS_URL and data directory):
+    migrated, with a superuser `ops` (password DJANGO_SUPERUSER_PASSWORD) and a team `ops`,
+    served by gunicorn (config.wsgi, one gthread worker of `threads` threads) until the block
+    ends. gunicorn's log is `logs`/gunicorn.log."""
+    import requests
+
+    from tests.conftest import wait_for  # tests.conftest imports this module
+
+    root = Path(__file__).resolve().parents[1]
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=root, env=env, check=True, timeout=300)
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.org"],
+        cwd=root,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    port = free_port()
+    log = (logs / "gunicorn.log").open("w")  # a file: a full pipe would stall gunicorn
+    web = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--worker-class", "gthread", "--threads", str(threads), "--timeout", "60",
+         "--no-control-socket"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(answers, timeout=60, what="gunicorn")
+        api = requests.Session()
+        token = api.post(
+            f"{url}/api/v1/auth/token/",
+            json={"username": "ops", "password": env["DJANGO_SUPERUSER_PASSWORD"], "scope": "admin"},
+            timeout=30,
+        ).json()["token"]
+        api.headers["Authorization"] = f"Bearer {token}"
+        assert api.post(f"{url}/api/v1/teams/", json={"slug": "ops", "name": "Ops"}, timeout=30).ok
+        yield Served(url=url, api=api, web=web)
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+        log.close()

@@ -13,7 +13,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,10 +24,7 @@ import pytest
 import requests
 
 from tests.conftest import CSV, files_under, sha256_of, wait_for
-from tests.services import free_port, running_redis
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.services import free_port, running_granary, running_redis
 
 # Its own PostgreSQL, Redis (and S3): the same on every CI leg, so CI runs it once.
 pytestmark = [pytest.mark.integration, pytest.mark.own_services]
@@ -100,44 +96,14 @@ def server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "SECRET_KEY": "test-only-secret-key-test-only-secret-key-0123456789",
             "DJANGO_SUPERUSER_PASSWORD": "restart-pw-0123",
         }
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
-        subprocess.run(
-            [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.org"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            timeout=120,
-        )
-        port = free_port()
-        log = (logs / "gunicorn.log").open("w")  # a file: a full pipe would stall gunicorn
-        web = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--no-control-socket"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _answers(url + "/healthz"), timeout=60, what="gunicorn")
-            api = requests.Session()
-            token = api.post(
-                f"{url}/api/v1/auth/token/",
-                json={"username": "ops", "password": "restart-pw-0123", "scope": "admin"},
-                timeout=30,
-            ).json()["token"]
-            api.headers["Authorization"] = f"Bearer {token}"
-            assert api.post(f"{url}/api/v1/teams/", json={"slug": "ops", "name": "Ops"}, timeout=30).ok
-            created = api.post(
-                f"{url}/api/v1/datasets/",
+        with running_granary(env, logs) as served:
+            created = served.api.post(
+                f"{served.url}/api/v1/datasets/",
                 json={"slug": "scores", "title": "Scores", "team": "ops", "visibility": "internal"},
                 timeout=30,
             )
             assert created.status_code == 201, created.text
-            yield {"url": url, "api": api, "data_dir": data_dir}
-        finally:
-            web.terminate()
-            web.wait(timeout=30)
-            log.close()
+            yield {"url": served.url, "api": served.api, "data_dir": data_dir}
 
 
 def _answers(url: str) -> bool:

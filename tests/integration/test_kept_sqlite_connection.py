@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.conftest import wait_for
-from tests.services import free_port, running_redis
+from tests.services import running_granary, running_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 # Its own database, server and Redis: the same on every CI leg, so CI runs it once.
 pytestmark = [pytest.mark.integration, pytest.mark.own_services]
@@ -55,51 +52,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "SECRET_KEY": "test-only-secret-key-test-only-secret-key-0123456789",
             "DJANGO_SUPERUSER_PASSWORD": "kept-pw-0123",
         }
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
-        subprocess.run(
-            [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.org"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            timeout=120,
-        )
-        port = free_port()
-        log = (root / "gunicorn.log").open("w")  # a file: a full pipe would stall gunicorn
-        web = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--worker-class", "gthread", "--threads", "1", "--timeout", "60", "--no-control-socket"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _answers(url + "/healthz"), timeout=60, what="gunicorn")
-            api = requests.Session()
-            token = api.post(
-                f"{url}/api/v1/auth/token/",
-                json={"username": "ops", "password": "kept-pw-0123", "scope": "admin"},
-                timeout=30,
-            ).json()["token"]
-            api.headers["Authorization"] = f"Bearer {token}"
-            assert api.post(f"{url}/api/v1/teams/", json={"slug": "ops", "name": "Ops"}, timeout=30).ok
-            created = api.post(
-                f"{url}/api/v1/datasets/",
+        # One thread: every request goes through the same connection.
+        with running_granary(env, root, threads=1) as served:
+            created = served.api.post(
+                f"{served.url}/api/v1/datasets/",
                 json={"slug": "rain-gauges", "title": "Rain gauges", "team": "ops", "visibility": "internal"},
                 timeout=30,
             )
             assert created.status_code == 201, created.text
-            yield {"url": url, "api": api, "env": env, "database": database, "web": web}
-        finally:
-            web.terminate()
-            web.wait(timeout=30)
-            log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+            yield {"url": served.url, "api": served.api, "env": env, "database": database, "web": served.web}
 
 
 def _found(server: dict[str, Any], q: str) -> list[str]:
