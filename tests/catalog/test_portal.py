@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from datasets.models import Dataset, Version
@@ -199,3 +202,17 @@ def test_a_version_stuck_in_processing_says_so(signed_in, member, public_dataset
     page = signed_in(member).get("/datasets/churn/versions/1/")
     assert b"Stuck: processing since" in page.content
     assert b"requeue_stuck" in page.content
+
+
+def test_a_tag_on_the_dataset_page_links_to_the_search_for_that_tag(
+    signed_in, outsider, public_dataset, internal_dataset
+):
+    from datasets.models import Tag
+
+    public_dataset.tags.add(Tag.objects.create(name="churn-tag"))
+    search_rebuild()  # factories skip the services that index
+    client = signed_in(outsider)
+    page = client.get(f"/datasets/{public_dataset.slug}/").content.decode()
+    href = re.search(r'<a class="tag" href="([^"]+)">#churn-tag</a>', page).group(1)
+    found = client.get(html.unescape(href))
+    assert [hit.dataset.slug for hit in found.context["results"].hits] == [public_dataset.slug]
