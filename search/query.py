@@ -119,7 +119,14 @@ class Query:
 
 
 def render(query: Query) -> str:
-    return " ".join([w.text() for w in query.words] + [f.text() for f in query.filters])
+    """The query as text that parses back to it. Filters go first, so that a word being typed (a
+    prefix) still ends the text once a facet link adds a filter; a finished last word gets its
+    trailing space back, so that removing a filter does not make it a prefix."""
+    text = " ".join([f.text() for f in query.filters] + [w.text() for w in query.words])
+    last = query.words[-1] if query.words else None
+    if last is not None and not (last.prefix or last.quoted or last.negated):
+        text += " "
+    return text
 
 
 def parse_query(text: str) -> Query:
@@ -127,6 +134,7 @@ def parse_query(text: str) -> Query:
         raise QuerySyntaxError(f"the query is longer than {MAX_LENGTH} characters.", position=MAX_LENGTH)
     words: list[Words] = []
     filters: list[Filter] = []
+    typed = False  # the text ends with a free word (the word being typed)
     position = 0
     length = len(text)
     while position < length:
@@ -151,12 +159,14 @@ def parse_query(text: str) -> Query:
                 )
             position += name_match.end()
         value, quoted, value_start, position = _value(text, position, name)
+        typed = False
         if name:
             filters.append(_filter(name, value, negated=negated, position=value_start))
             continue
         found = terms(value)
         if not found:
             continue  # punctuation alone: nothing to look for
+        typed = position == length and not quoted and not negated
         words.append(
             Words(
                 terms=tuple(found),
@@ -168,14 +178,10 @@ def parse_query(text: str) -> Query:
         )
         if len(words) + len(filters) > MAX_PARTS:
             raise QuerySyntaxError(f"the query has more than {MAX_PARTS} words and filters.", position=start)
-    # Type-ahead: the word being typed matches as a prefix, unless it is quoted or finished.
-    for index in range(len(words) - 1, -1, -1):
-        last = words[index]
-        if last.negated:
-            continue
-        if not last.quoted and text and not text[-1].isspace() and text.endswith(last.source):
-            words[index] = replace(last, prefix=True)
-        break
+    # Type-ahead: the word being typed matches as a prefix, unless it is quoted or finished (a
+    # space after it, or a filter: in `ice tag:ice` the text ends with the tag, not the word).
+    if typed:
+        words[-1] = replace(words[-1], prefix=True)
     if len(words) + len(filters) > MAX_PARTS:
         raise QuerySyntaxError(f"the query has more than {MAX_PARTS} words and filters.", position=0)
     if words and not any(not w.negated for w in words) and not filters:

@@ -290,11 +290,45 @@ def test_a_facet_link_adds_its_filter_and_a_selected_one_removes_it(catalog: Cat
     results = search_datasets(user=catalog.users["otto"], q="weather")
     tutorial = next(value for value in results.facets["tag"] if value.value == "tutorial")
     assert (tutorial.count, tutorial.selected) == (1, False)
-    assert tutorial.query == "weather tag:tutorial"
+    assert tutorial.query == "tag:tutorial weather"  # the word still ends the text: a prefix
     narrowed = search_datasets(user=catalog.users["otto"], q=tutorial.query)
     assert [hit.dataset.slug for hit in narrowed.hits] == ["seattle-weather"]
     selected = next(value for value in narrowed.facets["tag"] if value.value == "tutorial")
     assert selected.selected and selected.query == "weather"
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["temperat", "weather ", "tag:time-series temperat", "-seattle weath", '"daily" rain', "hourly temperat"],
+)
+def test_each_facet_link_finds_as_many_datasets_as_its_count(catalog: Catalog, q: str) -> None:
+    # A word being typed is a prefix; a link that put its filter after it made it a whole word,
+    # and `temperat` with its team's link found nothing.
+    results = search_datasets(user=catalog.users["otto"], q=q)
+    assert results.total > 0
+    for name, values in results.facets.items():
+        for value in values:
+            linked = search_datasets(user=catalog.users["otto"], q=value.query, facets=False)
+            expected = results.total if value.selected else value.count
+            if value.selected:  # its link removes it: the search without that filter finds more
+                assert linked.total >= expected, (name, value.value, value.query)
+            else:
+                assert linked.total == expected, (name, value.value, value.query)
+            assert not linked.corrected, value.query
+
+
+def test_removing_a_filter_keeps_a_finished_word_whole(catalog: Catalog) -> None:
+    narrowed = search_datasets(user=catalog.users["otto"], q="temperature tag:time-series")
+    selected = next(value for value in narrowed.facets["tag"] if value.selected)
+    assert selected.query == "temperature "  # not `temperature`, which would be a prefix again
+    assert found(catalog, selected.query) == found(catalog, "temperature ")
+
+
+def test_a_word_before_a_filter_is_whole_even_when_the_filter_ends_with_it(catalog: Catalog) -> None:
+    # `temperat` before a filter is finished: the text ends with the tag's value, not the word.
+    assert found(catalog, "temperat tag:time-series") == set()
+    assert found(catalog, "tag:time-series temperat") != set()
+    assert found(catalog, "temperat tag:temperat") == set()
 
 
 def test_an_unknown_sort_is_a_400_naming_the_sorts(catalog: Catalog, api: Callable[[Any], APIClient]) -> None:
