@@ -142,10 +142,31 @@ def test_granary_search_pages_and_sorts(cli, env):
 
 def test_granary_search_joins_words_and_filters_and_prints_json(cli, env):
     found = json.loads(cli("search", "customer", "--tag", "none", "--json", env=env("mina")).stdout)
-    assert found["query"] == "customer tag:none" and found["total"] == 0
+    assert found["query"] == "tag:none customer" and found["total"] == 0
     found = json.loads(cli("search", "customer", "pii:yes", "--json", env=env("mina")).stdout)
     assert [hit["slug"] for hit in found["results"]] == ["churn"]
     assert found["results"][0]["matched_columns"][0]["name"] == "customer_id"
+
+
+def test_granary_search_keeps_the_word_being_typed_a_prefix_beside_a_team(cli, env):
+    # `custom` is a prefix of customer; with --team put after it, it was a whole word: nothing.
+    typed = json.loads(cli("search", "custom", "--json", env=env("oscar")).stdout)
+    assert {hit["slug"] for hit in typed["results"]} == {"churn", "loyalty"}
+    teamed = json.loads(cli("search", "custom", "--team", "ml-core", "--json", env=env("oscar")).stdout)
+    assert teamed["query"] == "team:ml-core custom"
+    assert {hit["slug"] for hit in teamed["results"]} == {"churn", "loyalty"}
+
+
+def test_granary_search_takes_negated_words_and_filters_as_the_query(cli, env):
+    # `-loyalty` looks like an option to a shell tool; the query syntax says it excludes a word.
+    for args in (("customer", "-loyalty"), ("-loyalty", "customer"), ("customer", "-column:card_id")):
+        found = json.loads(cli("search", *args, "--json", env=env("oscar")).stdout)
+        assert [hit["slug"] for hit in found["results"]] == ["churn"], args
+    assert json.loads(cli("search", "-loyalty", "customer", "--json", env=env("oscar")).stdout)["query"] == (
+        "-loyalty customer"
+    )
+    result = cli("search", "customer", "--colour", "red", env=env("oscar"), check=2)
+    assert "unrecognized arguments: --colour red" in result.stderr
 
 
 def test_granary_search_says_what_is_wrong_with_a_malformed_query(cli, env):
@@ -164,3 +185,7 @@ def test_granary_columns_lists_each_dataset_with_the_column(cli, env):
     assert found["total"] == 2 and len(found["results"]) == 1
     assert "1-1 of 2 column(s)." in cli("columns", "customer_id", "--limit", "1", env=env("oscar")).stdout
     assert "No column like 'iban'" in cli("columns", "iban", env=env("oscar")).stdout
+    # Past the last page: the columns exist, the page is empty.
+    assert cli("columns", "customer_id", "--offset", "5", env=env("oscar")).stdout.strip() == (
+        "No columns from 6 on: 2 in all."
+    )

@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -32,7 +33,10 @@ SORTS = ["relevance", "popular", "updated", "name"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(tokens)
+    if extra:
+        args.query = _query_with_negations(parser, args, extra, tokens)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
@@ -47,6 +51,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a local file that cannot be read or written
         _error(str(exc))
         return 1
+
+
+def _query_with_negations(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str], tokens: list[str]
+) -> list[str]:
+    """`granary search weather -draft -tag:deprecated`: words and filters negated with a leading
+    `-` are the query's, not unknown options. argparse sets them apart (with any word after
+    them); they go back in the order they were typed, which decides the word being typed."""
+    unknown = [arg for arg in extra if arg.startswith("--")]
+    if getattr(args, "command", None) != "search" or unknown:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    wanted = Counter([*args.query, *extra])
+    ordered = []
+    for token in tokens[tokens.index("search") + 1 :]:
+        if wanted[token] > 0:
+            wanted[token] -= 1
+            ordered.append(token)
+    return ordered
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -240,9 +262,10 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    words = [" ".join(args.query)] if args.query else []
-    words += [f"tag:{args.tag}"] if args.tag else []
+    # Filters first: the last word stays the one being typed, a prefix (`custom` finds customer).
+    words = [f"tag:{args.tag}"] if args.tag else []
     words += [f"team:{args.team}"] if args.team else []
+    words += [" ".join(args.query)] if args.query else []
     query = " ".join(words)
     sort = args.sort or ("popular" if args.popular else None)
     found = _client(args).search(query, sort=sort, page=args.page, per_page=args.per_page)
@@ -292,7 +315,10 @@ def _columns(args: argparse.Namespace) -> int:
         return 0
     columns = found["results"]
     if not columns:
-        print(f"No column like '{args.name}' in a dataset you may read.")
+        if found["total"]:
+            print(f"No columns from {args.offset + 1} on: {found['total']} in all.")
+        else:
+            print(f"No column like '{args.name}' in a dataset you may read.")
         return 0
     rows = [("DATASET", "COLUMN", "TYPE", "PII", "DESCRIPTION")]
     rows += [
