@@ -577,27 +577,28 @@ def _corrections(query: Query) -> dict[int, Sequence[str]]:
 
 
 def _did_you_mean(plan: _Plan, hits: list[SearchHit]) -> str:
-    """The query with each corrected word replaced by the candidate the best hit contains."""
+    """The query with each corrected word replaced by the candidate the best hit shows this user:
+    its card, and its data's words when the user may read them. The candidates come from the whole
+    vocabulary, hidden datasets' words included, so the first of them may name one."""
     best = hits[0]
-    document = SearchText.objects.filter(pk=best.dataset.pk).first()
-    text = " ".join(
-        [
-            best.dataset.slug,
-            best.dataset.title,
-            best.dataset.summary,
-            document.readme_text if document else "",
-        ]
-    )
-    present = set(terms(text)) | {
-        term
-        for column in SearchColumn.objects.filter(dataset_id=best.dataset.pk)
-        for term in identifier_terms(column.name)
-    }
+    dataset = best.dataset
+    seen = [dataset.slug, dataset.title, dataset.summary, dataset.team.slug, dataset.team.name]
+    present = set(terms(" ".join(seen)))
+    if best.readable:
+        document = SearchDocument.objects.filter(pk=dataset.pk).values_list("license_key", "format").first()
+        text = SearchText.objects.filter(pk=dataset.pk).values_list("readme_text", flat=True).first()
+        present |= set(terms(" ".join([*best.tags, *(document or ()), text or ""])))
+        for name, description in SearchColumn.objects.filter(dataset_id=dataset.pk).values_list(
+            "name", "description"
+        ):
+            present |= {*identifier_terms(name), *terms(description)}
     words = list(plan.query.words)
     for position, candidates in plan.corrections.items():
-        chosen = next((c for c in candidates if c in present), candidates[0])
-        words[position] = replace(words[position], terms=(chosen,), source=chosen, prefix=False)
-    return plan.query.with_words(tuple(words))
+        chosen = next((c for c in candidates if c in present), None)
+        if chosen is not None:
+            words[position] = replace(words[position], terms=(chosen,), source=chosen, prefix=False)
+    # A corrected word is whole, but the suggestion reads as typed: no trailing space to show.
+    return plan.query.with_words(tuple(words)).rstrip()
 
 
 def _hits(plan: _Plan, rows: list[tuple[int, float]]) -> list[SearchHit]:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from accounts.models import Team
 from datasets.access import dataset_access
-from datasets.models import AccessRequest
+from datasets.models import AccessRequest, Dataset, Tag
 from datasets.services.access_requests import (
     access_request_create,
     access_request_decide,
     access_request_revoke,
 )
+from search.indexer import search_index_dataset
 from search.selectors import columns_search, search_datasets, search_suggest
 from tests.search.catalog import INTERNAL, PUBLIC, RESTRICTED, SPECS, Catalog
 
@@ -100,6 +102,33 @@ def test_a_correction_is_never_drawn_from_a_hidden_dataset(catalog: Catalog) -> 
         results = search_datasets(user=catalog.users["otto"], q=q)
         assert (results.total, results.did_you_mean) == (0, None), q
     assert search_datasets(user=catalog.users["fiona"], q="salray").did_you_mean == "salary"
+
+
+def test_a_did_you_mean_names_a_word_the_user_can_see_in_the_hit(catalog: Catalog) -> None:
+    # `zeppelni` is one letter from the public tag `zeppelin` and from `zeppeli`, a word of another
+    # team's internal dataset: the correction found the public dataset by its tag, and then named
+    # the hidden word, which the hit does not hold.
+    climate, finance = Team.objects.get(slug="climate"), Team.objects.get(slug="finance")
+    airships = Dataset.objects.create(
+        slug="airships",
+        title="Airship registry",
+        summary="Registered airships",
+        team=climate,
+        visibility=PUBLIC,
+    )
+    airships.tags.add(Tag.objects.create(name="zeppelin"))
+    secret = Dataset.objects.create(
+        slug="codenames", title="Codenames", summary="The zeppeli project", team=finance, visibility=INTERNAL
+    )
+    for dataset in (airships, secret):
+        search_index_dataset(dataset_id=dataset.pk)
+    results = search_datasets(user=catalog.users["otto"], q="zeppelni")
+    assert [hit.dataset.slug for hit in results.hits] == ["airships"]
+    assert results.did_you_mean == "zeppelin"
+    assert (
+        search_datasets(user=catalog.users["fiona"], q="codenames zeppelni").did_you_mean
+        == "codenames zeppeli"
+    )
 
 
 # --- restricted datasets -------------------------------------------------------------------------
