@@ -107,6 +107,7 @@ class Engine(Protocol):
     def name_contains(self, value: str) -> SQL: ...
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
     def card_prefixed(self, words: Words) -> tuple[SQL, SQL]: ...
+    def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]: ...
     def candidates(self, word: str) -> list[str]: ...
 
 
@@ -226,6 +227,16 @@ class Sqlite:
         return (
             (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({phrase})"]),
             (condition, [f"{{name}} : ({phrase})"]),
+        )
+
+    def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
+        """Conditions on `search_document d` for excluding words without searching for any
+        (`tag:nlp -draft`): its whole text has one of them; its card has one."""
+        condition = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
+        either = " OR ".join(_fts_phrase(found) for found in words)
+        return (
+            (condition, [f"{{{' '.join(FIELDS)}}} : ({either})"]),
+            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({either})"]),
         )
 
     def name_contains(self, value: str) -> SQL:
@@ -375,6 +386,20 @@ class Postgres:
         return (
             ("d.card_vector @@ %s::tsquery", [_tsquery_words(words)]),
             ("d.card_vector @@ %s::tsquery", [_tsquery_words(words, weight="A")]),
+        )
+
+    def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
+        """As SQLite's, through the GIN indexes of the full and card vectors."""
+        either = " | ".join(_tsquery_words(found) for found in words)
+        return (
+            (
+                "d.dataset_id IN (SELECT dataset_id FROM search_document WHERE full_vector @@ %s::tsquery)",
+                [either],
+            ),
+            (
+                "d.dataset_id IN (SELECT dataset_id FROM search_document WHERE card_vector @@ %s::tsquery)",
+                [either],
+            ),
         )
 
     def name_contains(self, value: str) -> SQL:

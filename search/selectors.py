@@ -193,6 +193,11 @@ class _Plan:
         else:
             sql = f"FROM search_document d{engine().walking(self.walk)}"
             where_params = list(visible_params)
+            if self.query.negative_words:  # `tag:nlp -draft`: words to exclude, none to match
+                (text, text_params), (shown, shown_params) = engine().containing(self.query.negative_words)
+                # A dataset whose data the user may not read is excluded by its card alone.
+                where.append(f"NOT (({readable} AND {text}) OR (NOT {readable} AND {shown}))")
+                where_params += readable_params + text_params + readable_params + shown_params
         for condition in self.query.filters:
             text, condition_params = _filter_sql(condition, readable, readable_params)
             where.append(text)
@@ -237,7 +242,8 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
     elif name == "quality":
         sql, params = "d.quality = %s", [value]
     elif name == "rows":
-        sql, params = f"d.row_count {_operator(condition)} %s", [int(value)]
+        # Never NULL, so that negated it keeps the datasets without a ready version to count.
+        sql, params = f"d.row_count IS NOT NULL AND d.row_count {_operator(condition)} %s", [int(value)]
     elif name == "updated":
         sql, params = _updated_sql(condition)
     else:  # column
@@ -290,18 +296,24 @@ def _updated_sql(condition: Filter) -> SQL:
 
     day = date.fromisoformat(condition.value)
     start = datetime.combine(day, time.min, tzinfo=UTC)
-    end = start + timedelta(days=1)
+    if day == date.max:  # the calendar's last day has no day after it
+        end_sql, end_params = "1=1", []
+        after_sql, after_params = "1=0", []
+    else:
+        end = start + timedelta(days=1)
+        end_sql, end_params = "d.updated_at < %s", [end]
+        after_sql, after_params = "d.updated_at >= %s", [end]
     match condition.operator:
         case ">":
-            return "d.updated_at >= %s", [end]
+            return after_sql, after_params
         case ">=":
             return "d.updated_at >= %s", [start]
         case "<":
             return "d.updated_at < %s", [start]
         case "<=":
-            return "d.updated_at < %s", [end]
+            return end_sql, end_params
         case _:
-            return "(d.updated_at >= %s AND d.updated_at < %s)", [start, end]
+            return f"(d.updated_at >= %s AND {end_sql})", [start, *end_params]
 
 
 def _order(plan: _Plan, sort: str) -> SQL:

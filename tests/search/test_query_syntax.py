@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from datasets.models import Dataset
+from search.indexer import search_index_dataset
 from search.selectors import search_datasets
 from tests.search.catalog import INTERNAL, PUBLIC, RESTRICTED, SPECS, Catalog
 
@@ -131,6 +133,34 @@ def test_a_rows_filter_compares_the_row_count(catalog: Catalog) -> None:
     assert found(catalog, "rows:1,461") == {"seattle-weather"}
 
 
+@pytest.mark.parametrize("operator", ["", ">", ">=", "<", "<="])
+def test_an_updated_filter_takes_the_last_and_first_days_of_the_calendar(
+    catalog: Catalog, api: Callable[[Any], APIClient], operator: str
+) -> None:
+    everything = found(catalog, "updated:>=2000-01-01")  # what an outsider may filter by date
+    assert everything
+    late = found(catalog, f"updated:{operator}9999-12-31")
+    early = found(catalog, f"updated:{operator}0001-01-01")
+    assert late == (everything if operator in ("<", "<=") else set())
+    assert early == (everything if operator in (">", ">=") else set())
+    response = api(catalog.users["otto"]).get(
+        "/api/v1/search/", {"q": f"weather updated:{operator}9999-12-31"}
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_a_negated_rows_filter_keeps_the_datasets_without_a_row_count(catalog: Catalog) -> None:
+    # A dataset with no ready version has no rows to compare: `-rows:>N` does not exclude it.
+    empty = Dataset.objects.create(
+        slug="empty-shelf", title="Empty shelf", team=catalog.teams["climate"], visibility=PUBLIC
+    )
+    search_index_dataset(dataset_id=empty.pk)
+    assert "empty-shelf" in found(catalog, "")
+    assert "empty-shelf" not in found(catalog, "rows:>=0")
+    assert "empty-shelf" in found(catalog, "-rows:>=0")
+    assert found(catalog, "-rows:>100000000000") == found(catalog, "")
+
+
 def test_filters_combine_with_words(catalog: Catalog) -> None:
     assert found(catalog, "trips format:csv certified:yes") == {"city-bike-oslo"}
 
@@ -147,6 +177,24 @@ def test_a_negated_word_excludes_the_datasets_that_have_it(catalog: Catalog) -> 
     assert "seattle-weather" in found(catalog, "weather")
     assert "seattle-weather" not in found(catalog, "weather -seattle")
     assert "weather-stations" in found(catalog, "weather -seattle")
+
+
+def test_a_negated_word_excludes_beside_filters_alone(catalog: Catalog) -> None:
+    # With no word to search for, the exclusion was dropped: `tag:nlp -draft` listed the draft.
+    everything = found(catalog, "tag:nlp", "nils")
+    assert "legal-clauses" in everything
+    assert found(catalog, "tag:nlp -draft", "nils") == everything - {"legal-clauses"}
+    assert found(catalog, "visibility:internal -draft -clauses", "nils") == found(
+        catalog, "visibility:internal", "nils"
+    ) - {"legal-clauses"}
+
+
+def test_a_negated_word_alone_excludes_a_restricted_dataset_by_its_card_only(catalog: Catalog) -> None:
+    # HaplotypeCaller is in the README of genomics-variants, which an outsider may not read: to
+    # exclude it by that word would tell them what the README says.
+    assert "genomics-variants" in found(catalog, "visibility:restricted -haplotypecaller", "otto")
+    assert "genomics-variants" not in found(catalog, "visibility:restricted -haplotypecaller", "hugo")
+    assert "genomics-variants" not in found(catalog, "visibility:restricted -variants", "otto")  # its title
 
 
 def test_a_negated_column_filter_excludes_the_datasets_with_that_column(catalog: Catalog) -> None:
