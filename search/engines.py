@@ -106,7 +106,7 @@ class Engine(Protocol):
     ) -> SQL: ...
     def name_contains(self, value: str) -> SQL: ...
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]: ...
+    def card_prefixed(self, words: Sequence[Words]) -> tuple[SQL, SQL]: ...
     def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]: ...
     def candidates(self, word: str) -> list[str]: ...
 
@@ -219,14 +219,14 @@ class Sqlite:
         expression = f"{{name}} : ({_fts_expression(query, corrections)})"
         return "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)", [expression]
 
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]:
+    def card_prefixed(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
         """Conditions on `search_document d` for type-ahead, the last word a prefix: its card
-        (slug, title, team, summary) has the words; its slug or title has them."""
+        (slug, title, team, summary) has all the words; its slug or title has them."""
         condition = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
-        phrase = _fts_phrase(words)
+        every = " AND ".join(_fts_phrase(found) for found in words)
         return (
-            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({phrase})"]),
-            (condition, [f"{{name}} : ({phrase})"]),
+            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({every})"]),
+            (condition, [f"{{name}} : ({every})"]),
         )
 
     def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
@@ -380,12 +380,15 @@ class Postgres:
         """A condition on the match's rows: the query matches the slug or title (weight A)."""
         return "d.named", []
 
-    def card_prefixed(self, words: Words) -> tuple[SQL, SQL]:
+    def card_prefixed(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
         """As SQLite's, on the card vector (every document has one; migration search 0007
         indexes them all): a type-ahead reads a small index, not the full vectors."""
         return (
-            ("d.card_vector @@ %s::tsquery", [_tsquery_words(words)]),
-            ("d.card_vector @@ %s::tsquery", [_tsquery_words(words, weight="A")]),
+            ("d.card_vector @@ %s::tsquery", [" & ".join(_tsquery_words(found) for found in words)]),
+            (
+                "d.card_vector @@ %s::tsquery",
+                [" & ".join(_tsquery_words(found, weight="A") for found in words)],
+            ),
         )
 
     def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]:

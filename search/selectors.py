@@ -823,7 +823,10 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     stem = found[-1]
     audience = audience_of(user)
     readable, readable_params = _readable(audience)
-    words = Words(terms=tuple(found), phrase=len(found) > 1, prefix=True, source=q)
+    # Each word anywhere on the card, as search's free words are; the last one being typed.
+    words = [
+        Words(terms=(term,), source=term, prefix=index == len(found) - 1) for index, term in enumerate(found)
+    ]
     rows = _suggested_datasets(audience, words, " ".join(found), max(1, limit // 2))
     datasets = Dataset.objects.only("slug", "title").in_bulk(rows)  # not the README
     suggestions = [
@@ -857,7 +860,7 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
 SUGGEST_WALK = 1_000  # the most used datasets a type-ahead looks among first
 
 
-def _suggested_datasets(audience: Audience, words: Words, key: str, limit: int) -> list[int]:
+def _suggested_datasets(audience: Audience, words: Sequence[Words], key: str, limit: int) -> list[int]:
     """Ids of the datasets whose card has `words` (the last a prefix), best first: the name typed
     whole (`key`), then the names that have the words, then the rest, each most used first (a
     card's use is hidden: as unused; certified first among equals). Not the search's text

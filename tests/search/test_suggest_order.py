@@ -94,3 +94,12 @@ def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_
             assert walked == ordered, (q, user)
             walked_any += not any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)
     assert walked_any >= 10  # the walk answered often enough for the comparison to mean something
+
+
+@pytest.mark.parametrize("q", ["seattle rain", "daily weather seat", "weather seattle", "seattle weath"])
+def test_suggestions_need_the_words_anywhere_on_the_card_not_side_by_side(catalog: Catalog, q: str) -> None:
+    # As search does: `seattle rain` finds seattle-weather (its summary has both, apart), and
+    # type-ahead offered nothing while it looked for the words as one phrase.
+    otto = catalog.users["otto"]
+    assert "seattle-weather" in {hit.dataset.slug for hit in selectors.search_datasets(user=otto, q=q).hits}
+    assert "seattle-weather" in {s.value for s in search_suggest(user=otto, q=q) if s.kind == "dataset"}
