@@ -217,7 +217,12 @@ def suggestion_links(*, q: str, suggestions: list[Suggestion]) -> list[Suggestio
     """Type-ahead entries: a dataset opens its page; a tag or column turns the word being typed
     into its filter (`weather cli` and the tag climate: `weather tag:climate`)."""
     typed = q.rstrip().rsplit(None, 1)
-    before = typed[0] + " " if len(typed) == 2 else ""
+    before = typed[0] if len(typed) == 2 else ""
+    if before.count('"') % 2:  # the word was typed inside a phrase: close it before the filter
+        before += '"'
+    before += " " if before else ""
+    # A negated word or filter being typed stays negated (`-tag:dep` and deprecated: `-tag:deprecated`).
+    negated = "-" if typed and typed[-1].startswith("-") else ""
     links = []
     for suggestion in suggestions:
         if suggestion.kind == "dataset":
@@ -232,7 +237,7 @@ def suggestion_links(*, q: str, suggestions: list[Suggestion]) -> list[Suggestio
             )
             continue
         condition = Filter(suggestion.kind, suggestion.value).text()
-        fill = before + condition
+        fill = before + negated + condition
         links.append(
             SuggestionLink(
                 kind=suggestion.kind,

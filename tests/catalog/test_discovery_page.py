@@ -371,3 +371,12 @@ def test_suggestions_link_datasets_and_fill_in_tag_and_column_filters(browse: An
     assert '<a class="suggestion suggestion-dataset" href="/datasets/seattle-weather/">' in fragment
     _, empty = browse("otto", "/search/suggest/", q=" ")
     assert empty.strip() == ""
+
+
+def test_a_suggested_filter_keeps_the_minus_and_closes_an_open_quote(browse: Any) -> None:
+    # Picking the tag deprecated for `nlp -tag:dep` made it `nlp tag:deprecated`, the opposite;
+    # from `"daily cli` it made `"daily tag:climate`, a query with an unclosed quote.
+    _, fragment = browse("otto", "/search/suggest/", q="weather -tag:cli")
+    assert 'data-fill="weather -tag:climate"' in fragment
+    _, fragment = browse("otto", "/search/suggest/", q='"daily cli')
+    assert 'data-fill=""daily" tag:climate"' in fragment  # entities decoded by browse
