@@ -165,8 +165,14 @@ def test_granary_search_takes_negated_words_and_filters_as_the_query(cli, env):
     assert json.loads(cli("search", "-loyalty", "customer", "--json", env=env("oscar")).stdout)["query"] == (
         "-loyalty customer"
     )
+    # A word starting with h is not -h; an option's value that is also a word stays in its place.
+    found = json.loads(
+        cli("search", "-hourly", "--sort", "name", "-loyalty", "name", "--json", env=env("oscar")).stdout
+    )
+    assert (found["query"], found["sort"]) == ("-hourly -loyalty name", "name")
+    assert "usage: granary search" in cli("search", "-h", env=env("oscar")).stdout
     result = cli("search", "customer", "--colour", "red", env=env("oscar"), check=2)
-    assert "unrecognized arguments: --colour red" in result.stderr
+    assert "unrecognized arguments: --colour" in result.stderr
 
 
 def test_granary_search_says_what_is_wrong_with_a_malformed_query(cli, env):

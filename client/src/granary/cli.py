@@ -15,7 +15,6 @@ import re
 import socket
 import sys
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -34,9 +33,15 @@ SORTS = ["relevance", "popular", "updated", "name"]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     tokens = list(sys.argv[1:] if argv is None else argv)
+    if "search" in tokens:  # -h alone is help; -hourly is a word left out (search has no short options)
+        at = tokens.index("search")
+        tokens[at + 1 :] = ["--help" if arg == "-h" else arg for arg in tokens[at + 1 :]]
     args, extra = parser.parse_known_args(tokens)
-    if extra:
-        args.query = _query_with_negations(parser, args, extra, tokens)
+    unknown = [arg for arg in extra if arg.startswith("--") and arg != "--"]
+    if getattr(args, "command", None) == "search" and not unknown:
+        args.query = _search_words(tokens[tokens.index("search") + 1 :], args.valued)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
@@ -53,22 +58,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _query_with_negations(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str], tokens: list[str]
-) -> list[str]:
-    """`granary search weather -draft -tag:deprecated`: words and filters negated with a leading
-    `-` are the query's, not unknown options. argparse sets them apart (with any word after
-    them); they go back in the order they were typed, which decides the word being typed."""
-    unknown = [arg for arg in extra if arg.startswith("--")]
-    if getattr(args, "command", None) != "search" or unknown:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    wanted = Counter([*args.query, *extra])
-    ordered = []
-    for token in tokens[tokens.index("search") + 1 :]:
-        if wanted[token] > 0:
-            wanted[token] -= 1
-            ordered.append(token)
-    return ordered
+def _search_words(tokens: list[str], valued: frozenset[str]) -> list[str]:
+    """The query of `granary search`, in the order typed (the last word is the one being typed, a
+    prefix), negated words and filters (`-draft`, `-tag:deprecated`) included: argparse takes them
+    for unknown options. Every token that is not an option or an option's value is the query's."""
+    words: list[str] = []
+    position = 0
+    while position < len(tokens):
+        arg = tokens[position]
+        if arg == "--":
+            words += tokens[position + 1 :]
+            break
+        if arg.startswith("--"):
+            position += 2 if arg in valued else 1
+            continue
+        words.append(arg)
+        position += 1
+    return words
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     search = commands.add_parser(
         "search",
         parents=[common],
+        add_help=False,  # no -h: `-hourly` is a word to leave out (main turns a lone -h into --help)
+        allow_abbrev=False,  # options are spelled out, so that _search_words knows them
         help="find datasets you may see, best first",
         description='Words (all must match), "quoted phrases", -word, and filters: column:email '
         "tag:nlp team:vision license:cc-by-4.0 format:parquet certified:yes pii:no quality:failing "
@@ -121,7 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--tag", default="", help="the same as tag:TAG in the query")
     search.add_argument("--team", default="", help="the same as team:TEAM in the query")
     search.add_argument("--popular", action="store_true", help="the same as --sort popular")
-    search.set_defaults(run=_search)
+    search.add_argument("--help", action="help", help="show this help message and exit (-h too)")
+    # The options that take a value, whose value is not a word of the query (_search_words).
+    valued = frozenset(
+        option for action in search._actions if action.nargs != 0 for option in action.option_strings
+    )
+    search.set_defaults(run=_search, valued=valued)
 
     columns = commands.add_parser(
         "columns", parents=[common], help="which datasets have a column like this one"
