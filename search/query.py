@@ -62,7 +62,8 @@ class Filter:
     negated: bool = False
 
     def text(self) -> str:
-        value = f'"{self.value}"' if (" " in self.value or not self.value) else self.value
+        spaced = any(character.isspace() for character in self.value)  # as the parser splits words
+        value = f'"{self.value}"' if (spaced or not self.value) else self.value
         operator = self.operator if self.name in COMPARED and self.operator != "=" else ""
         return f"{'-' if self.negated else ''}{self.name}:{operator}{value}"
 

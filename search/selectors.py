@@ -609,7 +609,8 @@ def _did_you_mean(plan: _Plan, hits: list[SearchHit]) -> str:
         chosen = next((c for c in candidates if c in present), None)
         if chosen is not None:
             words[position] = replace(words[position], terms=(chosen,), source=chosen, prefix=False)
-    # A corrected word is whole, but the suggestion reads as typed: no trailing space to show.
+    # Shown without the trailing space that would keep a corrected last word whole: followed as a
+    # search, that word is a prefix again, as the misspelt one was while typed.
     return plan.query.with_words(tuple(words)).rstrip()
 
 
