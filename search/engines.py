@@ -108,7 +108,12 @@ class Engine(Protocol):
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL: ...
     def card_prefixed(self, words: Sequence[Words]) -> tuple[SQL, SQL]: ...
     def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]: ...
+    def indexed_terms(self, dataset_id: int, *, card: bool) -> set[str]: ...
     def candidates(self, word: str) -> list[str]: ...
+
+
+# A condition on `search_document d` (SQLite): the full-text table matches its row.
+MATCHED = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
@@ -217,27 +222,34 @@ class Sqlite:
     def name_matches(self, query: Query, corrections: dict[int, Sequence[str]]) -> SQL:
         """A condition on `search_document d`: the query matches its slug or title."""
         expression = f"{{name}} : ({_fts_expression(query, corrections)})"
-        return "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)", [expression]
+        return MATCHED, [expression]
 
     def card_prefixed(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
         """Conditions on `search_document d` for type-ahead, the last word a prefix: its card
         (slug, title, team, summary) has all the words; its slug or title has them."""
-        condition = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
         every = " AND ".join(_fts_phrase(found) for found in words)
         return (
-            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({every})"]),
-            (condition, [f"{{name}} : ({every})"]),
+            (MATCHED, [f"{{{' '.join(CARD_FIELDS)}}} : ({every})"]),
+            (MATCHED, [f"{{name}} : ({every})"]),
         )
 
     def containing(self, words: Sequence[Words]) -> tuple[SQL, SQL]:
         """Conditions on `search_document d` for excluding words without searching for any
         (`tag:nlp -draft`): its whole text has one of them; its card has one."""
-        condition = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
         either = " OR ".join(_fts_phrase(found) for found in words)
         return (
-            (condition, [f"{{{' '.join(FIELDS)}}} : ({either})"]),
-            (condition, [f"{{{' '.join(CARD_FIELDS)}}} : ({either})"]),
+            (MATCHED, [f"{{{' '.join(FIELDS)}}} : ({either})"]),
+            (MATCHED, [f"{{{' '.join(CARD_FIELDS)}}} : ({either})"]),
         )
+
+    def indexed_terms(self, dataset_id: int, *, card: bool) -> set[str]:
+        """The terms a dataset's whole text, or its card alone, holds in the index: what a match of
+        it could have found."""
+        fields = " || ' ' || ".join(CARD_FIELDS if card else FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {fields} FROM search_fts WHERE rowid = %s", [dataset_id])
+            row = cursor.fetchone()
+        return set(row[0].split()) if row else set()
 
     def name_contains(self, value: str) -> SQL:
         """A condition on `search_column_name n`: the name contains `value` (3 characters or more)."""
@@ -404,6 +416,17 @@ class Postgres:
                 [either],
             ),
         )
+
+    def indexed_terms(self, dataset_id: int, *, card: bool) -> set[str]:
+        """As SQLite's: the lexemes of the full or the card vector are the terms written."""
+        vector = "card_vector" if card else "full_vector"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT tsvector_to_array({vector}) FROM search_document WHERE dataset_id = %s",
+                [dataset_id],
+            )
+            row = cursor.fetchone()
+        return set(row[0]) if row else set()
 
     def name_contains(self, value: str) -> SQL:
         """As SQLite's, through pg_trgm's index on the names."""

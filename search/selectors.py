@@ -589,21 +589,12 @@ def _corrections(query: Query) -> dict[int, Sequence[str]]:
 
 
 def _did_you_mean(plan: _Plan, hits: list[SearchHit]) -> str:
-    """The query with each corrected word replaced by the candidate the best hit shows this user:
-    its card, and its data's words when the user may read them. The candidates come from the whole
-    vocabulary, hidden datasets' words included, so the first of them may name one."""
+    """The query with each corrected word replaced by the candidate the best hit holds where this
+    user searched it: in its whole text when they may read its data, on its card otherwise. The
+    candidates come from the whole vocabulary, hidden datasets' words included, so the first of
+    them may name one. The hit's terms are read back from the index, which the match searched."""
     best = hits[0]
-    dataset = best.dataset
-    seen = [dataset.slug, dataset.title, dataset.summary, dataset.team.slug, dataset.team.name]
-    present = set(terms(" ".join(seen)))
-    if best.readable:
-        document = SearchDocument.objects.filter(pk=dataset.pk).values_list("license_key", "format").first()
-        text = SearchText.objects.filter(pk=dataset.pk).values_list("readme_text", flat=True).first()
-        present |= set(terms(" ".join([*best.tags, *(document or ()), text or ""])))
-        for name, description in SearchColumn.objects.filter(dataset_id=dataset.pk).values_list(
-            "name", "description"
-        ):
-            present |= {*identifier_terms(name), *terms(description)}
+    present = engine().indexed_terms(best.dataset.pk, card=not best.readable)
     words = list(plan.query.words)
     for position, candidates in plan.corrections.items():
         chosen = next((c for c in candidates if c in present), None)

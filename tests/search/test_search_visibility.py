@@ -102,6 +102,9 @@ def test_a_correction_is_never_drawn_from_a_hidden_dataset(catalog: Catalog) -> 
         results = search_datasets(user=catalog.users["otto"], q=q)
         assert (results.total, results.did_you_mean) == (0, None), q
     assert search_datasets(user=catalog.users["fiona"], q="salray").did_you_mean == "salary"
+    # A restricted dataset found by its card: the correction is a word of the card.
+    card = search_datasets(user=catalog.users["otto"], q="outpatent ")
+    assert ([hit.dataset.slug for hit in card.hits], card.did_you_mean) == (["patient-visits"], "outpatient")
 
 
 def test_a_did_you_mean_names_a_word_the_user_can_see_in_the_hit(catalog: Catalog) -> None:
