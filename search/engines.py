@@ -46,6 +46,12 @@ PG_RANK_WEIGHTS = "'{0.02, 0.06, 0.16, 1.0}'"  # D, C, B, A: as the BM25 weights
 # match to rank a common word cost a second at 100,000 datasets. A match in the README alone
 # still counts; it ranks after the others by popularity, as its weight made it do anyway.
 PG_RANK_FIELDS = ("name", "tags", "team", "summary", "columns")
+# The text score of a match in the README (or licence, format) alone, which the rank vector
+# lacks: below any other match's, and not 0, so that the boost still orders such matches by use.
+PG_README_SCORE = 1e-6
+# The order of the fields' positions in a PostgreSQL vector, which go no further than 16,383:
+# the README (at most 3,000 words) before the columns (any number), so that its phrases are found.
+PG_POSITION_ORDER = ("name", "tags", "team", "summary", "meta", "readme", "columns")
 
 SQL = tuple[str, list[Any]]
 
@@ -323,7 +329,7 @@ class Postgres:
         """The full vector's literal (`search_rebuild` copies it in with the rows). The rank and
         card vectors are its entries of weights A-C and A, C: the server derives them (migration
         search 0014)."""
-        return tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in FIELDS])
+        return tsvector_literal([(text.fields[f], PG_WEIGHTS[f]) for f in PG_POSITION_ORDER])
 
     def write(self, texts: Sequence[IndexedText]) -> None:
         """Nothing more: the vector is written with the document rows (`vector`, taken by the
@@ -373,7 +379,12 @@ class Postgres:
         # The name is looked up in the rank vector, which has it: the full one is TOASTed.
         vector = "card_vector" if card else "rank_vector"
         score, score_params = (
-            (f"ts_rank({PG_RANK_WEIGHTS}, {vector}, %s::tsquery, 1)", [expression]) if scored else ("0", [])
+            (
+                f"greatest(ts_rank({PG_RANK_WEIGHTS}, {vector}, %s::tsquery, 1), {PG_README_SCORE})",
+                [expression],
+            )
+            if scored
+            else ("0", [])
         )
         if card:
             where, params = "visibility = 'restricted' AND card_vector @@ %s::tsquery", [expression]

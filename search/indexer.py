@@ -35,6 +35,15 @@ from search.models import SearchDocument
 from search.text import identifier_terms, markdown_text, terms
 
 README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
+# The distinct words one dataset's text may hold, in bytes: PostgreSQL's tsvector holds 1 MB, and
+# column descriptions of long words in a foreign script passed it, so that the dataset could not
+# be saved. Past it, new words are left out, README and column words first (BUDGET_ORDER).
+INDEX_WORD_BYTES = 512_000
+WORD_COST = 8  # about what PostgreSQL stores for a distinct word beside its letters
+BUDGET_ORDER = ("name", "tags", "team", "summary", "meta", "columns", "readme")
+# A column's name in the index, in bytes of UTF-8: a B-tree key holds about 2.7 kB on
+# PostgreSQL, and a Parquet file may name a column with a whole paragraph.
+COLUMN_NAME_BYTES = 1_000
 VOCABULARY_MIN = 4  # typo correction looks at words of 5 letters or more; a deletion makes 4
 BATCH = 500
 REBUILD_CHUNK = 2_000  # datasets read, tokenized and written at a time by the rebuild
@@ -388,6 +397,36 @@ def _column_terms(name: str) -> tuple[str, ...]:
     return tuple(identifier_terms(name))
 
 
+def _clip(text: str, limit: int = COLUMN_NAME_BYTES) -> str:
+    """`text` cut to `limit` bytes of UTF-8, at a whole character."""
+    if len(text) * 4 <= limit:  # no character takes more than 4 bytes
+        return text
+    return text.encode()[:limit].decode(errors="ignore")
+
+
+def _within_budget(fields: dict[str, list[str]]) -> None:
+    """Leave out of `fields` the new words past INDEX_WORD_BYTES, in BUDGET_ORDER."""
+    # No character takes more than 4 bytes: almost every dataset is within by far.
+    if (
+        sum(4 * sum(map(len, words)) + WORD_COST * len(words) for words in fields.values())
+        <= INDEX_WORD_BYTES
+    ):
+        return
+    seen: set[str] = set()
+    spent = 0
+    for name in BUDGET_ORDER:
+        kept = []
+        for term in fields[name]:
+            if term not in seen:
+                cost = len(term.encode()) + WORD_COST
+                if spent + cost > INDEX_WORD_BYTES:
+                    continue
+                seen.add(term)
+                spent += cost
+            kept.append(term)
+        fields[name] = kept
+
+
 def _entry(source: _Source) -> _Entry:
     version = source.version
     schema: list[SchemaColumn] = []
@@ -415,8 +454,8 @@ def _entry(source: _Source) -> _Entry:
         columns.append(
             (
                 source.dataset_id,
-                name,
-                name.lower(),
+                _clip(name),
+                _clip(name.lower()),
                 str(column.get("type", ""))[:64],
                 description,
                 column_pii,
@@ -425,6 +464,7 @@ def _entry(source: _Source) -> _Entry:
                 source.visibility,
             )
         )
+    _within_budget(fields)
     updated: datetime = source.updated_at
     if version is not None and version.status_changed_at > updated:
         updated = version.status_changed_at

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 # A run of letters, digits and `_`, without the underscores at its ends (`_id_` is `id`).
 TERM = re.compile(r"[^\W_](?:\w*[^\W_])?")
 MAX_TERM = 100  # longer runs (hashes, base64) are noise, and the vocabulary column holds 100
+MAX_POSITION = 16_383  # PostgreSQL's last position in a tsvector
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # Markdown that carries no words: code fences' markers, images, link targets, HTML tags, emphasis.
@@ -61,18 +62,18 @@ def markdown_text(markdown: str, limit: int = 20_000) -> str:
 def tsvector_literal(fields: Sequence[tuple[Iterable[str], str]]) -> str:
     """A PostgreSQL tsvector in its text form from (terms, weight) pairs: `'temp':1A,4A 'max':2B`.
 
-    Positions run on across fields with a gap, so a phrase never spans two fields; PostgreSQL
-    keeps at most 256 positions per term and positions up to 16,383.
+    Positions run on across fields with a gap, so a phrase never spans two fields. PostgreSQL
+    keeps at most 256 positions per term and positions up to 16,383: the terms past that are
+    all written at 16,383, so that they are still found (though not as part of a phrase).
     """
     positions: dict[str, list[str]] = {}
     position = 1
     for field_terms, weight in fields:
         for term in field_terms:
-            if position > 16_383:
-                break
             spots = positions.setdefault(term, [])
-            if len(spots) < 256:
-                spots.append(f"{position}{weight}")
+            spot = f"{min(position, MAX_POSITION)}{weight}"
+            if len(spots) < 256 and not (position > MAX_POSITION and spot in spots):
+                spots.append(spot)
             position += 1
         position += 10
     return " ".join(f"'{_quote(term)}':{','.join(spots)}" for term, spots in positions.items())

@@ -52,3 +52,20 @@ def test_the_daily_recount_lets_an_old_checkout_age_out_of_the_index(
 
     assert search_datasets(user=member, q="gamma").hits[0].checkouts_90d == 0
     assert SearchDocument.objects.get(pk=dataset.pk).boost == 1.0
+
+
+def test_datasets_found_by_their_readme_alone_rank_by_use(team: Team, member: Any, publish: Any) -> None:
+    """PostgreSQL ranks on the fields before the README: such matches have no text score there,
+    and were listed by slug."""
+    readme = "Counted from the ferry by volunteers; the quokka tally is in column n."
+    quiet = DatasetFactory(slug="aardvark-counts", title="Aardvark counts", team=team, readme=readme)
+    used = DatasetFactory(slug="zebra-counts", title="Zebra counts", team=team, readme=readme)
+    for dataset in (quiet, used):
+        dataset.visibility = "public"
+        dataset.save()
+        publish(dataset)
+    checkout_create(user=member, refs=["zebra-counts"], purpose="training")
+
+    hits = search_datasets(user=member, q="quokka ").hits
+    assert [h.dataset.slug for h in hits] == ["zebra-counts", "aardvark-counts"]
+    assert all(h.score > 0 for h in hits)

@@ -1,0 +1,96 @@
+"""What no dataset's text may do to the index: outgrow what the database can hold for one dataset
+(PostgreSQL's tsvector holds 1 MB, positions up to 16,383, B-tree keys of about 2.7 kB), and so
+stop its card from being saved or its new version from becoming ready; or push its later fields
+(README, licence, format) out of reach. Each holds on both databases."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datasets.models import Dataset, Version
+from datasets.services.columns import column_docs_set
+from datasets.services.datasets import dataset_update
+from search.selectors import columns_search, search_datasets
+
+pytestmark = pytest.mark.django_db
+
+
+def parquet(columns: dict[str, list[object]]) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue()
+
+
+def found(owner, q: str) -> list[str]:
+    return [hit.dataset.slug for hit in search_datasets(user=owner, q=q, per_page=100).hits]
+
+
+def long_word(n: int) -> str:
+    """A distinct word of 100 four-byte letters (CJK Extension B): 400 bytes as a lexeme."""
+    head = "".join(chr(0x20000 + ((n >> (4 * k)) & 0xF) + 16 * k) for k in range(4))
+    return head + "".join(chr(0x20100 + (n * 7 + j) % 2000) for j in range(96))
+
+
+def test_column_docs_of_more_than_a_megabyte_of_words_are_saved_and_the_dataset_stays_found(
+    public_dataset: Dataset, publish, owner
+) -> None:
+    columns = {f"c{i}": [1, 2] for i in range(80)}
+    assert publish(public_dataset, data=parquet(columns)).status == Version.Status.READY
+    # 80 descriptions of 49 distinct 400-byte words each: 1.5 MB of distinct words.
+    words = iter(range(1, 10_000))
+    docs = [
+        {"name": f"c{i}", "description": " ".join(long_word(next(words)) for _ in range(49))}
+        for i in range(80)
+    ]
+    docs[0]["description"] = "mangrove " + docs[0]["description"]
+    column_docs_set(dataset=public_dataset, user=owner, docs=docs)
+
+    assert found(owner, "churn ") == ["churn"]
+    assert found(owner, "mangrove ") == ["churn"]
+    # A new version of it is ingested, and becomes ready, with the same words to index.
+    version = publish(public_dataset, data=parquet({**columns, "extra": [3, 4]}))
+    assert version.status == Version.Status.READY, version.failure_reason
+    assert found(owner, "column:extra") == ["churn"]
+
+
+def test_a_column_name_longer_than_the_index_keeps_is_ingested_and_the_others_found(
+    public_dataset: Dataset, publish, owner
+) -> None:
+    long_name = "x" * 3000
+    wide_name = "\U00020000" * 1500  # 6 kB in UTF-8: past a B-tree key's 2.7 kB on PostgreSQL
+    version = publish(public_dataset, data=parquet({long_name: [1], wide_name: [2], "temp_max": [3.5]}))
+
+    assert version.status == Version.Status.READY, version.failure_reason
+    assert [column["name"] for column in version.schema] == [long_name, wide_name, "temp_max"]
+    assert found(owner, "column:temp_max") == ["churn"]
+    assert found(owner, "column:xxxxxxxxxx") == ["churn"]
+    columns = columns_search(user=owner, q="xxxxxxxxxx").columns
+    assert [column.dataset_slug for column in columns] == ["churn"]
+
+
+def test_readme_licence_and_format_are_found_beside_thousands_of_documented_columns(
+    public_dataset: Dataset, publish, owner
+) -> None:
+    columns = {f"col{i}": [1] for i in range(1500)}
+    assert publish(public_dataset, data=parquet(columns)).status == Version.Status.READY
+    describe = "measured value of the sensor in the field station during the day"
+    column_docs_set(
+        dataset=public_dataset,
+        user=owner,
+        docs=[{"name": f"col{i}", "description": describe} for i in range(1500)],
+    )
+    dataset_update(
+        dataset=public_dataset,
+        changes={"readme": "Collected by the zanzibar survey team.", "license": "MIT"},
+        user=owner,
+    )
+
+    assert found(owner, "zanzibar ") == ["churn"]
+    assert found(owner, '"zanzibar survey"') == ["churn"]
+    assert found(owner, "mit ") == ["churn"]
+    assert found(owner, "parquet ") == ["churn"]
+    assert found(owner, "col1499 ") == ["churn"]
