@@ -19,7 +19,7 @@ from datetime import date
 
 from core.errors import InvalidInput
 from core.validation import whole_number
-from search.text import terms
+from search.text import TERM, fold, terms
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "certified": ("yes", "no"),
@@ -89,6 +89,7 @@ class Query:
     words: tuple[Words, ...] = ()
     filters: tuple[Filter, ...] = ()
     text: str = ""
+    matches_nothing: bool = False  # a word no dataset can match, or symbols alone
 
     @property
     def positive_words(self) -> tuple[Words, ...]:
@@ -136,6 +137,7 @@ def parse_query(text: str) -> Query:
     words: list[Words] = []
     filters: list[Filter] = []
     typed = False  # the text ends with a free word (the word being typed)
+    unmatchable = symbols = False  # a word too long to be indexed; a word of symbols alone
     position = 0
     length = len(text)
     while position < length:
@@ -166,7 +168,13 @@ def parse_query(text: str) -> Query:
             continue
         found = terms(value)
         if not found:
-            continue  # punctuation alone: nothing to look for
+            # Symbols alone (`&`, an emoji) are nothing to look for; a word too long to be indexed
+            # (a hash) is something no dataset can match.
+            if TERM.search(fold(value)) and not negated:
+                unmatchable = True
+            else:
+                symbols = True
+            continue
         typed = position == length and not quoted and not negated
         words.append(
             Words(
@@ -189,7 +197,9 @@ def parse_query(text: str) -> Query:
         raise QuerySyntaxError(
             "the query only excludes words; add a word or a filter to search for.", position=0
         )
-    return Query(words=tuple(words), filters=tuple(filters), text=text)
+    # Nothing but symbols finds nothing, as a word that can match nothing does: not everything.
+    nothing = unmatchable or (symbols and not words and not filters)
+    return Query(words=tuple(words), filters=tuple(filters), text=text, matches_nothing=nothing)
 
 
 def _value(text: str, position: int, name: str) -> tuple[str, bool, int, int]:

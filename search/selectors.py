@@ -386,6 +386,16 @@ def search_datasets(
             f"Pages go as deep as the first {MAX_RESULTS:,} results; narrow the search instead.", field="page"
         )
     plan = _Plan(query=query, audience=audience or audience_of(user), team=team)
+    if query.matches_nothing:
+        return SearchResults(
+            query=q,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+            total=0,
+            hits=[],
+            facets=_facet_values(plan, {}) if facets else None,
+        )
     kept = _kept_counts(plan)
     # A query's facets are counted over all it finds, so they give its total too: their
     # visibility counts add up to it (the statement that counted it apart cost a common word 13 ms

@@ -225,6 +225,21 @@ def test_only_the_last_word_is_a_prefix(catalog: Catalog) -> None:
     assert "energy-load" in found(catalog, "hourly temperat")
 
 
+def test_symbols_beside_words_or_filters_are_passed_over(catalog: Catalog) -> None:
+    assert found(catalog, "weather & 🌧 stations") == found(catalog, "weather stations")
+    assert found(catalog, "🌧 tag:weather") == found(catalog, "tag:weather") != set()
+
+
+@pytest.mark.parametrize("q", ["🌧", "& /", "weather " + "a" * 150, "tag:weather " + "a" * 101])
+def test_a_query_with_nothing_searchable_in_a_word_finds_nothing_rather_than_everything(
+    catalog: Catalog, q: str
+) -> None:
+    """A word too long to be indexed (over 100 letters: a hash, base64) can match nothing, and
+    symbols alone are nothing to look for: neither means the whole catalog."""
+    results = search_datasets(user=catalog.users["otto"], q=q)
+    assert (results.total, results.hits) == (0, [])
+
+
 def test_one_typo_in_a_long_word_is_forgiven_with_a_did_you_mean(catalog: Catalog) -> None:
     results = search_datasets(user=catalog.users["otto"], q="penguns")
     assert results.did_you_mean == "penguins"
