@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 
 from core.errors import InvalidInput
+from core.jsonvalues import without_nul
 from core.types import ExpectationResult
 from datasets import storage
 from datasets.models import Version
@@ -179,10 +180,12 @@ def _run_gx(
             "kwargs": expectation["kwargs"],
             "description": describe(expectation),
             "success": bool(raw.get("success")) and not error,
-            "observed_value": detail.get("observed_value"),
+            "observed_value": without_nul(detail.get("observed_value")),
             "unexpected_count": detail.get("unexpected_count"),
             "unexpected_percent": detail.get("unexpected_percent"),
-            "unexpected_examples": (detail.get("partial_unexpected_list") or [])[:UNEXPECTED_EXAMPLES],
+            "unexpected_examples": without_nul(
+                (detail.get("partial_unexpected_list") or [])[:UNEXPECTED_EXAMPLES]
+            ),
             "element_count": detail.get("element_count"),
             "error": error,
         }

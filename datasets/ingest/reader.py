@@ -45,6 +45,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from django.conf import settings
 
+from core.jsonvalues import without_nul
 from datasets.ingest.dates import (
     TIMESTAMP_PARSERS,
     TimeOfDay,
@@ -722,10 +723,12 @@ def _read_all(
         sha256=sha256,
         rows=rows,
         schema=columns_out,
-        profile={"rows": rows, "columns": [p.result(sample.column(i)) for i, p in enumerate(profiles)]},
+        profile=without_nul(
+            {"rows": rows, "columns": [p.result(sample.column(i)) for i, p in enumerate(profiles)]}
+        ),
         preview={
             "columns": schema.names,
-            "rows": preview,
+            "rows": without_nul(preview),
         },
         parquet_path=parquet_path,
     )
@@ -817,6 +820,13 @@ def _check_schema(schema: pa.Schema) -> None:
         if name in seen:
             raise IngestError(f"The column name '{name}' appears twice (columns {seen[name]} and {number}).")
         seen[name] = number
+        # A name is kept exactly as the file has it (a checkout's reader asks for it by name), and
+        # PostgreSQL's JSON holds no NUL: the schema could not be saved.
+        if "\x00" in name or "\x00" in str(schema.field(number - 1).type):
+            raise IngestError(
+                f"Column {number}'s name contains a NUL character (or a field inside it does): "
+                "rename it and upload again."
+            )
 
 
 def _nesting(arrow_type: pa.DataType) -> tuple[int, int]:

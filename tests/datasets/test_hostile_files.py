@@ -368,3 +368,43 @@ def test_the_widening_pass_widens_exactly_as_the_csv_reader_converts(
     version = publish(public_dataset, data=b"\n".join(rows) + b"\n")
     assert version.status == "ready", version.failure_reason
     assert [c["type"] for c in version.schema] == ["integer", widened]
+
+
+def test_a_parquet_column_named_with_a_nul_character_fails_naming_the_column(public_dataset, publish):
+    version = publish(public_dataset, data=parquet_bytes(pa.table({"id": [1, 2], "bad\x00name": [3, 4]})))
+
+    assert version.status == "failed"
+    assert "Column 2's name contains a NUL character" in version.failure_reason
+    assert versions_requeue(older_than_minutes=0) == []
+
+
+def test_parquet_text_holding_nul_characters_is_ingested_and_previewed(public_dataset, publish):
+    version = publish(
+        public_dataset, data=parquet_bytes(pa.table({"id": [1, 2], "note": ["a\x00b", "plain"]}))
+    )
+
+    assert version.status == "ready", version.failure_reason
+    assert version.preview["rows"] == [[1, "a\ufffdb"], [2, "plain"]]
+
+
+def test_a_statement_the_database_refuses_fails_the_version_instead_of_retrying_it_for_ever(
+    public_dataset, publish, monkeypatch, caplog
+):
+    """A limit Granary does not check yet: a row count past a 64-bit integer, which PostgreSQL
+    refuses ("bigint out of range") every time it is saved."""
+    import dataclasses
+
+    real = reader.ingest_file
+
+    def too_many_rows(**kwargs):
+        return dataclasses.replace(real(**kwargs), rows=2**70)
+
+    monkeypatch.setattr(reader, "ingest_file", too_many_rows)
+    with caplog.at_level(logging.ERROR, logger="datasets.services.versions"):
+        version = publish(public_dataset)
+
+    assert version.status == "failed"
+    assert "internal error" in version.failure_reason
+    assert any(r.exc_info for r in caplog.records)
+    Version.objects.filter(pk=version.pk).update(status_changed_at=version.created_at.replace(year=2020))
+    assert versions_requeue(older_than_minutes=0) == []

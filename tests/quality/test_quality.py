@@ -301,3 +301,31 @@ def test_requeue_stuck_sends_lost_runs_again(suited, monkeypatch):
     call_command("requeue_stuck", stdout=out)
     assert sent == [run.pk]
     assert f"Requeued 1 stuck validation runs: [{run.pk}]" in out.getvalue()
+
+
+def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(
+    public_dataset, publish, maintainer
+):
+    """A Parquet file's text may hold NUL characters, which PostgreSQL's JSON cannot: the run's
+    results could not be saved, and the run stayed `running` for the sweeper to send again."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"country": ["NO", "X\x00X"]}), sink)
+    version = publish(public_dataset, data=sink.getvalue())
+    suite_save(
+        dataset=public_dataset,
+        user=maintainer,
+        expectations=[
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": "country", "value_set": ["NO"]},
+            }
+        ],
+    )
+    run = run_now(version)
+    assert run.status == "failed"
+    assert run.results[0]["unexpected_examples"] == ["X\ufffdX"]
