@@ -13,12 +13,14 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from core.database import transient
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 # --- a dependency lost mid-request ---------------------------------------------------------------
 def unavailable_reason(exception: BaseException | None) -> tuple[str, str] | None:
     """(code, message) if `exception` means the database is down for now rather than a bug."""
-    if isinstance(exception, OperationalError | InterfaceError):
+    if exception is not None and transient(exception):
         return "database_unavailable", "The database is not answering (restarting?): nothing was saved."
     return None
 

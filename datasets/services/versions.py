@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.database import transient
 from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
 from core.leases import lease_hold
 from core.outbox import outbox_due, outbox_send, outbox_sweep
@@ -259,8 +260,14 @@ def version_ingest(*, version_id: int) -> Version | None:
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
         failed = True
-    except DatabaseError:
-        raise  # the database, not the file: the task retries, and the version stays processing
+    except DatabaseError as exc:
+        if transient(exc):
+            raise  # the database, not the file: the task retries, and the version stays processing
+        # A statement the database refuses (a limit Granary does not know of yet) refuses it again
+        # on every retry: left processing, the version would be requeued into it for ever.
+        logger.exception("Ingest of version %s failed unexpectedly", version_id)
+        _finish(version_id, status=Version.Status.FAILED, failure_reason=INTERNAL_ERROR)
+        failed = True
     except OSError as exc:
         if exc.errno not in NO_ROOM:
             logger.exception("Ingest of version %s failed unexpectedly", version_id)

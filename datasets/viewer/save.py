@@ -20,6 +20,7 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.database import transient
 from core.errors import GranaryError, InvalidInput, NotFound
 from core.leases import lease_hold
 from core.outbox import outbox_due, outbox_send, outbox_sweep
@@ -178,8 +179,11 @@ def _run(save_id: int) -> None:
         raise
     except GranaryError as exc:
         _fail(save_id, exc.detail)
-    except DatabaseError:
-        raise  # the database, not the query: the task retries, and the save stays pending
+    except DatabaseError as exc:
+        if transient(exc):
+            raise  # the database, not the query: the task retries, and the save stays pending
+        logger.exception("Query save %s failed unexpectedly", save_id)  # it would fail again
+        _fail(save_id, INTERNAL_ERROR)
     except Exception:
         logger.exception("Query save %s failed unexpectedly", save_id)
         _fail(save_id, INTERNAL_ERROR)

@@ -170,3 +170,28 @@ Client().get("/no-such-page/", HTTP_X_REQUEST_ID="req-abc.123")
 def test_text_logs_stay_the_default(settings):
     assert settings.GRANARY_LOG_FORMAT == "text"
     assert "formatter" not in settings.LOGGING["handlers"]["console"]
+
+
+@pytest.mark.django_db
+def test_a_statement_the_database_refuses_is_not_reported_as_the_database_away(owner, monkeypatch):
+    """A refused statement (here a table that is not there) fails the same way on every retry:
+    telling the client to come back in 5 seconds would send it round for ever."""
+    from django.db import DatabaseError, connection, transaction
+
+    from core.database import transient
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM granary_no_such_table")
+
+    with pytest.raises(DatabaseError) as raised, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM granary_no_such_table")
+    assert not transient(raised.value)
+    assert transient(OperationalError(LOST))
+
+    monkeypatch.setattr("api.datasets.dataset_get", refused)
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    response = client.get("/api/v1/datasets/anything/")
+    assert response.status_code == 500
+    assert "database_unavailable" not in response.content.decode()
