@@ -836,22 +836,27 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
         for dataset_id in rows
         if (dataset := datasets.get(dataset_id)) is not None
     ]
-    upper = stem + "\uffff"
-    # Walk the names in index order and keep the first few that some readable dataset has: an
-    # EXISTS per candidate stops at its first readable dataset, where a GROUP BY would count all.
+    # Names that start with the stem, by LIKE rather than a range up to stem + U+FFFF: under a
+    # glibc collation (a PostgreSQL cluster made with en_US.UTF-8) U+FFFF sorts first, and the
+    # range held nothing. Both tables hold distinct names: a few thousand at most.
+    starts = _like_prefix(stem)
+    # Keep the first few names that some readable dataset has: an EXISTS per candidate stops at
+    # its first readable dataset, where a GROUP BY would count all.
     tags = _fetch(
-        "SELECT t.name FROM datasets_tag t WHERE t.name >= %s AND t.name < %s AND EXISTS ("
+        "SELECT t.name FROM datasets_tag t WHERE t.name LIKE %s ESCAPE '\\' AND EXISTS ("
         "SELECT 1 FROM datasets_dataset_tags dt JOIN search_document d ON d.dataset_id = dt.dataset_id "
         f"WHERE dt.tag_id = t.id AND {readable}) ORDER BY t.name LIMIT 3",
-        [stem, upper, *readable_params],
+        [starts, *readable_params],
     )
     suggestions += [Suggestion(kind="tag", value=name, label=f"tag:{name}", url="") for (name,) in tags]
+    # On the columns' own copies of visibility and team (their read index), among every name with
+    # the stem: the first 40 names alone may all belong to datasets the user may not read.
+    column_readable, column_params = _readable(audience, "c")
     columns = _fetch(
-        "SELECT n.name_key FROM (SELECT DISTINCT name_key FROM search_column WHERE name_key >= %s "
-        "AND name_key < %s ORDER BY name_key LIMIT 40) n WHERE EXISTS (SELECT 1 FROM search_column c "
-        f"JOIN search_document d ON d.dataset_id = c.dataset_id WHERE c.name_key = n.name_key AND {readable}) "
+        "SELECT n.name_key FROM search_column_name n WHERE n.name_key LIKE %s ESCAPE '\\' AND EXISTS ("
+        f"SELECT 1 FROM search_column c WHERE c.name_key = n.name_key AND {column_readable}) "
         "ORDER BY length(n.name_key), n.name_key LIMIT 3",
-        [stem, upper, *readable_params],
+        [starts, *column_params],
     )
     suggestions += [
         Suggestion(kind="column", value=name, label=f"column:{name}", url="") for (name,) in columns
@@ -860,6 +865,11 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
 
 
 SUGGEST_WALK = 1_000  # the most used datasets a type-ahead looks among first
+
+
+def _like_prefix(stem: str) -> str:
+    """A LIKE pattern (escaped with a backslash) for the values that start with `stem`."""
+    return stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _suggested_datasets(audience: Audience, words: Sequence[Words], key: str, limit: int) -> list[int]:

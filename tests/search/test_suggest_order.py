@@ -13,6 +13,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Team
+from datasets.models import Tag
 from datasets.services.checkouts import checkout_create
 from search import selectors
 from search.indexer import search_index_dataset
@@ -75,6 +76,29 @@ def test_a_walk_that_reaches_unused_datasets_lets_every_card_be_ordered(
 
     assert found == ["orbit-c", "orbit-0"]
     assert any("THEN 2 WHEN" in query["sql"] for query in queries.captured_queries)  # ordered in full
+
+
+def test_column_and_tag_suggestions_reach_past_names_the_user_may_not_read(
+    team: Team, member: Any, publish: Any
+) -> None:
+    """Other teams' internal datasets may hold many names that sort before the readable one."""
+    hidden_team = TeamFactory(slug="vault")
+    hidden = DatasetFactory(slug="vault-ledger", team=hidden_team, visibility="internal")
+    publish(
+        hidden,
+        data=("id," + ",".join(f"zonal_a{i:02d}" for i in range(60)) + "\n1" + ",1" * 60 + "\n").encode(),
+    )
+    hidden.tags.set([Tag.objects.create(name=f"zonal-a{i:02d}") for i in range(10)])
+    shown = DatasetFactory(slug="zones", team=team, visibility="public")
+    publish(shown, data=b"id,zonal_zz_wind\n1,2\n")
+    shown.tags.set([Tag.objects.create(name="zonal-zz")])
+    for dataset in (hidden, shown):
+        search_index_dataset(dataset_id=dataset.pk)
+
+    suggested = {(s.kind, s.value) for s in search_suggest(user=member, q="zonal")}
+    assert ("column", "zonal_zz_wind") in suggested
+    assert ("tag", "zonal-zz") in suggested
+    assert not {value for kind, value in suggested if value.startswith(("zonal_a", "zonal-a"))}
 
 
 def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_each_reader(
