@@ -32,7 +32,7 @@ from search.facets import (
     facet_counts_replace,
 )
 from search.models import SearchDocument
-from search.text import identifier_terms, markdown_text, terms
+from search.text import fold, identifier_terms, markdown_text, terms
 
 README_TERMS = 3_000  # enough for any README's words to be found; a novel is cut
 # The distinct words one dataset's text may hold, in bytes: PostgreSQL's tsvector holds 1 MB, and
@@ -455,7 +455,7 @@ def _entry(source: _Source) -> _Entry:
             (
                 source.dataset_id,
                 _clip(name),
-                _clip(name.lower()),
+                _clip(fold(name)),
                 str(column.get("type", ""))[:64],
                 description,
                 column_pii,

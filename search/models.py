@@ -95,7 +95,7 @@ class SearchColumn(models.Model):
         Dataset, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     name = models.CharField(max_length=1024)
-    name_key = models.CharField(max_length=1024, help_text="The name, lowercased")
+    name_key = models.CharField(max_length=1024, help_text="The name, lowercased, without accents")
     type = models.CharField(max_length=64)
     description = models.TextField(blank=True)
     pii = models.BooleanField(default=False)

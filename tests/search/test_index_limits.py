@@ -128,3 +128,17 @@ def test_the_index_keys_compare_bytes_on_postgresql_whatever_the_databases_colla
     call_command("search_rebuild", "--jobs", "0", stdout=io.StringIO(), stderr=io.StringIO())
     assert {key: collations()[key] for key in keys} == {key: "C" for key in keys}
     assert found(owner, "ville_ete ") == ["churn"]
+
+
+def test_column_names_are_found_without_their_accents_as_free_words_are(
+    public_dataset: Dataset, publish, owner
+) -> None:
+    publish(public_dataset, data=parquet({"Ville_Été": [1], "température_max": [2.5]}))
+
+    assert found(owner, "ville_ete ") == ["churn"]  # a free word: accents folded
+    for q in ("column:ville_ete", "column:Ville_Été", "column:temperature", "column:TEMPÉRATURE"):
+        assert found(owner, q) == ["churn"], q
+    assert [c.name for c in columns_search(user=owner, q="ete").columns] == ["Ville_Été"]
+    assert [c.name for c in columns_search(user=owner, q="temperature_max").columns] == ["température_max"]
+    (hit,) = search_datasets(user=owner, q="column:temperature").hits
+    assert [c.name for c in hit.matched_columns] == ["température_max"]
