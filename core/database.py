@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+# Either may reach a caller: Django's InterfaceError is not a DatabaseError.
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
+
 # SQLSTATE classes of a database that may answer otherwise in a moment: connection exceptions,
 # insufficient resources, operator intervention (a shutdown), system errors (I/O).
 TRANSIENT_CLASSES = ("08", "53", "57", "58")
-# Serialization failure, deadlock, lock not available, object in use.
-TRANSIENT_CODES = ("40001", "40P01", "55P03", "55006")
+# Serialization failure, deadlock, lock not available, object in use, and a write to a server
+# that is read-only for now (a demoted primary, a standby, during a failover).
+TRANSIENT_CODES = ("40001", "40P01", "55P03", "55006", "25006")
+# Of class 57, the statement timeout (query_canceled): the same statement times out again.
+RECURRING_CODES = ("57014",)
 # SQLite's result codes for the same (extended codes start with these: SQLITE_IOERR_WRITE).
 SQLITE_TRANSIENT = (
     "SQLITE_BUSY",
@@ -25,13 +31,16 @@ SQLITE_TRANSIENT = (
 
 def transient(exc: BaseException) -> bool:
     """Whether a database error may go away by itself (see the module's docstring)."""
+    # Django's InterfaceError (a connection already closed) is no DatabaseError: checked first.
+    if isinstance(exc, InterfaceError):
+        return True
     if not isinstance(exc, DatabaseError):
         return False
-    if isinstance(exc, InterfaceError):  # the connection is gone
-        return True
     cause = exc.__cause__  # the driver's error, which Django's wraps
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate:
+        if sqlstate in RECURRING_CODES:
+            return False
         return sqlstate[:2] in TRANSIENT_CLASSES or sqlstate in TRANSIENT_CODES
     name = getattr(cause, "sqlite_errorname", None)
     if name:

@@ -187,7 +187,7 @@ def _run_gx(
                 (detail.get("partial_unexpected_list") or [])[:UNEXPECTED_EXAMPLES]
             ),
             "element_count": detail.get("element_count"),
-            "error": error,
+            "error": without_nul(error),  # GX's messages quote the values they met
         }
     return out
 

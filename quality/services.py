@@ -19,7 +19,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.database import DATABASE_ERRORS, transient
 from core.errors import InvalidInput, NotReady
+from core.jsonvalues import without_nul
 from core.leases import lease_hold
 from core.outbox import outbox_due, outbox_send, outbox_sweep
 from core.types import ProfileDict
@@ -35,6 +37,7 @@ from webhooks.models import WebhookDelivery
 from webhooks.services import absolute_url, webhooks_publish
 
 logger = logging.getLogger(__name__)
+INTERNAL_ERROR = "Granary could not record this run because of an internal error; it has been logged."
 
 
 # Keys GX writes into a suite and its expectations; anything else is from another tool.
@@ -275,8 +278,6 @@ def validation_run_leased(*, run_id: int) -> ValidationRun | None:
 
 def validation_run(*, run_id: int) -> ValidationRun | None:
     """Run a queued (or, after a worker died, a running) validation to a terminal state."""
-    from quality import runner  # Great Expectations loads with it
-
     started = timezone.now()
     with transaction.atomic():
         claimed = ValidationRun.objects.filter(pk=run_id, status__in=["queued", "running"]).update(
@@ -292,6 +293,25 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
         return run
     ValidationRun.objects.filter(pk=run_id).update(attempts=run.attempts + 1)
     try:
+        _validate_and_record(run)
+    except DATABASE_ERRORS as exc:
+        if transient(exc):
+            raise  # the database, not the data: the task retries, and the run resumes
+        # A result the database refuses refuses it on every retry: left running, the run would be
+        # sent again for ever.
+        logger.exception("validation run %s could not be recorded", run_id)
+        _finish(run_id, status=ValidationRun.Status.ERROR, error=INTERNAL_ERROR)
+    run = ValidationRun.objects.select_related("version__dataset").get(pk=run_id)
+    transaction.on_commit(partial(webhooks_announce_run, run_id=run.pk))
+    return run
+
+
+def _validate_and_record(run: ValidationRun) -> None:
+    """Validate the run's version with real Great Expectations and record how it went."""
+    from quality import runner  # Great Expectations loads with it
+
+    run_id = run.pk
+    try:
         outcome = runner.validate(run.version, run.revision.expectations)
     except StorageUnavailable as exc:
         # The store, not the data: the run is queued again and back in the outbox, so the sweeper
@@ -304,10 +324,12 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
             versions_quality_refresh(dataset_id=run.version.dataset_id, version_ids=[run.version_id])
         raise
     except InvalidInput as exc:
-        _finish(run_id, status=ValidationRun.Status.ERROR, error=exc.detail)
+        _finish(run_id, status=ValidationRun.Status.ERROR, error=without_nul(exc.detail))
     except Exception as exc:  # GX can fail in many ways; the run must still end
         logger.exception("validation run %s crashed", run_id)
-        _finish(run_id, status=ValidationRun.Status.ERROR, error=f"Great Expectations failed: {exc}")
+        _finish(
+            run_id, status=ValidationRun.Status.ERROR, error=without_nul(f"Great Expectations failed: {exc}")
+        )
     else:
         passed = all(r["success"] for r in outcome.results)
         _finish(
@@ -317,9 +339,6 @@ def validation_run(*, run_id: int) -> ValidationRun | None:
             evaluated=len(outcome.results),
             successful=sum(1 for r in outcome.results if r["success"]),
         )
-    run = ValidationRun.objects.select_related("version__dataset").get(pk=run_id)
-    transaction.on_commit(partial(webhooks_announce_run, run_id=run.pk))
-    return run
 
 
 def _finish(run_id: int, **fields: Any) -> None:

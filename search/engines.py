@@ -122,6 +122,11 @@ class Engine(Protocol):
 MATCHED = "d.dataset_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)"
 
 
+def like_escaped(value: str) -> str:
+    """`value` for a LIKE pattern written with ESCAPE '\\' (on both engines): its wildcards literal."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -441,8 +446,7 @@ class Postgres:
 
     def name_contains(self, value: str) -> SQL:
         """As SQLite's, through pg_trgm's index on the names."""
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return "n.name_key LIKE %s", [f"%{escaped}%"]
+        return "n.name_key LIKE %s ESCAPE '\\'", [f"%{like_escaped(value)}%"]
 
     def candidates(self, word: str) -> list[str]:
         # The words one edit away, looked up by key as on SQLite: pg_trgm's similarity at the 0.19

@@ -8,7 +8,10 @@ Django fields, because they differ by engine (migration 0002): on SQLite the FTS
 FTS5 table over column names; on PostgreSQL the tsvector columns `full_vector` and `card_vector`
 of `search_document` with GIN indexes, `rank_vector` (what a match is ranked on, without the
 README; it and the card vector are generated from the full one by the server, migration 0014),
-and a pg_trgm index on column names.
+and a pg_trgm index on column names. On PostgreSQL the text keys (words, column names and keys,
+slugs, lowercased titles and licences, facet values) are `COLLATE "C"` (migration 0017), which
+Django's state does not know: an AlterField of one of them writes its type without it, and is to
+add it back by hand.
 """
 
 from __future__ import annotations

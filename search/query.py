@@ -137,7 +137,7 @@ def parse_query(text: str) -> Query:
     words: list[Words] = []
     filters: list[Filter] = []
     typed = False  # the text ends with a free word (the word being typed)
-    unmatchable = symbols = False  # a word too long to be indexed; a word of symbols alone
+    unmatchable = excluding = symbols = False  # see where a word's terms are found
     position = 0
     length = len(text)
     while position < length:
@@ -167,13 +167,16 @@ def parse_query(text: str) -> Query:
             filters.append(_filter(name, value, negated=negated, position=value_start))
             continue
         found = terms(value)
+        # A run of letters too long to be indexed (a hash) is in no dataset: a word or phrase that
+        # has one matches nothing (excluded, it excludes nothing). Symbols alone (`&`, an emoji)
+        # are nothing to look for, as they are in no index either.
+        runs = TERM.findall(fold(value))
+        if len(runs) != len(found):
+            unmatchable = unmatchable or not negated
+            excluding = excluding or negated
+            continue
         if not found:
-            # Symbols alone (`&`, an emoji) are nothing to look for; a word too long to be indexed
-            # (a hash) is something no dataset can match.
-            if TERM.search(fold(value)) and not negated:
-                unmatchable = True
-            else:
-                symbols = True
+            symbols = True
             continue
         typed = position == length and not quoted and not negated
         words.append(
@@ -193,7 +196,7 @@ def parse_query(text: str) -> Query:
         words[-1] = replace(words[-1], prefix=True)
     if len(words) + len(filters) > MAX_PARTS:
         raise QuerySyntaxError(f"the query has more than {MAX_PARTS} words and filters.", position=0)
-    if words and not any(not w.negated for w in words) and not filters:
+    if (words or excluding) and not any(not w.negated for w in words) and not filters and not unmatchable:
         raise QuerySyntaxError(
             "the query only excludes words; add a word or a filter to search for.", position=0
         )

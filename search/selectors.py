@@ -20,7 +20,7 @@ from core.errors import InvalidInput, NotSignedIn
 from core.types import AnyUser
 from datasets.access import Audience, audience_of
 from datasets.models import Dataset
-from search.engines import SQL, engine
+from search.engines import SQL, engine, like_escaped
 from search.facets import catalog_facet_counts
 from search.models import SearchColumn, SearchDocument, SearchText
 from search.query import CHOICES, Filter, Query, Words, parse_query
@@ -839,7 +839,7 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     # Names that start with the stem, by LIKE rather than a range up to stem + U+FFFF: under a
     # glibc collation (a PostgreSQL cluster made with en_US.UTF-8) U+FFFF sorts first, and the
     # range held nothing. Both tables hold distinct names: a few thousand at most.
-    starts = _like_prefix(stem)
+    starts = like_escaped(stem) + "%"
     # Keep the first few names that some readable dataset has: an EXISTS per candidate stops at
     # its first readable dataset, where a GROUP BY would count all.
     tags = _fetch(
@@ -865,11 +865,6 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
 
 
 SUGGEST_WALK = 1_000  # the most used datasets a type-ahead looks among first
-
-
-def _like_prefix(stem: str) -> str:
-    """A LIKE pattern (escaped with a backslash) for the values that start with `stem`."""
-    return stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _suggested_datasets(audience: Audience, words: Sequence[Words], key: str, limit: int) -> list[int]:
@@ -927,11 +922,11 @@ def columns_search(*, user: AnyUser, q: str, limit: int = 50, offset: int = 0) -
     (exactly `q` when it is shorter than 3 characters): the exact name first, then the shortest."""
     if not user_may_browse(user):
         raise NotSignedIn("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    if len(q.strip()) > 200:  # as typed: a ligature folds into several letters
+        raise InvalidInput("A column name is at most 200 characters here.", field="q")
     key = fold(q.strip())
     if not key:
         raise InvalidInput("Give part of a column name, e.g. ?q=customer_id.", field="q")
-    if len(key) > 200:
-        raise InvalidInput("A column name is at most 200 characters here.", field="q")
     # On the columns' copies of the dataset's visibility and team: the counts read one index.
     readable, readable_params = _readable(audience_of(user), "c")
     limit, offset = max(1, min(limit, 200)), max(0, offset)

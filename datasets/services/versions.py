@@ -13,13 +13,14 @@ from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.core.validators import URLValidator
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
-from core.database import transient
+from core.database import DATABASE_ERRORS, transient
 from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
+from core.jsonvalues import without_nul
 from core.leases import lease_hold
 from core.outbox import outbox_due, outbox_send, outbox_sweep
 from core.validation import validate
@@ -260,7 +261,7 @@ def version_ingest(*, version_id: int) -> Version | None:
     except GranaryError as exc:
         _finish(version_id, status=Version.Status.FAILED, failure_reason=exc.detail)
         failed = True
-    except DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         if transient(exc):
             raise  # the database, not the file: the task retries, and the version stays processing
         # A statement the database refuses (a limit Granary does not know of yet) refuses it again
@@ -319,6 +320,8 @@ def _finish(version_id: int, **fields: object) -> bool:
         # updates versions under the same lock: the other order could deadlock with it.
         dataset_id = Version.objects.filter(pk=version_id).values_list("dataset_id", flat=True).get()
         list(Dataset.objects.select_for_update(no_key=True).filter(pk=dataset_id).values_list("pk"))
+        if isinstance(fields.get("failure_reason"), str):  # it may quote a column name, NUL and all
+            fields["failure_reason"] = without_nul(fields["failure_reason"])
         changed = Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
             status_changed_at=timezone.now(), **fields
         )

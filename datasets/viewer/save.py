@@ -16,11 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.database import transient
+from core.database import DATABASE_ERRORS, transient
 from core.errors import GranaryError, InvalidInput, NotFound
 from core.leases import lease_hold
 from core.outbox import outbox_due, outbox_send, outbox_sweep
@@ -179,7 +179,7 @@ def _run(save_id: int) -> None:
         raise
     except GranaryError as exc:
         _fail(save_id, exc.detail)
-    except DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         if transient(exc):
             raise  # the database, not the query: the task retries, and the save stays pending
         logger.exception("Query save %s failed unexpectedly", save_id)  # it would fail again

@@ -31,6 +31,20 @@ def fold_keys(apps, schema_editor):  # type: ignore[no-untyped-def]
         )
 
 
+def lowercase_keys(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Back: the keys as the code before this migration writes and looks them up."""
+    connection = schema_editor.connection
+    outside_ascii = "name GLOB '*[^ -~]*'" if connection.vendor == "sqlite" else "name ~ '[^ -~]'"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, name, name_key FROM search_column WHERE {outside_ascii}")  # noqa: S608
+        changed = [(name.lower()[:1024], pk) for pk, name, key in cursor.fetchall() if name.lower()[:1024] != key]
+        cursor.executemany("UPDATE search_column SET name_key = %s WHERE id = %s", changed)
+        cursor.executemany(
+            "INSERT INTO search_column_name (name_key) VALUES (%s) ON CONFLICT DO NOTHING",
+            [(key,) for key in sorted({key for key, _ in changed})],
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [("search", "0017_byte_order_keys")]
 
@@ -40,5 +54,5 @@ class Migration(migrations.Migration):
             name="name_key",
             field=models.CharField(help_text="The name, lowercased, without accents", max_length=1024),
         ),
-        migrations.RunPython(fold_keys, migrations.RunPython.noop),
+        migrations.RunPython(fold_keys, lowercase_keys),
     ]

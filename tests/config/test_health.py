@@ -195,3 +195,57 @@ def test_a_statement_the_database_refuses_is_not_reported_as_the_database_away(o
     response = client.get("/api/v1/datasets/anything/")
     assert response.status_code == 500
     assert "database_unavailable" not in response.content.decode()
+
+
+def _wrapped(django_error: type[Exception], driver_error: Exception) -> Exception:
+    """A Django database error as Django raises it: the driver's error as its cause."""
+    try:
+        raise django_error(str(driver_error)) from driver_error
+    except django_error as error:
+        return error
+
+
+def test_what_may_pass_by_itself_is_told_from_what_will_recur() -> None:
+    import sqlite3
+
+    import psycopg.errors
+    from django.db import DataError, InterfaceError, ProgrammingError
+
+    from core.database import transient
+
+    # Django's InterfaceError (a connection already closed) is no DatabaseError.
+    assert transient(InterfaceError("connection already closed"))
+    assert transient(OperationalError(LOST))  # psycopg's lost connection carries no SQLSTATE
+    for away in (
+        psycopg.errors.AdminShutdown(),  # 57P01: a restart
+        psycopg.errors.ReadOnlySqlTransaction(),  # 25006: a demoted primary during a failover
+        psycopg.errors.DeadlockDetected(),
+        psycopg.errors.SerializationFailure(),
+        psycopg.errors.TooManyConnections(),
+    ):
+        assert transient(_wrapped(OperationalError, away)), type(away).__name__
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorname = "SQLITE_BUSY"
+    assert transient(_wrapped(OperationalError, busy))
+    for refused in (
+        psycopg.errors.QueryCanceled(),  # 57014: a statement timeout times out again
+        psycopg.errors.ProgramLimitExceeded(),  # 54000: a tsvector past 1 MB
+        psycopg.errors.NumericValueOutOfRange(),
+    ):
+        assert not transient(_wrapped(DataError, refused)), type(refused).__name__
+    missing = sqlite3.OperationalError("no such table")
+    missing.sqlite_errorname = "SQLITE_ERROR"
+    assert not transient(_wrapped(ProgrammingError, missing))
+
+
+@pytest.mark.django_db
+def test_a_connection_closed_under_a_view_is_a_503_too(api, owner, public_dataset, monkeypatch):
+    from django.db import InterfaceError
+
+    def closed(*args: Any, **kwargs: Any) -> Any:
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr("api.datasets.dataset_get", closed)
+    response = api(owner).get(f"/api/v1/datasets/{public_dataset.slug}/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"

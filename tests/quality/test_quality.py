@@ -329,3 +329,36 @@ def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(
     run = run_now(version)
     assert run.status == "failed"
     assert run.results[0]["unexpected_examples"] == ["X\ufffdX"]
+
+
+@pytest.mark.skipif(
+    __import__("django.db").db.connection.vendor != "postgresql", reason="SQLite's JSON holds a NUL"
+)
+def test_a_result_the_database_refuses_ends_the_run_instead_of_retrying_it_for_ever(
+    public_dataset, publish, maintainer, monkeypatch
+):
+    """Results PostgreSQL refuses (here NUL characters, let through on purpose) are refused on
+    every retry: the run ends in error rather than staying `running` for the sweeper."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"country": ["NO", "X\x00X"]}), sink)
+    version = publish(public_dataset, data=sink.getvalue())
+    suite_save(
+        dataset=public_dataset,
+        user=maintainer,
+        expectations=[
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": "country", "value_set": ["NO"]},
+            }
+        ],
+    )
+    monkeypatch.setattr(runner, "without_nul", lambda value: value)
+    run = run_now(version)
+    assert run.status == "error"
+    assert "internal error" in run.error
+    assert run.finished_at is not None and run.lease_owner == ""

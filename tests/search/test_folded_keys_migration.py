@@ -32,5 +32,10 @@ def test_existing_column_keys_are_folded_and_their_names_added():
             assert cursor.fetchall() == [("Ville_Été", "ville_ete"), ("plain_name", "plain_name")]
             cursor.execute("SELECT name_key FROM search_column_name WHERE name_key LIKE %s", ["ville%"])
             assert {row[0] for row in cursor.fetchall()} >= {"ville_ete"}
+        # Back, the keys are as the code before looks them up.
+        migrate(BEFORE)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name_key FROM search_column ORDER BY position")
+            assert [row[0] for row in cursor.fetchall()] == ["ville_été", "plain_name"]
     finally:
         migrate_to_latest()

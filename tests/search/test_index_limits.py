@@ -108,8 +108,10 @@ def test_the_index_keys_compare_bytes_on_postgresql_whatever_the_databases_colla
 
     keys = [
         ("search_term", "term"),
+        ("search_column", "name"),
         ("search_column", "name_key"),
         ("search_column_name", "name_key"),
+        ("search_document", "slug"),
         ("search_document", "title_key"),
         ("search_document", "license_key"),
         ("search_facet_count", "value"),

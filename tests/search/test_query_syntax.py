@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from core.errors import InvalidInput
 from datasets.models import Dataset
 from search.indexer import search_index_dataset
 from search.query import Filter, parse_query
@@ -230,7 +231,17 @@ def test_symbols_beside_words_or_filters_are_passed_over(catalog: Catalog) -> No
     assert found(catalog, "🌧 tag:weather") == found(catalog, "tag:weather") != set()
 
 
-@pytest.mark.parametrize("q", ["🌧", "& /", "weather " + "a" * 150, "tag:weather " + "a" * 101])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "🌧",
+        "& /",
+        "weather " + "a" * 150,
+        "tag:weather " + "a" * 101,
+        "weather-" + "a" * 150,  # a run too long beside a word it would have been searched with
+        '"weather ' + "a" * 150 + '"',
+    ],
+)
 def test_a_query_with_nothing_searchable_in_a_word_finds_nothing_rather_than_everything(
     catalog: Catalog, q: str
 ) -> None:
@@ -238,6 +249,14 @@ def test_a_query_with_nothing_searchable_in_a_word_finds_nothing_rather_than_eve
     symbols alone are nothing to look for: neither means the whole catalog."""
     results = search_datasets(user=catalog.users["otto"], q=q)
     assert (results.total, results.hits) == (0, [])
+
+
+def test_excluding_only_a_word_too_long_to_be_indexed_is_refused_as_excluding_only_words(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(InvalidInput, match="only excludes words"):
+        search_datasets(user=catalog.users["otto"], q="-" + "a" * 150)
+    assert found(catalog, "tag:weather -" + "a" * 150) == found(catalog, "tag:weather")
 
 
 def test_one_typo_in_a_long_word_is_forgiven_with_a_did_you_mean(catalog: Catalog) -> None:
