@@ -303,11 +303,10 @@ def test_requeue_stuck_sends_lost_runs_again(suited, monkeypatch):
     assert f"Requeued 1 stuck validation runs: [{run.pk}]" in out.getvalue()
 
 
-def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(
-    public_dataset, publish, maintainer
-):
-    """A Parquet file's text may hold NUL characters, which PostgreSQL's JSON cannot: the run's
-    results could not be saved, and the run stayed `running` for the sweeper to send again."""
+@pytest.fixture
+def nul_version(public_dataset, publish, maintainer):
+    """A Parquet version whose text holds a NUL character (which PostgreSQL's JSON cannot), under a
+    suite that reports it as an unexpected value."""
     import io
 
     import pyarrow as pa
@@ -326,7 +325,13 @@ def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(
             }
         ],
     )
-    run = run_now(version)
+    return version
+
+
+def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(nul_version):
+    """The NUL becomes U+FFFD in the results. Before, PostgreSQL could not save them, and the run
+    stayed `running` for the sweeper to send again."""
+    run = run_now(nul_version)
     assert run.status == "failed"
     assert run.results[0]["unexpected_examples"] == ["X\ufffdX"]
 
@@ -334,31 +339,11 @@ def test_unexpected_text_holding_a_nul_character_is_reported_and_the_run_ends(
 @pytest.mark.skipif(
     __import__("django.db").db.connection.vendor != "postgresql", reason="SQLite's JSON holds a NUL"
 )
-def test_a_result_the_database_refuses_ends_the_run_instead_of_retrying_it_for_ever(
-    public_dataset, publish, maintainer, monkeypatch
-):
+def test_a_result_the_database_refuses_ends_the_run_instead_of_retrying_it_for_ever(nul_version, monkeypatch):
     """Results PostgreSQL refuses (here NUL characters, let through on purpose) are refused on
     every retry: the run ends in error rather than staying `running` for the sweeper."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = io.BytesIO()
-    pq.write_table(pa.table({"country": ["NO", "X\x00X"]}), sink)
-    version = publish(public_dataset, data=sink.getvalue())
-    suite_save(
-        dataset=public_dataset,
-        user=maintainer,
-        expectations=[
-            {
-                "type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": "country", "value_set": ["NO"]},
-            }
-        ],
-    )
     monkeypatch.setattr(runner, "without_nul", lambda value: value)
-    run = run_now(version)
+    run = run_now(nul_version)
     assert run.status == "error"
     assert "internal error" in run.error
     assert run.finished_at is not None and run.lease_owner == ""
