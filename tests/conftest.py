@@ -21,23 +21,30 @@ from tests.services import S3_TEST_BUCKET
 DATA = Path(__file__).parent / "data"
 
 
+def storage_settings(request: pytest.FixtureRequest, path: Path) -> dict[str, Any]:
+    """The settings that put a test's blobs under `path`, or, with GRANARY_TEST_STORAGE=s3 (CI's
+    second leg), under a fresh prefix of a bucket on moto's S3 server; the data directory then
+    keeps only working files (`tmp/`)."""
+    values: dict[str, Any] = {"GRANARY_DATA_DIR": path}
+    if os.environ.get("GRANARY_TEST_STORAGE") == "s3":
+        values |= {
+            "GRANARY_S3_ENDPOINT_URL": request.getfixturevalue("s3_endpoint"),
+            "GRANARY_STORAGE_URL": f"s3://{S3_TEST_BUCKET}/t-{os.urandom(8).hex()}",
+            # Django's test client does not follow a redirect to another host: tests read the bytes
+            # from the app, and tests/api/test_download_presigned.py and the client's tests the
+            # redirect.
+            "GRANARY_DOWNLOAD_MODE": "stream",
+        }
+    return values
+
+
 @pytest.fixture(autouse=True)
 def data_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Path:
-    """Every test gets its own GRANARY_DATA_DIR, so leftover files are easy to spot.
-
-    With GRANARY_TEST_STORAGE=s3 (CI's second leg) blobs go to a fresh prefix of a bucket on
-    moto's S3 server instead; the data directory keeps only working files (`tmp/`).
-    """
+    """Every test gets its own GRANARY_DATA_DIR (or S3 prefix), so leftover files are easy to spot."""
     path = tmp_path / "granary-data"
     path.mkdir()
-    settings.GRANARY_DATA_DIR = path
-    if os.environ.get("GRANARY_TEST_STORAGE") == "s3":
-        endpoint = request.getfixturevalue("s3_endpoint")
-        settings.GRANARY_S3_ENDPOINT_URL = endpoint
-        settings.GRANARY_STORAGE_URL = f"s3://{S3_TEST_BUCKET}/t-{os.urandom(8).hex()}"
-        # Django's test client does not follow a redirect to another host: tests read the bytes
-        # from the app, and tests/api/test_download_presigned.py and the client's tests the redirect.
-        settings.GRANARY_DOWNLOAD_MODE = "stream"
+    for name, value in storage_settings(request, path).items():
+        setattr(settings, name, value)
     return path
 
 
@@ -159,14 +166,33 @@ def upload(name: str = "scores.csv", data: bytes = CSV, content_type: str = "tex
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
+def publish_now(
+    dataset: Dataset, data: bytes = CSV, user: Any = None, ingest: bool = True, **kwargs: Any
+) -> Version:
+    """Publish bytes as a new version through the real service and ingest it inline, under the
+    storage settings in force (the `publish` fixture's, or a module's own)."""
+    from datasets import storage
+    from datasets.services.versions import version_create, version_ingest
+
+    path = storage.tmp_dir() / f"fixture-{os.urandom(6).hex()}"
+    path.write_bytes(data)
+    try:
+        version = version_create(
+            dataset=dataset, user=user, path=path, sha256=sha256_of(data), size=len(data), **kwargs
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    if ingest:
+        version_ingest(version_id=version.pk)
+        version.refresh_from_db()
+    return version
+
+
 @pytest.fixture
 def publish(request: pytest.FixtureRequest, data_dir: Path) -> Callable[..., Version]:
     """Publish bytes as a new version through the real service, then ingest it inline; in a test
     with a real worker, wait for that worker to ingest it instead: it gets the version's ingest on
     commit, and a second, unleased ingest beside it deadlocked PostgreSQL in the search indexer."""
-    from datasets import storage
-    from datasets.services.versions import version_create, version_ingest
-
     by_worker = "celery_worker" in request.fixturenames
 
     def make(
@@ -174,24 +200,16 @@ def publish(request: pytest.FixtureRequest, data_dir: Path) -> Callable[..., Ver
     ) -> Version:
         if by_worker:
             request.getfixturevalue("celery_worker")  # running before the send, if called from a fixture
-        path = storage.tmp_dir() / f"fixture-{os.urandom(6).hex()}"
-        path.write_bytes(data)
-        try:
-            version = version_create(
-                dataset=dataset, user=user, path=path, sha256=sha256_of(data), size=len(data), **kwargs
-            )
-        finally:
-            path.unlink(missing_ok=True)
-        if ingest and by_worker:
+        else:
+            return publish_now(dataset, data, user=user, ingest=ingest, **kwargs)
+        version = publish_now(dataset, data, user=user, ingest=False, **kwargs)
+        if ingest:
 
             def ingested() -> bool:
                 version.refresh_from_db()
                 return version.status != Version.Status.PROCESSING
 
             wait_for(ingested, timeout=60, what=f"the worker to ingest version {version.pk}")
-        elif ingest:
-            version_ingest(version_id=version.pk)
-            version.refresh_from_db()
         return version
 
     return make

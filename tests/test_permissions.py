@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -25,11 +28,13 @@ from datasets.services.checkouts import checkout_create
 from lineage.models import ExternalDataset, Job, Run, RunDataset
 from quality.models import ValidationRun
 from quality.services import suite_save
+from tests.conftest import publish_now, storage_settings
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 from webhooks.models import Webhook
 
 pytestmark = pytest.mark.django_db
 
+NO_BROKER = "redis://127.0.0.1:1/0"  # nothing listens: /readyz fails alike for all
 PERSONAS = ["anonymous", "anonymous_read", "outsider", "member", "owner"]
 VISIBILITIES = ["public", "internal", "restricted"]
 
@@ -273,21 +278,51 @@ def test_every_route_has_an_entry():
     assert covered - names == set(), "EXPECTED names routes that no longer exist"
 
 
+@pytest.fixture(scope="module")
+def walked(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    django_db_setup: None,
+    django_db_blocker: Any,
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The world every walk reads, built once for the module (it publishes six versions, which
+    was two thirds of each walk's time) in a transaction that each test's own nests in and rolls
+    back to, and that rolls back itself at the module's end; with the storage settings its blobs
+    were written under, which every test takes (data_dir below)."""
+    storage = storage_settings(request, tmp_path_factory.mktemp("granary-data"))
+    with (
+        django_db_blocker.unblock(),
+        override_settings(**storage, CELERY_BROKER_URL=NO_BROKER),
+        transaction.atomic(),
+    ):
+        team = TeamFactory(slug="ml-core")
+        users = {
+            "outsider": UserFactory(username="oscar"),
+            "member": UserFactory(username="mina"),
+            "owner": UserFactory(username="olivia"),
+            "target": UserFactory(username="tess"),
+            "requester": UserFactory(username="rita"),
+        }
+        MembershipFactory(team=team, user=users["member"], role=Membership.Role.MEMBER)
+        MembershipFactory(team=team, user=users["owner"], role=Membership.Role.OWNER)
+        datasets = {v: DatasetFactory(slug=f"{v}-data", team=team, visibility=v) for v in VISIBILITIES}
+        world = {"team": team, "users": users, "datasets": datasets}
+        _publish_versions(world)
+        yield world, storage
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(db: None, settings: Any) -> dict[str, Any]:
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens: /readyz fails alike for all
-    team = TeamFactory(slug="ml-core")
-    users = {
-        "outsider": UserFactory(username="oscar"),
-        "member": UserFactory(username="mina"),
-        "owner": UserFactory(username="olivia"),
-        "target": UserFactory(username="tess"),
-        "requester": UserFactory(username="rita"),
-    }
-    MembershipFactory(team=team, user=users["member"], role=Membership.Role.MEMBER)
-    MembershipFactory(team=team, user=users["owner"], role=Membership.Role.OWNER)
-    datasets = {v: DatasetFactory(slug=f"{v}-data", team=team, visibility=v) for v in VISIBILITIES}
-    return {"team": team, "users": users, "datasets": datasets}
+def data_dir(walked: tuple[dict[str, Any], dict[str, Any]], settings: Any) -> Path:
+    for name, value in walked[1].items():
+        setattr(settings, name, value)
+    return walked[1]["GRANARY_DATA_DIR"]
+
+
+@pytest.fixture
+def world(walked: tuple[dict[str, Any], dict[str, Any]], db: None, settings: Any) -> dict[str, Any]:
+    settings.CELERY_BROKER_URL = NO_BROKER
+    return walked[0]
 
 
 def client_for(persona: str, world: dict[str, Any], settings: Any, api: bool) -> Client:
@@ -385,14 +420,14 @@ def call(
     return getattr(client, method.lower())(url, data)
 
 
-def _publish_versions(world: dict[str, Any], publish: Any) -> None:
+def _publish_versions(world: dict[str, Any]) -> None:
     """A version of each dataset, a finished job run that read it, an external name of it,
     alias `prod` on the first version and a checkout of it."""
     owner = world["users"]["owner"]
     world["checkouts"] = {}
     world["access_requests"] = {}
     for dataset in world["datasets"].values():
-        first = publish(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
+        first = publish_now(dataset, data=f"a,b\n{dataset.slug},1\n".encode())
         run = Run.objects.create(
             job=Job.objects.get_or_create(namespace="tests", name=f"reads-{dataset.slug}")[0],
             run_id=uuid.uuid4(),
@@ -405,7 +440,7 @@ def _publish_versions(world: dict[str, Any], publish: Any) -> None:
         ExternalDataset.objects.create(
             namespace="postgres://db:5432", name=f"public.{dataset.slug}", dataset=dataset
         )
-        publish(dataset, data=f"a,b,c\n{dataset.slug},2,3\n".encode())
+        publish_now(dataset, data=f"a,b,c\n{dataset.slug},2,3\n".encode())
         revision = suite_save(
             dataset=dataset,
             user=None,
@@ -422,8 +457,7 @@ def _publish_versions(world: dict[str, Any], publish: Any) -> None:
 
 
 @pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))
-def test_who_gets_what(name, method, world, settings, publish):
-    _publish_versions(world, publish)
+def test_who_gets_what(name, method, world, settings):
     # Fifteen wrong passwords in one walk: more than the sign-in limits allow (tests/accounts/test_login_limits.py).
     settings.AXES_FAILURE_LIMIT = 100
     api = name.startswith("api-")
