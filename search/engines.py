@@ -92,6 +92,8 @@ class Engine(Protocol):
     steers: bool  # steer() sets up the transaction of a statement that matches words
     used_walk: str  # documents (`d`) from the most used, each with its columns (`c`), in that order
     named_first: bool  # a relevance page tries the datasets whose slug or title match alone first
+    fence: str  # ends a subquery whose rows the statement around reads in order, not merged into it
+    reorders: bool  # the statement around repeats the subquery's ORDER BY (or its order is lost)
 
     def steer(self, cursor: Any) -> None: ...
     def walking(self, index: str) -> str: ...
@@ -151,6 +153,9 @@ class Sqlite:
     # every column of the name first and sorted them.
     used_walk = "search_document d INDEXED BY search_doc_used_idx CROSS JOIN search_column c"
     named_first = True
+    fence = "LIMIT -1 OFFSET 0"  # SQLite does not flatten a subquery with a LIMIT into a LIMITed query
+    # It reads such a subquery's rows in their order, and an ORDER BY around would sort them again.
+    reorders = False
 
     def steer(self, cursor: Any) -> None:
         """Nothing to steer: FTS5 is the only way to a match."""
@@ -351,6 +356,10 @@ class Postgres:
     # The GIN scan reads every match's row whatever is ranked, and a count reads them again:
     # `sales` 50 -> 43 + 26 ms.
     named_first = False
+    fence = "OFFSET 0"  # PostgreSQL pushes no condition into, nor pulls up, a subquery with one
+    # Its joins may reorder rows; the same ORDER BY around the subquery keeps them in order, and
+    # the planner sees that the subquery's rows come so and does not sort again.
+    reorders = True
 
     def walking(self, index: str) -> str:
         """Nothing: PostgreSQL's planner knows how many documents a filter finds."""

@@ -850,12 +850,17 @@ def search_suggest(*, user: AnyUser, q: str, limit: int = 10) -> list[Suggestion
     )
     suggestions += [Suggestion(kind="tag", value=name, label=f"tag:{name}", url="") for (name,) in tags]
     # On the columns' own copies of visibility and team (their read index), among every name with
-    # the stem: the first 40 names alone may all belong to datasets the user may not read.
+    # the stem: the first 40 names alone may all belong to datasets the user may not read. The
+    # names are sorted first and checked in that order until three pass (the fence keeps the
+    # check out of the sort): checking every name and then sorting took 45 ms for `c` among
+    # 100,000 distinct names on PostgreSQL (8,444 checks), against 15 (3 checks and the sort).
     column_readable, column_params = _readable(audience, "c")
+    index = engine()
     columns = _fetch(
-        "SELECT n.name_key FROM search_column_name n WHERE n.name_key LIKE %s ESCAPE '\\' AND EXISTS ("
-        f"SELECT 1 FROM search_column c WHERE c.name_key = n.name_key AND {column_readable}) "
-        "ORDER BY length(n.name_key), n.name_key LIMIT 3",
+        "SELECT n.name_key FROM (SELECT name_key, length(name_key) AS size FROM search_column_name "
+        f"WHERE name_key LIKE %s ESCAPE '\\' ORDER BY size, name_key {index.fence}) n "
+        f"WHERE EXISTS (SELECT 1 FROM search_column c WHERE c.name_key = n.name_key AND {column_readable}) "
+        f"{'ORDER BY n.size, n.name_key' if index.reorders else ''} LIMIT 3",
         [starts, *column_params],
     )
     suggestions += [

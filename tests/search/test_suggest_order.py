@@ -101,6 +101,21 @@ def test_column_and_tag_suggestions_reach_past_names_the_user_may_not_read(
     assert not {value for kind, value in suggested if value.startswith(("zonal_a", "zonal-a"))}
 
 
+def test_column_suggestions_are_the_shortest_readable_names_first_then_in_name_order(
+    team: Team, member: Any, publish: Any
+) -> None:
+    hidden = DatasetFactory(slug="vault-ledger", team=TeamFactory(slug="vault"), visibility="internal")
+    publish(hidden, data=b"zeta,zeta_0\n1,2\n")
+    shown = DatasetFactory(slug="winds", team=team, visibility="public")
+    publish(shown, data=b"zeta_long_name,zeta_b,zeta_a,zetas\n1,2,3,4\n")
+    for dataset in (hidden, shown):
+        search_index_dataset(dataset_id=dataset.pk)
+
+    columns = [s.value for s in search_suggest(user=member, q="zeta") if s.kind == "column"]
+
+    assert columns == ["zetas", "zeta_a", "zeta_b"]
+
+
 def test_walking_the_most_used_first_suggests_what_ordering_every_card_does_for_each_reader(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
