@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Membership
+from accounts.models import Membership, Team
 from accounts.services import token_create
 from datasets.models import AccessRequest, Dataset, QuerySave
 from datasets.services.aliases import alias_set
@@ -288,7 +289,12 @@ def walked(
     """The world every walk reads, built once for the module (it publishes six versions, which
     was two thirds of each walk's time) in a transaction that each test's own nests in and rolls
     back to, and that rolls back itself at the module's end; with the storage settings its blobs
-    were written under, which every test takes (data_dir below)."""
+    were written under, which every test takes (data_dir below).
+
+    Not for tests that commit (transactional_db, live_server): their flush would empty the world
+    for the tests after them, so data_dir refuses them. Built before any test's autouse fixtures
+    (_no_broker): what it sends to a broker goes through on_commit, which this transaction,
+    rolled back, never reaches."""
     storage = storage_settings(request, tmp_path_factory.mktemp("granary-data"))
     with (
         django_db_blocker.unblock(),
@@ -313,7 +319,11 @@ def walked(
 
 
 @pytest.fixture
-def data_dir(walked: tuple[dict[str, Any], dict[str, Any]], settings: Any) -> Path:
+def data_dir(
+    request: pytest.FixtureRequest, walked: tuple[dict[str, Any], dict[str, Any]], settings: Any
+) -> Path:
+    if committing := {"transactional_db", "live_server"} & set(request.fixturenames):
+        pytest.fail(f"{sorted(committing)} would flush the walk's world: test it in another module")
     for name, value in walked[1].items():
         setattr(settings, name, value)
     return walked[1]["GRANARY_DATA_DIR"]
@@ -321,8 +331,18 @@ def data_dir(walked: tuple[dict[str, Any], dict[str, Any]], settings: Any) -> Pa
 
 @pytest.fixture
 def world(walked: tuple[dict[str, Any], dict[str, Any]], db: None, settings: Any) -> dict[str, Any]:
+    """The walk's world read afresh: a test signs its users in (force_login sets their
+    last_login), and what the database rolls back must not stay on the objects."""
     settings.CELERY_BROKER_URL = NO_BROKER
-    return walked[0]
+    built = walked[0]
+    users = get_user_model().objects.in_bulk([user.pk for user in built["users"].values()])
+    datasets = Dataset.objects.in_bulk([dataset.pk for dataset in built["datasets"].values()])
+    return {
+        **built,
+        "team": Team.objects.get(pk=built["team"].pk),
+        "users": {persona: users[user.pk] for persona, user in built["users"].items()},
+        "datasets": {visibility: datasets[d.pk] for visibility, d in built["datasets"].items()},
+    }
 
 
 def client_for(persona: str, world: dict[str, Any], settings: Any, api: bool) -> Client:
