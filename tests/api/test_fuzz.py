@@ -27,7 +27,8 @@ from quality.services import suite_import, validation_queue
 from tests.factories import DatasetFactory, MembershipFactory, UserFactory, run_event
 from tests.integration.broker import broker_at
 
-pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
+# About 2.5 minutes on PostgreSQL in CI: a slower machine could take it past the suite's limit.
+pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True), pytest.mark.timeout(900)]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = int(os.environ.get("GRANARY_FUZZ_EXAMPLES", "15"))
