@@ -101,14 +101,22 @@ in_arbiter = "great_expectations.expectations.registry" in sys.modules
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:  # a worker
-    before = "great_expectations.expectations.registry" in sys.modules
-    statuses = []
-    environ = RequestFactory().get("/accounts/login/", HTTP_HOST="localhost").environ
-    config.wsgi.application(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    os.write(write, json.dumps({"worker_before_a_request": before, "status": statuses}).encode())
+    try:
+        before = "great_expectations.expectations.registry" in sys.modules
+        statuses = []
+        environ = RequestFactory().get("/accounts/login/", HTTP_HOST="localhost").environ
+        config.wsgi.application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        os.write(write, json.dumps({"worker_before_a_request": before, "status": statuses}).encode())
+    except BaseException:
+        import traceback
+        traceback.print_exc()  # for the test's message: the worker never reaches the top level
     os._exit(0)
+os.close(write)  # a worker that died leaves the pipe empty: the read ends instead of waiting
 os.waitpid(pid, 0)
-worker = json.loads(os.read(read, 1000))
+answer = os.read(read, 1000)
+if not answer:
+    sys.exit("the worker died before answering")
+worker = json.loads(answer)
 print(json.dumps({"preload_app": conf["preload_app"], "in_arbiter": in_arbiter, **worker}))
 """,
         tmp_path,
