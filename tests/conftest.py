@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, Team
@@ -164,6 +166,18 @@ CSV = b"id,name,score\n1,ada,0.5\n2,grace,0.75\n3,linus,0.9\n"
 
 def upload(name: str = "scores.csv", data: bytes = CSV, content_type: str = "text/csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+@contextmanager
+def built_once(django_db_blocker: Any) -> Iterator[None]:
+    """For a module-scoped fixture: what it builds inside goes in a transaction that each test's
+    own nests in (a savepoint rolled back after the test) and that rolls back at the module's end.
+
+    Not for tests that commit (transactional_db, live_server): their flush would empty it for the
+    tests after them."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 def publish_now(

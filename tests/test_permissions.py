@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -29,7 +28,7 @@ from datasets.services.checkouts import checkout_create
 from lineage.models import ExternalDataset, Job, Run, RunDataset
 from quality.models import ValidationRun
 from quality.services import suite_save
-from tests.conftest import publish_now, storage_settings
+from tests.conftest import built_once, publish_now, storage_settings
 from tests.factories import DatasetFactory, MembershipFactory, TeamFactory, UserFactory
 from webhooks.models import Webhook
 
@@ -286,21 +285,14 @@ def walked(
     django_db_setup: None,
     django_db_blocker: Any,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """The world every walk reads, built once for the module (it publishes six versions, which
-    was two thirds of each walk's time) in a transaction that each test's own nests in and rolls
-    back to, and that rolls back itself at the module's end; with the storage settings its blobs
-    were written under, which every test takes (data_dir below).
+    """The world every walk reads, built once for the module (`built_once`: it publishes six
+    versions, which was two thirds of each walk's time), with the storage settings its blobs were
+    written under, which every test takes (data_dir below, which also refuses tests that commit).
 
-    Not for tests that commit (transactional_db, live_server): their flush would empty the world
-    for the tests after them, so data_dir refuses them. Built before any test's autouse fixtures
-    (_no_broker): what it sends to a broker goes through on_commit, which this transaction,
-    rolled back, never reaches."""
+    Built before any test's autouse fixtures (_no_broker): what it sends to a broker goes through
+    on_commit, which its transaction, rolled back, never reaches."""
     storage = storage_settings(request, tmp_path_factory.mktemp("granary-data"))
-    with (
-        django_db_blocker.unblock(),
-        override_settings(**storage, CELERY_BROKER_URL=NO_BROKER),
-        transaction.atomic(),
-    ):
+    with override_settings(**storage, CELERY_BROKER_URL=NO_BROKER), built_once(django_db_blocker):
         team = TeamFactory(slug="ml-core")
         users = {
             "outsider": UserFactory(username="oscar"),
@@ -315,7 +307,6 @@ def walked(
         world = {"team": team, "users": users, "datasets": datasets}
         _publish_versions(world)
         yield world, storage
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Team
@@ -30,6 +29,7 @@ from core.types import SchemaColumn
 from datasets.models import Blob, Checkout, CheckoutItem, ColumnDoc, Dataset, Tag, Version
 from datasets.services.summary import dataset_summary_refresh
 from search.indexer import search_rebuild
+from tests.conftest import built_once
 
 PUBLIC = Dataset.Visibility.PUBLIC
 INTERNAL = Dataset.Visibility.INTERNAL
@@ -977,18 +977,16 @@ def catalog_build() -> Catalog:
 
 @pytest.fixture(scope="module")
 def catalog_built(django_db_setup: None, django_db_blocker: Any) -> Iterator[Catalog]:
-    """The catalog, built once for a module's tests inside a transaction around them all: each
-    test's own transaction is a savepoint in it, rolled back after the test, and the catalog goes
-    with the module's. Built for each test, it cost 1.5 s on SQLite and 2.5 s on PostgreSQL, for
-    each of the 220 tests that use it, in each of CI's legs. Not for tests that commit (`transactional_db`, a live server)."""
+    """The catalog, built once for a module's tests (`built_once`). Built for each test, it cost
+    1.5 s on SQLite and 2.5 s on PostgreSQL, for each of the 220 tests that use it, in each of CI's
+    legs."""
     global _module_catalog
-    with django_db_blocker.unblock(), transaction.atomic():
+    with built_once(django_db_blocker):
         _module_catalog = True
         try:
             yield catalog_build()
         finally:
             _module_catalog = False
-        transaction.set_rollback(True)
 
 
 _module_catalog = False  # whether a module's catalog is in the database (catalog_built)
