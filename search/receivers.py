@@ -3,12 +3,14 @@ import search), and each one re-indexes what it touched inside the same transact
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from accounts.signals import team_changed
+from core.coalesce import once
 from datasets.signals import dataset_changed, datasets_popularity_changed, version_status_changed
 from search.facets import ROW_FIELDS, contributions, facet_counts_apply
 from search.indexer import search_index_dataset, search_index_team, search_popularity_update
@@ -17,13 +19,18 @@ from search.models import SearchDocument
 
 @receiver(dataset_changed, dispatch_uid="search.dataset_changed")
 def dataset_reindex(sender: Any, dataset_id: int, **kwargs: Any) -> None:
-    search_index_dataset(dataset_id=dataset_id)
+    _reindex(dataset_id)
 
 
 @receiver(version_status_changed, dispatch_uid="search.version_status_changed")
 def version_reindex(sender: Any, version: Any, **kwargs: Any) -> None:
     # A version that became ready brings new columns, rows and format.
-    search_index_dataset(dataset_id=version.dataset_id)
+    _reindex(version.dataset_id)
+
+
+def _reindex(dataset_id: int) -> None:
+    # Once per dataset for a write that announces it several times (core.coalesce).
+    once(("search.index", dataset_id), partial(search_index_dataset, dataset_id=dataset_id))
 
 
 @receiver(team_changed, dispatch_uid="search.team_changed")

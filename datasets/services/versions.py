@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.coalesce import coalesced
 from core.database import DATABASE_ERRORS, transient
 from core.errors import Conflict, EmptyUpload, GranaryError, InsufficientStorage, InvalidInput
 from core.jsonvalues import without_nul
@@ -106,7 +107,9 @@ def version_create(
     restored = path is not None and blob_restore(sha256=sha256, source=path)
     created_blob = False
     try:
-        with transaction.atomic():
+        # The dataset's search document is rewritten once, at the end (core.coalesce), not for
+        # each of the three announcements below.
+        with transaction.atomic(), coalesced():
             locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
             duplicate = locked.versions.filter(blob_id=sha256).values_list("number", flat=True).first()
             if duplicate is not None:
@@ -295,9 +298,7 @@ def version_ingest(*, version_id: int) -> Version | None:
         # A read that stopped early leaves pyarrow readers in reference cycles (through the
         # traceback); freed later, at interpreter exit, their threads abort the process.
         gc.collect()
-    version = Version.objects.select_related("dataset").get(pk=version_id)
-    version_status_changed.send(sender=Version, version=version)
-    return version
+    return Version.objects.select_related("dataset").get(pk=version_id)
 
 
 def _progress(version_id: int, bytes_read: int, rows: int) -> None:
@@ -314,8 +315,10 @@ def _publish(path: Path) -> Blob:
 
 
 def _finish(version_id: int, **fields: object) -> bool:
-    """End ingest (once) and refresh the dataset's list fields with it, together or not at all."""
-    with transaction.atomic():
+    """End ingest (once), refresh the dataset's list fields and announce it, together or not at
+    all: a worker that died between the end and its announcement would have left a ready version
+    that was never validated, and no sweep sends a version that is not processing."""
+    with transaction.atomic(), coalesced():
         # The dataset is locked before the version, in the order of the quality service, which
         # updates versions under the same lock: the other order could deadlock with it.
         dataset_id = Version.objects.filter(pk=version_id).values_list("dataset_id", flat=True).get()
@@ -327,6 +330,8 @@ def _finish(version_id: int, **fields: object) -> bool:
         )
         if changed:
             dataset_summary_refresh(dataset_id=dataset_id)
+            version = Version.objects.select_related("dataset").get(pk=version_id)
+            version_status_changed.send(sender=Version, version=version)
     return changed == 1
 
 

@@ -134,6 +134,28 @@ def test_a_failed_ingest_leaves_the_last_ready_columns(
     assert slugs(catalog, "column:rain_mm") == []
 
 
+def test_a_published_version_rewrites_its_document_once_when_created_and_once_when_ingested(
+    catalog: Catalog, publish: Callable[..., Version], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its status, the quality standing recorded for it and the dataset's list fields are each
+    # announced: each asked for the document again, six writes of it per version.
+    import search.receivers
+
+    written: list[int] = []
+    write = search.receivers.search_index_dataset
+
+    def counted(*, dataset_id: int) -> None:
+        written.append(dataset_id)
+        write(dataset_id=dataset_id)
+
+    monkeypatch.setattr(search.receivers, "search_index_dataset", counted)
+    seattle = catalog["seattle-weather"]
+    version = publish(seattle, data=b"date,wind_kph\n2016-01-01,12\n")
+    assert version.status == Version.Status.READY
+    assert written == [seattle.pk, seattle.pk]
+    assert slugs(catalog, "column:wind_kph") == ["seattle-weather"]
+
+
 def test_a_column_description_is_found_once_written(catalog: Catalog) -> None:
     assert slugs(catalog, "anemometer") == []
     column_docs_set(
