@@ -596,7 +596,7 @@ DOCUMENT_FIELDS = tuple(
     field.attname for field in SearchDocument._meta.concrete_fields
 )  # every column Django knows; the engines' own (vectors) come from the engine
 TEXT_TABLES = ("search_text", "search_column", "search_document", "search_term", "search_column_name")
-SWAP_ATTEMPTS = 500  # NOWAIT tries for the rebuild's swap (a few seconds), before it queues
+SWAP_ATTEMPTS = 500  # short tries for the rebuild's swap (a few seconds), before it queues
 COLUMN_NAMES = "SELECT DISTINCT name_key FROM search_column ORDER BY name_key"
 
 
@@ -736,8 +736,8 @@ class _PostgresLoad:
     column rows: 36 s of COPY and 10 s of deferred key checks at the commit) and left the deleted
     rows behind; an index built over rows already there sorts them once. The old tables stay
     readable throughout (locked against other writers only) until the swap, which takes them with
-    NOWAIT and retries: waiting for an exclusive lock while holding another could deadlock with a
-    search that reads two of them. A statement waiting on a table during the swap finds the new
+    short waits and retries: waiting for an exclusive lock while holding another could deadlock
+    with a search that reads two of them. A statement waiting on a table during the swap finds the new
     one by its name. Grants on the old tables go with them."""
 
     KIND = "postgresql"
@@ -850,12 +850,19 @@ class _PostgresLoad:
         return indexes, constraints
 
     def _lock_to_swap(self, cursor: Any) -> None:
-        """Take the old tables for the swap without waiting while holding any of them."""
+        """Take the old tables for the swap without waiting long while holding any of them.
+
+        Tries that wait 20 ms, not NOWAIT: a service re-indexing a dataset meanwhile waits for the
+        rebuild's lock, and NOWAIT is refused by a lock that is only asked for, so it was refused
+        for all 500 tries (25 s), where a wait goes ahead of a waiter whose wait is on this
+        transaction's locks and is granted at once."""
         tables = ", ".join(self.SWAPPED)
         for attempt in range(SWAP_ATTEMPTS):
             try:
                 with transaction.atomic():
-                    cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE NOWAIT")
+                    cursor.execute("SET LOCAL lock_timeout = '20ms'")
+                    cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+                    cursor.execute("SET LOCAL lock_timeout = DEFAULT")
                 return
             except OperationalError:
                 _swap_pause(attempt)

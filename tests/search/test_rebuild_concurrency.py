@@ -85,8 +85,10 @@ def test_search_answers_from_the_old_index_while_a_rebuild_is_open() -> None:
     assert search_datasets(user=reader, q="moraine").total == 1
 
 
-def test_a_dataset_reindexed_during_a_rebuild_keeps_its_change() -> None:
+def test_a_dataset_reindexed_during_a_rebuild_keeps_its_change(monkeypatch: pytest.MonkeyPatch) -> None:
     reader = _catalog()
+    pauses: list[int] = []
+    monkeypatch.setattr("search.indexer._swap_pause", pauses.append)
     dataset = Dataset.objects.get(slug="glacier-1")
     writers: list[tuple[threading.Thread, list[Any]]] = []
 
@@ -104,6 +106,10 @@ def test_a_dataset_reindexed_during_a_rebuild_keeps_its_change() -> None:
     thread.join(30)
 
     assert out == [None]
+    # The writer waits for the rebuild's tables: a lock asked with NOWAIT queues behind it and was
+    # refused 500 times, 25 s, before the rebuild queued ahead of it (as PostgreSQL lets the holder
+    # of a lock that the waiter waits for do) and had its locks at once.
+    assert pauses == []
     assert search_datasets(user=reader, q="fjord").total == 0  # internal now: not the reader's
     assert search_datasets(user=reader, q="glacier").total == 2
     assert SearchDocument.objects.get(pk=dataset.pk).visibility == "internal"
