@@ -22,6 +22,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
@@ -156,19 +157,24 @@ def task_failed(*, sender: Any = None, exception: BaseException | None = None, *
 
 
 def version_status_changed(*, version: Any, **kwargs: Any) -> None:
-    """Ingest ended (ready or failed): count its bytes, and a ready one's throughput."""
+    """Ingest ended (ready or failed): count its bytes, and a ready one's throughput, once the end
+    commits (it is announced inside its transaction, which may yet roll back and be retried)."""
     status = str(version.status)
     if status not in {"ready", "failed"}:
         return
-    INGEST_BYTES.labels(status=status).inc(version.size)
     started = _task_started.get()
     if started:
         seconds = time.perf_counter() - started
     else:  # ingested outside a task (inline): from upload to the final state, queue wait included
         seconds = (version.status_changed_at - version.created_at).total_seconds()
-    if status == "ready" and seconds > 0:
-        INGEST_SECONDS.observe(seconds)
-        INGEST_RATE.observe(version.size / seconds)
+
+    def count() -> None:
+        INGEST_BYTES.labels(status=status).inc(version.size)
+        if status == "ready" and seconds > 0:
+            INGEST_SECONDS.observe(seconds)
+            INGEST_RATE.observe(version.size / seconds)
+
+    transaction.on_commit(count)
 
 
 # The codes of the storage errors (datasets.storage.StorageUnavailable, core.errors'

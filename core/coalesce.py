@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.db import connection
+
 _pending: ContextVar[dict[Hashable, Callable[[], object]] | None] = ContextVar("coalesced", default=None)
 
 
@@ -29,7 +31,12 @@ def once(key: Hashable, work: Callable[[], object]) -> None:
 @contextmanager
 def coalesced() -> Iterator[None]:
     """Collect the `once()` work asked for inside and run it at the end, unless the block raised
-    (its transaction is going anyway). A block inside another joins the outer one."""
+    (its transaction is going anyway). A block inside another joins the outer one.
+
+    Only inside a transaction: a write committed within the block would otherwise be followed by
+    its work only later, or never if the block then raised."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("coalesced() belongs inside transaction.atomic()")
     if _pending.get() is not None:
         yield
         return

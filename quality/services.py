@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.coalesce import coalesced
 from core.database import DATABASE_ERRORS, transient
 from core.errors import InvalidInput, NotReady
 from core.jsonvalues import without_nul
@@ -79,7 +80,8 @@ def suite_save(*, dataset: Dataset, user: User | None, expectations: list[dict[s
             from quality.runner import gx_check
 
             gx_check(expectation, position=position)
-    with transaction.atomic():
+    # The queued run and the refreshed standing each announce the dataset: one re-index.
+    with transaction.atomic(), coalesced():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         number = (locked.suite_revisions.aggregate(top=Max("number"))["top"] or 0) + 1
         revision = SuiteRevision.objects.create(

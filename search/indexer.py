@@ -596,7 +596,7 @@ DOCUMENT_FIELDS = tuple(
     field.attname for field in SearchDocument._meta.concrete_fields
 )  # every column Django knows; the engines' own (vectors) come from the engine
 TEXT_TABLES = ("search_text", "search_column", "search_document", "search_term", "search_column_name")
-SWAP_ATTEMPTS = 500  # short tries for the rebuild's swap (a few seconds), before it queues
+SWAP_ATTEMPTS = 500  # 20 ms tries for the rebuild's swap (10-35 s with pauses), before it queues
 COLUMN_NAMES = "SELECT DISTINCT name_key FROM search_column ORDER BY name_key"
 
 
@@ -857,14 +857,18 @@ class _PostgresLoad:
         for all 500 tries (25 s), where a wait goes ahead of a waiter whose wait is on this
         transaction's locks and is granted at once."""
         tables = ", ".join(self.SWAPPED)
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (configured,) = cursor.fetchone()
         for attempt in range(SWAP_ATTEMPTS):
             try:
                 with transaction.atomic():
                     cursor.execute("SET LOCAL lock_timeout = '20ms'")
                     cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
-                    cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [configured])
                 return
-            except OperationalError:
+            except OperationalError as error:
+                if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
                 _swap_pause(attempt)
         cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")  # busy throughout: queue for them
 

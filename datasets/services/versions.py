@@ -317,7 +317,24 @@ def _publish(path: Path) -> Blob:
 def _finish(version_id: int, **fields: object) -> bool:
     """End ingest (once), refresh the dataset's list fields and announce it, together or not at
     all: a worker that died between the end and its announcement would have left a ready version
-    that was never validated, and no sweep sends a version that is not processing."""
+    that was never validated, and no sweep sends a version that is not processing.
+
+    What hears the announcement runs in this transaction: if it raises, a ready end rolls back and
+    the caller's handlers end the version failed. If it raises for the failure too (a bug there),
+    the version still ends failed, unannounced: back in processing, the sweeper would send it
+    round the same error for ever."""
+    try:
+        return _end(version_id, fields, announce=True)
+    except Exception as exc:
+        if fields.get("status") != Version.Status.FAILED or (
+            isinstance(exc, DATABASE_ERRORS) and transient(exc)
+        ):
+            raise
+        logger.exception("Announcing that version %s failed raised: it ends failed, unannounced", version_id)
+        return _end(version_id, fields, announce=False)
+
+
+def _end(version_id: int, fields: dict[str, object], *, announce: bool) -> bool:
     with transaction.atomic(), coalesced():
         # The dataset is locked before the version, in the order of the quality service, which
         # updates versions under the same lock: the other order could deadlock with it.
@@ -328,7 +345,7 @@ def _finish(version_id: int, **fields: object) -> bool:
         changed = Version.objects.filter(pk=version_id, status=Version.Status.PROCESSING).update(
             status_changed_at=timezone.now(), **fields
         )
-        if changed:
+        if changed and announce:
             dataset_summary_refresh(dataset_id=dataset_id)
             version = Version.objects.select_related("dataset").get(pk=version_id)
             version_status_changed.send(sender=Version, version=version)

@@ -409,3 +409,66 @@ def test_a_statement_the_database_refuses_fails_the_version_instead_of_retrying_
     assert any(r.exc_info for r in caplog.records)
     Version.objects.filter(pk=version.pk).update(status_changed_at=version.created_at.replace(year=2020))
     assert versions_requeue(older_than_minutes=0) == []
+
+
+def _ingest_end_heard_with(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[str]:
+    """What hears that an ingest ended (quality's follower) raises the first `failures` times, as
+    a bug there would; returns the statuses it was told of."""
+    import quality.services
+
+    heard: list[str] = []
+    real = quality.services.versions_quality_refresh
+
+    def follower(**kwargs):
+        version = Version.objects.get(pk=kwargs["version_ids"][0])
+        heard.append(version.status)
+        if version.status != "processing" and len(heard) - 1 <= failures:
+            raise RuntimeError("a bug in what follows an ingest")
+        return real(**kwargs)
+
+    monkeypatch.setattr(quality.services, "versions_quality_refresh", follower)
+    return heard
+
+
+def test_an_ingest_end_whose_announcement_fails_rolls_back_and_ends_failed_counted_once(
+    public_dataset, publish, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    import search.receivers
+    from config.metrics import INGEST_BYTES
+
+    # The search document is written last, at the end of the ingest's transaction: after the
+    # metrics heard of the end. It fails once, for the ready end.
+    writes: list[int] = []
+    write = search.receivers.search_index_dataset
+
+    def flaky(*, dataset_id: int) -> None:
+        writes.append(dataset_id)
+        if len(writes) == 2:
+            raise RuntimeError("a bug in the search index")
+        write(dataset_id=dataset_id)
+
+    monkeypatch.setattr(search.receivers, "search_index_dataset", flaky)
+    ready, failed = INGEST_BYTES.labels(status="ready"), INGEST_BYTES.labels(status="failed")
+    before = ready._value.get(), failed._value.get()
+    with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
+        version = publish(public_dataset)
+
+    assert len(writes) == 3  # the version's creation, its ready end, its failed end
+    assert version.status == "failed"
+    assert "internal error" in version.failure_reason
+    # The ready end rolled back: its bytes are not counted as ingested, the failure's are.
+    assert (ready._value.get(), failed._value.get()) == (before[0], before[1] + version.size)
+
+
+def test_an_ingest_end_whose_announcement_always_fails_still_ends_failed(
+    public_dataset, publish, monkeypatch, caplog
+):
+    heard = _ingest_end_heard_with(monkeypatch, failures=2)
+    with caplog.at_level(logging.ERROR, logger="datasets.services.versions"):
+        version = publish(public_dataset)
+
+    assert heard == ["processing", "ready", "failed"]
+    assert version.status == "failed"  # not processing, which the sweeper would send round again
+    assert "it ends failed, unannounced" in caplog.text
+    Version.objects.filter(pk=version.pk).update(status_changed_at=version.created_at.replace(year=2020))
+    assert versions_requeue(older_than_minutes=0) == []
