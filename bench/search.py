@@ -162,6 +162,9 @@ def child_build(spec: dict[str, Any]) -> dict[str, Any]:
     catalog.base()
     for start in range(0, total, 10_000):
         catalog.datasets(start, min(total, start + 10_000))
+    # Before the fill too: its per-dataset subqueries, planned without statistics on the tables
+    # just loaded, ran for over 15 minutes on PostgreSQL (once; other runs had autovacuum's).
+    analyze()
     filled = _catalog.summaries_fill()
     analyze()
     result = {

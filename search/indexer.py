@@ -397,6 +397,13 @@ def _column_terms(name: str) -> tuple[str, ...]:
     return tuple(identifier_terms(name))
 
 
+@lru_cache(maxsize=65_536)
+def _column_key(name: str) -> tuple[str, str]:
+    """A column's name and its key (folded), each clipped: once per distinct name, as names recur
+    across datasets (2.5 million columns and 3.2 million folds in a rebuild of 100,000: 6 s)."""
+    return _clip(name), _clip(fold(name))
+
+
 def _clip(text: str, limit: int = COLUMN_NAME_BYTES) -> str:
     """`text` cut to `limit` bytes of UTF-8, at a whole character."""
     if len(text) * 4 <= limit:  # no character takes more than 4 bytes
@@ -454,8 +461,7 @@ def _entry(source: _Source) -> _Entry:
         columns.append(
             (
                 source.dataset_id,
-                _clip(name),
-                _clip(fold(name)),
+                *_column_key(name),
                 str(column.get("type", ""))[:64],
                 description,
                 column_pii,
@@ -618,14 +624,18 @@ def _prepare(kind: str, sources: list[_Source]) -> _Prepared:
         datasets=len(entries),
         rows=rows,
         counts=contributions(entry.row for entry in entries),
-        vocabulary={
-            term
-            for entry in entries
-            for words in entry.fields.values()
-            for term in words
-            if len(term) >= VOCABULARY_MIN
-        },
+        vocabulary=_vocabulary(entries),
     )
+
+
+def _vocabulary(entries: list[_Entry]) -> set[str]:
+    # Gathered in C (set.update) and filtered once per distinct term: a comprehension over every
+    # term of every field, each README's included, cost 7 s of a rebuild's 100 s of CPU.
+    found: set[str] = set()
+    for entry in entries:
+        for words in entry.fields.values():
+            found.update(words)
+    return {term for term in found if len(term) >= VOCABULARY_MIN}
 
 
 def _rebuild_jobs(jobs: int | None, total: int) -> int:
