@@ -747,8 +747,8 @@ class _PostgresLoad:
     rows behind; an index built over rows already there sorts them once. The old tables stay
     readable throughout (locked against other writers only) until the swap, which takes them with
     short waits and retries: waiting for an exclusive lock while holding another could deadlock
-    with a search that reads two of them. A statement waiting on a table during the swap finds the new
-    one by its name. Grants on the old tables go with them."""
+    with a search that reads two of them. A statement waiting on a table during the swap finds the
+    new one by its name. Grants on the old tables go with them."""
 
     KIND = "postgresql"
     SWAPPED = TEXT_TABLES

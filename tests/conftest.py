@@ -180,6 +180,24 @@ def built_once(django_db_blocker: Any) -> Iterator[None]:
         transaction.set_rollback(True)
 
 
+def search_writes(monkeypatch: pytest.MonkeyPatch, *, failing: int = 0) -> list[int]:
+    """The datasets whose search document is written from now on, in order, through the signals
+    that ask for it (search.receivers); with `failing`, that write raises, as a bug there would."""
+    import search.receivers
+
+    written: list[int] = []
+    write = search.receivers.search_index_dataset
+
+    def counted(*, dataset_id: int) -> None:
+        written.append(dataset_id)
+        if len(written) == failing:
+            raise RuntimeError("a bug in the search index")
+        write(dataset_id=dataset_id)
+
+    monkeypatch.setattr(search.receivers, "search_index_dataset", counted)
+    return written
+
+
 def publish_now(
     dataset: Dataset, data: bytes = CSV, user: Any = None, ingest: bool = True, **kwargs: Any
 ) -> Version:

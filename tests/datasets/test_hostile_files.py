@@ -23,6 +23,7 @@ from core.errors import GranaryError
 from datasets.ingest import reader
 from datasets.models import Version
 from datasets.services.versions import version_ingest, versions_requeue
+from tests.conftest import search_writes
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -433,21 +434,11 @@ def _ingest_end_heard_with(monkeypatch: pytest.MonkeyPatch, failures: int) -> li
 def test_an_ingest_end_whose_announcement_fails_rolls_back_and_ends_failed_counted_once(
     public_dataset, publish, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    import search.receivers
     from config.metrics import INGEST_BYTES
 
     # The search document is written last, at the end of the ingest's transaction: after the
-    # metrics heard of the end. It fails once, for the ready end.
-    writes: list[int] = []
-    write = search.receivers.search_index_dataset
-
-    def flaky(*, dataset_id: int) -> None:
-        writes.append(dataset_id)
-        if len(writes) == 2:
-            raise RuntimeError("a bug in the search index")
-        write(dataset_id=dataset_id)
-
-    monkeypatch.setattr(search.receivers, "search_index_dataset", flaky)
+    # metrics heard of the end. It fails once, for the ready end (the second write).
+    writes = search_writes(monkeypatch, failing=2)
     ready, failed = INGEST_BYTES.labels(status="ready"), INGEST_BYTES.labels(status="failed")
     before = ready._value.get(), failed._value.get()
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):

@@ -16,6 +16,7 @@ from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
 from search.models import SearchDocument, SearchText
 from search.selectors import search_datasets
+from tests.conftest import search_writes
 from tests.search.catalog import Catalog
 
 
@@ -139,16 +140,7 @@ def test_a_published_version_rewrites_its_document_once_when_created_and_once_wh
 ) -> None:
     # Its status, the quality standing recorded for it and the dataset's list fields are each
     # announced: each asked for the document again, six writes of it per version.
-    import search.receivers
-
-    written: list[int] = []
-    write = search.receivers.search_index_dataset
-
-    def counted(*, dataset_id: int) -> None:
-        written.append(dataset_id)
-        write(dataset_id=dataset_id)
-
-    monkeypatch.setattr(search.receivers, "search_index_dataset", counted)
+    written = search_writes(monkeypatch)
     seattle = catalog["seattle-weather"]
     version = publish(seattle, data=b"date,wind_kph\n2016-01-01,12\n")
     assert version.status == Version.Status.READY
