@@ -67,16 +67,12 @@ class DatasetRowSerializer(serializers.ModelSerializer):
     def get_tags(self, dataset: Dataset) -> list[str]:
         return [tag.name for tag in dataset.tags.all()]
 
-    # The row's numbers are kept on the dataset (datasets.services.summary); dataset_search also
-    # annotates the version numbers, so a list page reads no version row.
+    # The row's versions are kept on the dataset (datasets.services.summary); dataset_search
+    # prefetches their numbers for a page in two queries.
     def get_latest_version(self, dataset: Dataset) -> int | None:
-        if hasattr(dataset, "latest_number"):
-            return dataset.latest_number
         return dataset.latest_version.number if dataset.latest_version else None
 
     def get_certified_version(self, dataset: Dataset) -> int | None:
-        if hasattr(dataset, "certified_number"):
-            return dataset.certified_number
         return dataset.certified_version.number if dataset.certified_version else None
 
     def get_version_count(self, dataset: Dataset) -> int:
