@@ -228,11 +228,7 @@ def _filter_sql(condition: Filter, readable: str, readable_params: list[Any]) ->
     elif name == "visibility":
         sql, params = "d.visibility = %s", [value]
     elif name == "tag":
-        sql, params = (
-            "d.dataset_id IN (SELECT dt.dataset_id FROM datasets_dataset_tags dt "
-            "JOIN datasets_tag t ON t.id = dt.tag_id WHERE t.name = %s)",
-            [value],
-        )
+        sql, params = engine().tagged(value, negated=condition.negated)
     elif name == "license":
         sql, params = "d.license_key = %s", [value]
     elif name == "format":
