@@ -166,42 +166,12 @@ def _index(dataset_ids: Sequence[int]) -> None:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    datasets = list(
-        Dataset.objects.filter(pk__in=dataset_ids).select_related("team").prefetch_related("tags")
+    # The same reads as the rebuild's, of these datasets: rows, not model instances, which cost a
+    # re-index more in Python (instances, the tags' prefetch) than its SQL took.
+    sources = _sources_of(
+        list(Dataset.objects.filter(pk__in=dataset_ids).order_by("pk").values_list(*DATASET_FIELDS)),
+        {"dataset_id__in": dataset_ids},
     )
-    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
-    latest = {
-        version.dataset_id: version
-        for version in Version.objects.filter(
-            dataset_id__in=dataset_ids, status=Version.Status.READY, number=Subquery(newest)
-        ).only(
-            "id",
-            "dataset_id",
-            "number",
-            "schema",
-            "format",
-            "row_count",
-            "quality_status",
-            "status_changed_at",
-        )
-    }
-    # `@certified` is decided once, by datasets.references, and kept on the dataset; the numbers in
-    # one query (not one per dataset, nor whole versions with their schemas and previews).
-    numbers = dict(
-        Version.objects.filter(
-            pk__in=[d.certified_version_id for d in datasets if d.certified_version_id is not None]
-        ).values_list("pk", "number")
-    )
-    certified = {
-        dataset.pk: numbers[dataset.certified_version_id]
-        for dataset in datasets
-        if dataset.certified_version_id in numbers
-    }
-    docs: dict[int, dict[str, tuple[str, bool]]] = {}
-    for dataset_id, name, description, pii in ColumnDoc.objects.filter(
-        dataset_id__in=dataset_ids
-    ).values_list("dataset_id", "name", "description", "pii"):
-        docs.setdefault(dataset_id, {})[name] = (description, pii)
     index = engine()
     index.delete(dataset_ids)
     # A write first: during a PostgreSQL rebuild it waits here holding nothing of the index's
@@ -213,30 +183,7 @@ def _index(dataset_ids: Sequence[int]) -> None:
     delta = contributions(document_rows(dataset_ids), sign=-1)
     _delete_rows(("search_document", "search_text"), dataset_ids)
 
-    entries = [
-        _entry(
-            _Source(
-                dataset_id=dataset.pk,
-                slug=dataset.slug,
-                title=dataset.title,
-                summary=dataset.summary,
-                readme=dataset.readme,
-                license=dataset.license,
-                status=dataset.status,
-                visibility=dataset.visibility,
-                team_id=dataset.team_id,
-                team_slug=dataset.team.slug,
-                team_name=dataset.team.name,
-                updated_at=dataset.updated_at,
-                checkouts_90d=int(getattr(dataset, "checkouts_90d", 0) or 0),
-                tags=[tag.name for tag in dataset.tags.all()],
-                version=_latest_of(latest.get(dataset.pk)),
-                certified=certified.get(dataset.pk),
-                column_docs=docs.get(dataset.pk, {}),
-            )
-        )
-        for dataset in datasets
-    ]
+    entries = [_entry(source) for source in sources]
     _insert_documents(index, entries)
     delta.update(contributions(entry.row for entry in entries))
     facet_counts_apply(delta)
@@ -325,14 +272,10 @@ class _Latest(NamedTuple):
 LATEST_FIELDS = _Latest._fields
 
 
-def _latest_of(version: Version | None) -> _Latest | None:
-    return None if version is None else _Latest(*(getattr(version, name) for name in LATEST_FIELDS))
-
-
 class _Source(NamedTuple):
-    """One dataset's indexed inputs as plain values: read from model instances by a re-index, and
-    in chunks of rows by the rebuild, which builds no model instances (nor dataclasses: a tuple
-    goes to the rebuild's processes in a tenth of the time)."""
+    """One dataset's indexed inputs as plain values, read as rows (no model instances), by a
+    re-index and, in chunks, by the rebuild (nor dataclasses: a tuple goes to the rebuild's
+    processes in a tenth of the time)."""
 
     dataset_id: int
     slug: str
@@ -530,76 +473,82 @@ DATASET_FIELDS = (
 
 
 def _sources(chunk: int = REBUILD_CHUNK) -> Iterator[list[_Source]]:
-    """Every dataset's inputs, `chunk` datasets at a time in key order, read as rows: a range of
-    keys per query (not an IN list), the latest ready version picked by the database."""
+    """Every dataset's inputs, `chunk` datasets at a time in key order: a range of keys per query
+    (not an IN list)."""
     last = 0
-    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
     while True:
         rows = list(Dataset.objects.filter(pk__gt=last).order_by("pk").values_list(*DATASET_FIELDS)[:chunk])
         if not rows:
             return
-        first, last = rows[0][0], rows[-1][0]
-        keys = {"dataset_id__gte": first, "dataset_id__lte": last}
-        tags: dict[int, list[str]] = {}
-        for dataset_id, name in (
-            Dataset.tags.through.objects.filter(**keys)
-            .order_by("dataset_id", "tag__name")
-            .values_list("dataset_id", "tag__name")
-        ):
-            tags.setdefault(dataset_id, []).append(name)
-        # The newest ready number is the subquery's and a number is one version of its dataset
-        # (version_unique_number), so the version's own status needs no filter: with one, SQLite
-        # without statistics (a catalog that grew by re-indexing) read every ready version by the
-        # status index for each chunk, a rebuild of 100,000 in 109 s instead of 39.
-        latest = {
-            row[0]: _Latest(*row[1:])
-            for row in Version.objects.filter(**keys, number=Subquery(newest))
-            .order_by()
-            .annotate(schema_text=Cast("schema", TextField()))
-            .values_list("dataset_id", *(f if f != "schema" else "schema_text" for f in LATEST_FIELDS))
-        }
-        docs: dict[int, dict[str, tuple[str, bool]]] = {}
-        for dataset_id, name, description, pii in ColumnDoc.objects.filter(**keys).values_list(
-            "dataset_id", "name", "description", "pii"
-        ):
-            docs.setdefault(dataset_id, {})[name] = (description, pii)
-        yield [
-            _Source(
-                dataset_id=pk,
-                slug=slug,
-                title=title,
-                summary=summary,
-                readme=readme,
-                license=license_,
-                status=status,
-                visibility=visibility,
-                team_id=team_id,
-                team_slug=team_slug,
-                team_name=team_name,
-                updated_at=updated_at,
-                checkouts_90d=int(checkouts or 0),
-                tags=tags.get(pk, []),
-                version=latest.get(pk),
-                certified=certified,
-                column_docs=docs.get(pk, {}),
-            )
-            for (
-                pk,
-                slug,
-                title,
-                summary,
-                readme,
-                license_,
-                status,
-                visibility,
-                team_id,
-                team_slug,
-                team_name,
-                updated_at,
-                checkouts,
-                certified,
-            ) in rows
-        ]
+        last = rows[-1][0]
+        yield _sources_of(rows, {"dataset_id__gte": rows[0][0], "dataset_id__lte": last})
+
+
+def _sources_of(rows: list[tuple[Any, ...]], keys: dict[str, Any]) -> list[_Source]:
+    """The inputs of the datasets of `rows` (DATASET_FIELDS), read as rows: `keys` selects their
+    tags, versions and column docs (a range of keys, or a list). The latest ready version is
+    picked by the database."""
+    tags: dict[int, list[str]] = {}
+    for dataset_id, name in (
+        Dataset.tags.through.objects.filter(**keys)
+        .order_by("dataset_id", "tag__name")
+        .values_list("dataset_id", "tag__name")
+    ):
+        tags.setdefault(dataset_id, []).append(name)
+    # The newest ready number is the subquery's and a number is one version of its dataset
+    # (version_unique_number), so the version's own status needs no filter: with one, SQLite
+    # without statistics (a catalog that grew by re-indexing) read every ready version by the
+    # status index for each chunk, a rebuild of 100,000 in 109 s instead of 39.
+    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
+    latest = {
+        row[0]: _Latest(*row[1:])
+        for row in Version.objects.filter(**keys, number=Subquery(newest))
+        .order_by()
+        .annotate(schema_text=Cast("schema", TextField()))
+        .values_list("dataset_id", *(f if f != "schema" else "schema_text" for f in LATEST_FIELDS))
+    }
+    docs: dict[int, dict[str, tuple[str, bool]]] = {}
+    for dataset_id, name, description, pii in ColumnDoc.objects.filter(**keys).values_list(
+        "dataset_id", "name", "description", "pii"
+    ):
+        docs.setdefault(dataset_id, {})[name] = (description, pii)
+    return [
+        _Source(
+            dataset_id=pk,
+            slug=slug,
+            title=title,
+            summary=summary,
+            readme=readme,
+            license=license_,
+            status=status,
+            visibility=visibility,
+            team_id=team_id,
+            team_slug=team_slug,
+            team_name=team_name,
+            updated_at=updated_at,
+            checkouts_90d=int(checkouts or 0),
+            tags=tags.get(pk, []),
+            version=latest.get(pk),
+            certified=certified,
+            column_docs=docs.get(pk, {}),
+        )
+        for (
+            pk,
+            slug,
+            title,
+            summary,
+            readme,
+            license_,
+            status,
+            visibility,
+            team_id,
+            team_slug,
+            team_name,
+            updated_at,
+            checkouts,
+            certified,
+        ) in rows
+    ]
 
 
 DOCUMENT_FIELDS = tuple(
