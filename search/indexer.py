@@ -10,22 +10,21 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 from multiprocessing.pool import AsyncResult
 from typing import Any, NamedTuple
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import OuterRef, Subquery, TextField
-from django.db.models.functions import Cast
 
 from core.types import SchemaColumn
-from datasets.models import ColumnDoc, Dataset, Version
-from datasets.references import versions_ready_of
-from search.engines import IndexedText, Postgres, Sqlite, engine
+from datasets.models import Dataset, Version
+from search.engines import SQL, IndexedText, Postgres, Sqlite, engine
 from search.facets import (
     ROW_FIELDS,
     Key,
+    Row,
     contributions,
     document_rows,
     facet_counts_apply,
@@ -156,50 +155,67 @@ def search_index_missing() -> int:
 def _index(dataset_ids: Sequence[int]) -> None:
     if not dataset_ids:
         return
-    if connection.in_atomic_block and connection.features.has_select_for_update:
-        # Two transactions re-indexing one dataset (two of its versions finishing on two workers)
-        # take turns here: otherwise the second waits on the first's old document, finds it gone
-        # and inserts a duplicate. In key order, so batches never wait on each other in a circle.
-        list(
-            Dataset.objects.select_for_update(no_key=True)
-            .filter(pk__in=dataset_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    # The same reads as the rebuild's, of these datasets: rows, not model instances, which cost a
-    # re-index more in Python (instances, the tags' prefetch) than its SQL took.
-    sources = _sources_of(
-        list(Dataset.objects.filter(pk__in=dataset_ids).order_by("pk").values_list(*DATASET_FIELDS)),
-        {"dataset_id__in": dataset_ids},
-    )
-    index = engine()
-    index.delete(dataset_ids)
-    # A write first: during a PostgreSQL rebuild it waits here holding nothing of the index's
-    # tables, which the rebuild's swap then takes (reading the documents first held one of them,
-    # and the two deadlocked: test_rebuild_concurrency).
-    _delete_rows(("search_column",), dataset_ids)
-    # What the old documents counted for goes with them; deleted in SQL, past the post_delete
-    # receiver that subtracts a document deleted by a cascade.
-    delta = contributions(document_rows(dataset_ids), sign=-1)
-    _delete_rows(("search_document", "search_text"), dataset_ids)
-
+    # Two transactions re-indexing one dataset (two of its versions finishing on two workers) take
+    # turns: otherwise the second waits on the first's old document, finds it gone and inserts a
+    # duplicate. In key order, so batches never wait on each other in a circle.
+    lock = connection.in_atomic_block and connection.features.has_select_for_update
+    sources = _sources_of(_in(dataset_ids), lock=lock)
     entries = [_entry(source) for source in sources]
-    _insert_documents(index, entries)
-    delta.update(contributions(entry.row for entry in entries))
-    facet_counts_apply(delta)
-    # In SQL rather than through models: a dataset's few hundred terms and columns as model
-    # instances were a fifth of a re-index's CPU.
     columns = [column for entry in entries for column in entry.columns]
-    _insert_rows(
-        "search_text",
-        ("dataset_id", "summary", "readme_text"),
-        [(entry.dataset_id, entry.summary, entry.readme) for entry in entries],
-    )
-    _insert_rows("search_column", COLUMN_FIELDS, columns)
-    _insert_new("search_column_name", "name_key", sorted({column[2] for column in columns}))
-    index.write([_indexed_text(entry) for entry in entries])
     vocabulary = {term for entry in entries for words in entry.fields.values() for term in words}
-    _insert_new("search_term", "term", sorted(term for term in vocabulary if len(term) >= VOCABULARY_MIN))
+    index = engine()
+    with _pipeline():
+        index.delete(dataset_ids)
+        # A write first: during a PostgreSQL rebuild it waits here holding nothing of the index's
+        # tables, which the rebuild's swap then takes (reading the documents first held one of
+        # them, and the two deadlocked: test_rebuild_concurrency).
+        _delete_rows(("search_column",), dataset_ids)
+        # What the old documents counted for goes with them; deleted in SQL, past the post_delete
+        # receiver that subtracts a document deleted by a cascade.
+        delta = contributions(_delete_documents(dataset_ids), sign=-1)
+        _delete_rows(("search_text",), dataset_ids)
+        _insert_documents(index, entries)
+        delta.update(contributions(entry.row for entry in entries))
+        facet_counts_apply(delta)
+        # In SQL rather than through models: a dataset's few hundred terms and columns as model
+        # instances were a fifth of a re-index's CPU.
+        _insert_rows(
+            "search_text",
+            ("dataset_id", "summary", "readme_text"),
+            [(entry.dataset_id, entry.summary, entry.readme) for entry in entries],
+        )
+        _insert_rows("search_column", COLUMN_FIELDS, columns)
+        _insert_new("search_column_name", "name_key", sorted({column[2] for column in columns}))
+        index.write([_indexed_text(entry) for entry in entries])
+        _insert_new("search_term", "term", sorted(term for term in vocabulary if len(term) >= VOCABULARY_MIN))
+
+
+@contextmanager
+def _pipeline() -> Iterator[None]:
+    """On PostgreSQL, the statements within sent without waiting for each one's answer (psycopg's
+    pipeline mode; a statement whose rows are fetched waits for those before it): a re-index's
+    ten writes had waited on the server ten times. Its errors are raised as Django's, as a
+    statement's would be, when the pipeline ends."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def _delete_documents(dataset_ids: Sequence[int]) -> list[Row]:
+    """Delete the datasets' documents; what they counted for in the facets (ROW_FIELDS)."""
+    if connection.vendor != "postgresql":  # RETURNING came with SQLite 3.35; Django takes 3.31
+        rows = document_rows(dataset_ids)
+        _delete_rows(("search_document",), dataset_ids)
+        return rows
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM search_document WHERE dataset_id = ANY(%s) RETURNING {', '.join(ROW_FIELDS)}",
+            [list(dataset_ids)],
+        )
+        return list(cursor.fetchall())
 
 
 def _delete_rows(tables: Sequence[str], dataset_ids: Sequence[int]) -> None:
@@ -208,7 +224,7 @@ def _delete_rows(tables: Sequence[str], dataset_ids: Sequence[int]) -> None:
             chunk = list(dataset_ids[start : start + BATCH])
             for table in tables:
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE dataset_id IN ({', '.join('%s' for _ in chunk)})",  # noqa: S608
+                    f"DELETE FROM {table} WHERE dataset_id IN ({', '.join('%s' for _ in chunk)})",
                     chunk,
                 )
 
@@ -222,7 +238,7 @@ def _insert_rows(table: str, fields: Sequence[str], rows: Sequence[tuple[Any, ..
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(fields)}) VALUES {', '.join(row for _ in part)}",  # noqa: S608
+                f"INSERT INTO {table} ({', '.join(fields)}) VALUES {', '.join(row for _ in part)}",
                 [value for values in part for value in values],
             )
 
@@ -239,7 +255,7 @@ def _insert_new(table: str, column: str, values: Sequence[str]) -> None:
             )
         else:
             cursor.executemany(
-                f"INSERT INTO {table} ({column}) VALUES (%s) ON CONFLICT DO NOTHING",  # noqa: S608
+                f"INSERT INTO {table} ({column}) VALUES (%s) ON CONFLICT DO NOTHING",
                 [(value,) for value in values],
             )
 
@@ -252,7 +268,7 @@ def _insert_documents(index: Sqlite | Postgres, entries: Sequence[_Entry]) -> No
     # three GIN entries were written twice.
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}, full_vector) "  # noqa: S608
+            f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}, full_vector) "
             f"VALUES ({', '.join('%s' for _ in DOCUMENT_FIELDS)}, %s::tsvector)",
             [(*_document_values(entry), index.vector(_indexed_text(entry))) for entry in entries],
         )
@@ -262,14 +278,11 @@ class _Latest(NamedTuple):
     """What the index keeps of a dataset's newest ready version."""
 
     number: int
-    schema: list[SchemaColumn] | str  # the rebuild reads it as JSON text, decoded where it is used
+    schema: str  # as JSON text, decoded by the process that makes the entry
     format: str
     row_count: int | None
     quality_status: str | None
     status_changed_at: datetime
-
-
-LATEST_FIELDS = _Latest._fields
 
 
 class _Source(NamedTuple):
@@ -381,7 +394,7 @@ def _entry(source: _Source) -> _Entry:
     version = source.version
     schema: list[SchemaColumn] = []
     if version is not None:
-        schema = json.loads(version.schema) if isinstance(version.schema, str) else list(version.schema)
+        schema = json.loads(version.schema)
     readme = markdown_text(source.readme)
     fields: dict[str, list[str]] = {
         "name": terms(source.slug) + terms(source.title),
@@ -454,64 +467,78 @@ def _entry(source: _Source) -> _Entry:
 
 # --- the rebuild ---------------------------------------------------------------------------------
 
-DATASET_FIELDS = (
-    "pk",
-    "slug",
-    "title",
-    "summary",
-    "readme",
-    "license",
-    "status",
-    "visibility",
-    "team_id",
-    "team__slug",
-    "team__name",
-    "updated_at",
-    "checkouts_90d",
-    "certified_version__number",
-)
-
 
 def _sources(chunk: int = REBUILD_CHUNK) -> Iterator[list[_Source]]:
-    """Every dataset's inputs, `chunk` datasets at a time in key order: a range of keys per query
+    """Every dataset's inputs, `chunk` datasets at a time in key order: a range of keys per read
     (not an IN list)."""
     last = 0
     while True:
-        rows = list(Dataset.objects.filter(pk__gt=last).order_by("pk").values_list(*DATASET_FIELDS)[:chunk])
-        if not rows:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM datasets_dataset WHERE id > %s ORDER BY id LIMIT %s", [last, chunk]
+            )
+            keys = [row[0] for row in cursor.fetchall()]
+        if not keys:
             return
-        last = rows[-1][0]
-        yield _sources_of(rows, {"dataset_id__gte": rows[0][0], "dataset_id__lte": last})
+        last = keys[-1]
+        yield _sources_of(("BETWEEN %s AND %s", [keys[0], last]))
 
 
-def _sources_of(rows: list[tuple[Any, ...]], keys: dict[str, Any]) -> list[_Source]:
-    """The inputs of the datasets of `rows` (DATASET_FIELDS), read as rows: `keys` selects their
-    tags, versions and column docs (a range of keys, or a list). The latest ready version is
-    picked by the database."""
+def _in(keys: Sequence[int]) -> SQL:
+    return f"IN ({', '.join('%s' for _ in keys)})", list(keys)
+
+
+def _sources_of(keys: SQL, *, lock: bool = False) -> list[_Source]:
+    """The inputs of the datasets whose key meets `keys` (a condition on a key: `IN (...)`, a
+    range), in key order, each with its tags, latest ready version and column docs. Read in SQL,
+    four statements that PostgreSQL is sent together (`_pipeline`): through the ORM, a re-index
+    spent longer building its queries and waiting on each in turn than the database took to
+    answer them. `lock`: the datasets' rows are locked first, in key order (FOR NO KEY UPDATE)."""
+    condition, params = keys
+    statements: list[SQL] = [
+        (
+            "SELECT d.id, d.slug, d.title, d.summary, d.readme, d.license, d.status, d.visibility, "
+            "d.team_id, t.slug, t.name, d.updated_at, d.checkouts_90d, c.number "
+            "FROM datasets_dataset d JOIN datasets_team t ON t.id = d.team_id "
+            f"LEFT JOIN datasets_version c ON c.id = d.certified_version_id WHERE d.id {condition} ORDER BY d.id",
+            params,
+        ),
+        (
+            "SELECT dt.dataset_id, t.name FROM datasets_dataset_tags dt JOIN datasets_tag t ON t.id = dt.tag_id "
+            f"WHERE dt.dataset_id {condition} ORDER BY dt.dataset_id, t.name",
+            params,
+        ),
+        # The newest ready version (versions_ready_of's): a number is one version of its dataset
+        # (version_unique_number), so the version's own status needs no filter. With one, SQLite
+        # without statistics (a catalog that grew by re-indexing) read every ready version by the
+        # status index for each chunk, a rebuild of 100,000 in 109 s instead of 39.
+        (
+            "SELECT v.dataset_id, v.number, CAST(v.schema AS text), v.format, v.row_count, v.quality_status, "
+            f"v.status_changed_at FROM datasets_version v WHERE v.dataset_id {condition} AND v.number = "
+            "(SELECT r.number FROM datasets_version r WHERE r.dataset_id = v.dataset_id AND r.status = %s "
+            "ORDER BY r.number DESC LIMIT 1)",
+            [*params, Version.Status.READY.value],
+        ),
+        (
+            f"SELECT dataset_id, name, description, pii FROM datasets_columndoc WHERE dataset_id {condition}",
+            params,
+        ),
+    ]
+    if lock:
+        statements.insert(
+            0, (f"SELECT id FROM datasets_dataset WHERE id {condition} ORDER BY id FOR NO KEY UPDATE", params)
+        )
+    *_, datasets, tag_rows, version_rows, doc_rows = _read(statements)
     tags: dict[int, list[str]] = {}
-    for dataset_id, name in (
-        Dataset.tags.through.objects.filter(**keys)
-        .order_by("dataset_id", "tag__name")
-        .values_list("dataset_id", "tag__name")
-    ):
+    for dataset_id, name in tag_rows:
         tags.setdefault(dataset_id, []).append(name)
-    # The newest ready number is the subquery's and a number is one version of its dataset
-    # (version_unique_number), so the version's own status needs no filter: with one, SQLite
-    # without statistics (a catalog that grew by re-indexing) read every ready version by the
-    # status index for each chunk, a rebuild of 100,000 in 109 s instead of 39.
-    newest = versions_ready_of(OuterRef("dataset_id")).values("number")[:1]
     latest = {
-        row[0]: _Latest(*row[1:])
-        for row in Version.objects.filter(**keys, number=Subquery(newest))
-        .order_by()
-        .annotate(schema_text=Cast("schema", TextField()))
-        .values_list("dataset_id", *(f if f != "schema" else "schema_text" for f in LATEST_FIELDS))
+        dataset_id: _Latest(number, schema, format_, row_count, quality, _moment(changed))
+        for dataset_id, number, schema, format_, row_count, quality, changed in version_rows
     }
     docs: dict[int, dict[str, tuple[str, bool]]] = {}
-    for dataset_id, name, description, pii in ColumnDoc.objects.filter(**keys).values_list(
-        "dataset_id", "name", "description", "pii"
-    ):
-        docs.setdefault(dataset_id, {})[name] = (description, pii)
+    for dataset_id, name, description, pii in doc_rows:
+        docs.setdefault(dataset_id, {})[name] = (description, bool(pii))
     return [
         _Source(
             dataset_id=pk,
@@ -525,7 +552,7 @@ def _sources_of(rows: list[tuple[Any, ...]], keys: dict[str, Any]) -> list[_Sour
             team_id=team_id,
             team_slug=team_slug,
             team_name=team_name,
-            updated_at=updated_at,
+            updated_at=_moment(updated_at),
             checkouts_90d=int(checkouts or 0),
             tags=tags.get(pk, []),
             version=latest.get(pk),
@@ -547,8 +574,30 @@ def _sources_of(rows: list[tuple[Any, ...]], keys: dict[str, Any]) -> list[_Sour
             updated_at,
             checkouts,
             certified,
-        ) in rows
+        ) in datasets
     ]
+
+
+def _read(statements: Sequence[SQL]) -> list[list[tuple[Any, ...]]]:
+    """Each statement's rows; on PostgreSQL the statements sent together, waiting once."""
+    cursors: list[Any] = []
+    try:
+        with _pipeline():
+            for sql, params in statements:
+                cursor = connection.cursor()
+                cursors.append(cursor)
+                cursor.execute(sql, params)
+            return [list(cursor.fetchall()) for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A timestamp as SQL gives it: a datetime (PostgreSQL), or SQLite's text of one in UTC."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 DOCUMENT_FIELDS = tuple(
@@ -652,7 +701,7 @@ class _SqliteLoad:
             for name, _ in self.indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
             for table in (*TEXT_TABLES, "search_facet_count"):
-                cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+                cursor.execute(f"DELETE FROM {table}")
 
     @staticmethod
     def rows(entries: Sequence[_Entry]) -> tuple[list[tuple[Any, ...]], ...]:
@@ -668,7 +717,7 @@ class _SqliteLoad:
         documents, texts, columns, fts = rows
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}) "  # noqa: S608
+                f"INSERT INTO search_document ({', '.join(DOCUMENT_FIELDS)}) "
                 f"VALUES ({', '.join('%s' for _ in DOCUMENT_FIELDS)})",
                 documents,
             )
@@ -676,7 +725,7 @@ class _SqliteLoad:
                 "INSERT INTO search_text (dataset_id, summary, readme_text) VALUES (%s, %s, %s)", texts
             )
             cursor.executemany(
-                f"INSERT INTO search_column ({', '.join(COLUMN_FIELDS)}) "  # noqa: S608
+                f"INSERT INTO search_column ({', '.join(COLUMN_FIELDS)}) "
                 f"VALUES ({', '.join('%s' for _ in COLUMN_FIELDS)})",
                 columns,
             )
@@ -755,7 +804,7 @@ class _PostgresLoad:
                 for term in vocabulary:
                     copy.write_row((term,))
             cursor.execute(
-                f"INSERT INTO search_column_name{new} (name_key) SELECT DISTINCT name_key "  # noqa: S608
+                f"INSERT INTO search_column_name{new} (name_key) SELECT DISTINCT name_key "
                 f"FROM search_column{new} ORDER BY name_key"
             )
             # The full vectors' GIN index sorts its entries in memory (64 MB by default): 10.6 ->

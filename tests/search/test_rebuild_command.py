@@ -81,7 +81,7 @@ def test_a_rebuild_reads_versions_by_dataset_on_a_catalog_never_analyzed(team: T
     with CaptureQueriesContext(connection) as queries:
         search_rebuild(jobs=0)
 
-    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "datasets_version"')]
+    reads = [q["sql"] for q in queries.captured_queries if "FROM datasets_version v" in q["sql"]]
     assert reads, "the rebuild read no versions"
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")  # the rebuild's PRAGMA optimize may have made it
