@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.services import team_update
 from datasets.models import Dataset, Version
 from datasets.services.checkouts import checkout_create
 from datasets.services.columns import column_docs_set
 from datasets.services.datasets import dataset_create, dataset_update
+from search import indexer
 from search.models import SearchDocument, SearchText
 from search.selectors import search_datasets
 from tests.conftest import search_writes
@@ -94,6 +95,24 @@ def test_a_change_rolled_back_leaves_the_index_as_it_was(catalog: Catalog) -> No
         raise RuntimeError("abandon the edit")
     assert "iris" not in slugs(catalog, "orchids")
     assert "iris" in slugs(catalog, "sepal")
+
+
+def test_a_re_index_whose_write_fails_raises_the_database_error_and_keeps_the_index(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL a re-index sends its writes in one pipeline and hears of an error at its end:
+    # it must come as Django's error, as a statement's does, and undo the whole re-index.
+    def failing(*args: object) -> None:  # a write the database refuses: a term is never NULL
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO search_term (term) VALUES (NULL)")
+
+    monkeypatch.setattr(indexer, "_insert_new", failing)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        dataset_update(dataset=catalog["iris"], changes={"summary": "Orchids of the rain forest."})
+    monkeypatch.undo()
+    assert "iris" not in slugs(catalog, "orchids")
+    assert "iris" in slugs(catalog, "sepal")
+    assert SearchDocument.objects.filter(dataset_id=catalog["iris"].pk).count() == 1
 
 
 # --- versions and columns ------------------------------------------------------------------------
