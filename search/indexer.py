@@ -17,6 +17,7 @@ from multiprocessing.pool import AsyncResult
 from typing import Any, NamedTuple
 
 from django.db import OperationalError, connection, transaction
+from psycopg import Pipeline
 
 from core.types import SchemaColumn
 from datasets.models import Dataset, Version
@@ -195,8 +196,8 @@ def _pipeline() -> Iterator[None]:
     """On PostgreSQL, the statements within sent without waiting for each one's answer (psycopg's
     pipeline mode; a statement whose rows are fetched waits for those before it): a re-index's
     ten writes had waited on the server ten times. Its errors are raised as Django's, as a
-    statement's would be, when the pipeline ends."""
-    if connection.vendor != "postgresql":
+    statement's would be, when the pipeline ends. Without it (a libpq older than 14), one by one."""
+    if connection.vendor != "postgresql" or not Pipeline.is_supported():
         yield
         return
     connection.ensure_connection()
