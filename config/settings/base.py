@@ -123,11 +123,15 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'granary.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; the timeout rides out short write locks.
+    # A page cache of 32 MB per connection, not SQLite's 2 MB: a search of a common word reads more
+    # index pages than 2 MB hold, and read them back from the OS on every request (at 100,000
+    # datasets, in-process: `sales` 53.7 -> 48.6 ms, `tag:nlp certified:yes` 18.1 -> 12.9; 64 MB
+    # measured the same). Pages are taken as they are used, so a small catalog uses little.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
         }
     )
     # A connection per request cost each SQLite request 3-4 ms of CPU (of a search's 13 at 2,000
