@@ -86,6 +86,14 @@ class Dataset(models.Model):
                 condition=Q(status__in=["active", "deprecated"]), name="dataset_status_valid"
             ),
         ]
+        indexes = [
+            # The visibility rule's columns, so that counting what a user may see (every page of
+            # the dataset list) reads this narrow index and not the wide rows: 73 -> 5 ms on SQLite
+            # at 100,000 datasets. The team first: led by the visibility, SQLite (no statistics)
+            # took it for the page too, gathered the 83,000 visible rows and sorted them by slug
+            # (9 -> 317 ms) instead of walking the slug's index.
+            models.Index(fields=["team", "visibility"], name="dataset_team_visibility_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.slug
