@@ -74,10 +74,19 @@ def datasets_visible_to(user: AnyUser) -> QuerySet[Dataset]:
 
 def datasets_readable_by(user: AnyUser) -> QuerySet[Dataset]:
     """The datasets whose versions and data the user may read."""
+    readable = readable_among_visible(user)
     visible = datasets_visible_to(user)
+    return visible if readable is None else visible.filter(readable)
+
+
+def readable_among_visible(user: AnyUser) -> Q | None:
+    """Which of the datasets the user may see (`datasets_visible_to`) they may also read, as a
+    condition on the dataset's own row; None: all of them. For a list that narrows what it shows
+    to readable datasets (a filter on what a restricted card hides): `pk IN (every readable id)`
+    made SQLite gather 83,000 ids for each page of the dataset list at 100,000 datasets."""
     if getattr(user, "is_superuser", False) or not is_signed_in(user):
-        return visible
-    return visible.filter(
+        return None
+    return (
         Q(visibility=Dataset.Visibility.PUBLIC)
         | Q(team_id__in=team_ids_of(user))
         | Q(visibility=Dataset.Visibility.RESTRICTED, pk__in=_granted_ids(user))

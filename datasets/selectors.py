@@ -29,6 +29,7 @@ from datasets.access import (
     datasets_readable_by,
     datasets_visible_to,
     deciding,
+    readable_among_visible,
 )
 from datasets.models import (
     AccessRequest,
@@ -55,22 +56,24 @@ def dataset_search(
     datasets = datasets_visible_to(user)
     # A restricted dataset shows only its title, summary and team to those who may not read it:
     # filters and orderings on anything else consider the datasets whose data the user may read.
-    readable = datasets_readable_by(user).values("pk")
+    readable = readable_among_visible(user) or Q()
     if q:
         for word in q.split():
             datasets = datasets.filter(
                 Q(title__icontains=word) | Q(summary__icontains=word) | Q(slug__icontains=word)
             )
     if tag:
-        datasets = datasets.filter(tags__name=tag, pk__in=readable)
+        datasets = datasets.filter(readable, tags__name=tag)
     if team:
         datasets = datasets.filter(team__slug=team)
     if certified is not None:
-        datasets = datasets.filter(certified_version__isnull=not certified, pk__in=readable)
+        datasets = datasets.filter(readable, certified_version__isnull=not certified)
     if ordering == "popular":
         # How often a dataset is pulled is part of what it hides: unreadable ones count as unused.
         datasets = datasets.annotate(
-            popularity=Case(When(pk__in=readable, then=F("checkout_count")), default=Value(0))
+            popularity=Case(When(readable, then=F("checkout_count")), default=Value(0))
+            if readable
+            else F("checkout_count")
         )
     order = {
         "slug": ["slug"],

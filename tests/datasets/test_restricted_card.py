@@ -107,3 +107,34 @@ def test_sorting_by_use_does_not_rank_a_restricted_dataset_by_its_hidden_checkou
     assert listed(client.get("/", {"sort": "popular"})) == ["churn", "patients"]
     client.force_login(member)
     assert listed(client.get("/", {"sort": "popular"})) == ["patients", "churn"]
+
+
+def test_the_dataset_list_filters_and_sorts_a_restricted_dataset_by_what_it_hides_only_for_its_readers(
+    api, maintainer, member, outsider, approved, patients, public_dataset, publish
+):
+    """`certified=` and `ordering=popular` on the dataset list API are about the data: an outsider
+    neither finds a restricted dataset by its certification nor sees it ranked by its checkouts."""
+    from datasets.services.checkouts import checkout_create
+    from quality.models import ValidationRun
+    from quality.services import suite_import, validation_run
+
+    data = b"id,age\n1,30\n2,40\n"
+    suite = {"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}}]}
+    publish(patients, data=data)
+    publish(public_dataset, data=data)
+    suite_import(dataset=patients, user=maintainer, data={"name": "patients", **suite})
+    validation_run(run_id=ValidationRun.objects.get().pk)
+    checkout_create(user=member, refs=["patients"], purpose="training")
+
+    def slugs(user: Any, **params: str) -> list[str]:
+        response = api(user).get("/api/v1/datasets/", params)
+        assert response.status_code == 200
+        return [row["slug"] for row in response.json()["results"]]
+
+    assert slugs(outsider, certified="true") == []
+    assert slugs(outsider, certified="false") == ["churn"]
+    assert slugs(outsider, ordering="popular") == ["churn", "patients"]  # as if never pulled
+    for reader in (member, approved):
+        assert slugs(reader, certified="true") == ["patients"]
+        assert slugs(reader, certified="false") == ["churn"]
+        assert slugs(reader, ordering="popular") == ["patients", "churn"]
