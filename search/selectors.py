@@ -838,13 +838,14 @@ def _facet_values(plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, l
         ordered = sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))
         if name in CHOICES or name in ("certified", "pii"):
             ordered = sorted(counts[name].items(), key=lambda item: item[0])
+        link = plan.query.filter_links(name)
         facets[name] = [
             FacetValue(
                 value=value,
                 label=label(name, value),
                 count=count,
                 selected=Filter(name, value) in plan.query.filters,
-                query=plan.query.with_filter(Filter(name, value)),
+                query=link(value),
             )
             for value, count in ordered
         ]

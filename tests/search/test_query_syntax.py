@@ -13,7 +13,6 @@ from rest_framework.test import APIClient
 from core.errors import InvalidInput
 from datasets.models import Dataset
 from search.indexer import search_index_dataset
-from search.query import Filter, parse_query
 from search.selectors import search_datasets
 from tests.search.catalog import INTERNAL, PUBLIC, RESTRICTED, SPECS, Catalog
 
@@ -405,17 +404,6 @@ def test_removing_a_filter_keeps_a_finished_word_whole(catalog: Catalog) -> None
     selected = next(value for value in narrowed.facets["tag"] if value.selected)
     assert selected.query == "temperature "  # not `temperature`, which would be a prefix again
     assert found(catalog, selected.query) == found(catalog, "temperature ")
-
-
-@pytest.mark.parametrize(
-    "q", ['column:"a\u00a0b" weath', 'license:"x\ty" -"daily rain" weather ', "ice tag:ice", "rain -rain"]
-)
-def test_a_facet_link_parses_back_to_the_query_plus_its_filter(q: str) -> None:
-    # A value with a non-breaking space or a tab was written unquoted and came back as two parts.
-    query = parse_query(q)
-    linked = parse_query(query.with_filter(Filter("tag", "nlp")))
-    assert linked.words == query.words
-    assert linked.filters == (*query.filters, Filter("tag", "nlp"))
 
 
 def test_a_word_before_a_filter_is_whole_even_when_the_filter_ends_with_it(catalog: Catalog) -> None:
