@@ -56,7 +56,7 @@ def dataset_search(
     datasets = datasets_visible_to(user)
     # A restricted dataset shows only its title, summary and team to those who may not read it:
     # filters and orderings on anything else consider the datasets whose data the user may read.
-    readable = readable_among_visible(user) or Q()
+    readable = readable_among_visible(user) or Q()  # Q(): they read all they see
     if q:
         for word in q.split():
             datasets = datasets.filter(

@@ -111,17 +111,14 @@ class Query:
     def with_filter(self, added: Filter) -> str:
         """The query text with a filter added, or removed if it is there already (facet links)."""
         if added in self.filters:
-            filters = tuple(f for f in self.filters if f != added)
-        else:
-            filters = tuple(f for f in self.filters if not (f.name == added.name and added.name in CHOICES))
-            filters += (added,)
-        return render(replace(self, filters=filters))
+            return render(replace(self, filters=tuple(f for f in self.filters if f != added)))
+        return render(replace(self, filters=(*self._kept_beside(added.name), added)))
 
     def filter_links(self, name: str) -> Callable[[str], str]:
         """`with_filter` for the values of one filter, each link rendered from the parts the values
         share (what stays of the query is the same for all of them): the facets of a search have
         up to 250 links, whose rendering took 2.2 ms whole and 1.6 so (at 100,000 datasets)."""
-        kept = [f.text() for f in self.filters if not (f.name == name and name in CHOICES)]
+        kept = [f.text() for f in self._kept_beside(name)]
         words = [w.text() for w in self.words]
         end = _ending(self)
 
@@ -132,6 +129,11 @@ class Query:
             return " ".join([*kept, added.text(), *words]) + end
 
         return link
+
+    def _kept_beside(self, name: str) -> tuple[Filter, ...]:
+        """The filters that stay when one named `name` is added: a choice (certified, quality,
+        visibility...) has one value at a time, so its other value goes."""
+        return tuple(f for f in self.filters if not (f.name == name and name in CHOICES))
 
     def with_words(self, words: tuple[Words, ...]) -> str:
         return render(replace(self, words=words))

@@ -138,3 +138,30 @@ def test_the_dataset_list_filters_and_sorts_a_restricted_dataset_by_what_it_hide
         assert slugs(reader, certified="true") == ["patients"]
         assert slugs(reader, certified="false") == ["churn"]
         assert slugs(reader, ordering="popular") == ["patients", "churn"]
+
+
+def test_those_who_read_everything_they_see_filter_and_sort_the_list_too(
+    api, settings, member, patients, public_dataset, internal_dataset, publish
+):
+    """A superuser reads every dataset, and an anonymous visitor (when anonymous reading is on)
+    every public one they see: the list's filters and sort need no readability test for them."""
+    from datasets.services.checkouts import checkout_create
+    from tests.factories import UserFactory
+
+    settings.GRANARY_ANONYMOUS_READ = True
+    dataset_update(dataset=public_dataset, changes={"tags": [TAG]})
+    publish(patients)
+    checkout_create(user=member, refs=["patients"], purpose="training")
+    admin = UserFactory(username="ada", is_superuser=True)
+
+    def slugs(user: Any, **params: str) -> list[str]:
+        response = api(user).get("/api/v1/datasets/", params)
+        assert response.status_code == 200, response.content
+        return [row["slug"] for row in response.json()["results"]]
+
+    assert slugs(admin, ordering="popular") == ["patients", "churn", "payroll"]
+    assert slugs(admin, tag=TAG) == ["churn", "patients"]
+    assert slugs(admin, certified="false") == ["churn", "patients", "payroll"]
+    assert slugs(None, ordering="popular") == ["churn"]
+    assert slugs(None, tag=TAG) == ["churn"]
+    assert slugs(None, certified="false") == ["churn"]

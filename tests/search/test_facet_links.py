@@ -30,6 +30,8 @@ def test_a_facet_link_parses_back_to_the_query_plus_its_filter(q: str) -> None:
         'tag:nlp "daily rain"',
         "visibility:internal -tag:old rain",
         "quality:failing team:x",
+        "rows:>5 certified:yes pii:no",
+        '-visibility:internal updated:>2026-01-01 "daily rain" weath',
     ],
 )
 def test_the_links_of_a_facets_values_are_the_query_with_each_filter_added_or_removed(q: str) -> None:
@@ -40,6 +42,8 @@ def test_the_links_of_a_facets_values_are_the_query_with_each_filter_added_or_re
         "visibility": ["internal", "public"],
         "quality": ["failing", "passing"],
         "team": ["x", "y"],
+        "certified": ["yes", "no"],
+        "pii": ["yes", "no"],
     }.items():
         link = query.filter_links(name)
         for value in values:
