@@ -127,11 +127,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # index pages than 2 MB hold, and read them back from the OS on every request (at 100,000
     # datasets, in-process: `sales` 53.7 -> 48.6 ms, `tag:nlp certified:yes` 18.1 -> 12.9; 64 MB
     # measured the same). Pages are taken as they are used, so a small catalog uses little.
+    # And the file memory-mapped (up to SQLite's 2 GB cap; past it, pages are read as before): each
+    # of the web server's 16 threads has its own connection, whose cache copied the same pages from
+    # the OS again and again; mapped, they read the OS's one copy. Two gunicorn servers side by side
+    # at 100,000 datasets, p95 ms without / with: `sales` 72 / 66, `tag:nlp certified:yes` with
+    # facets 47 / 38, suggest 19 / 18, columns 22 / 18.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
+            "PRAGMA mmap_size=2147418112;",
         }
     )
     # A connection per request cost each SQLite request 3-4 ms of CPU (of a search's 13 at 2,000
