@@ -129,9 +129,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # measured the same). Pages are taken as they are used, so a small catalog uses little.
     # And the file memory-mapped (up to SQLite's 2 GB cap; past it, pages are read as before): each
     # of the web server's threads (8 in `make run`, 16 as deployed) has its own connection, whose
-    # cache copied the same pages from the OS again and again; mapped, they read the OS's one copy. Two gunicorn servers side by side
-    # at 100,000 datasets, p95 ms without / with: `sales` 72 / 66, `tag:nlp certified:yes` with
-    # facets 47 / 38, suggest 19 / 18, columns 22 / 18.
+    # cache copied the same pages from the OS again and again; mapped, they read the OS's one copy.
+    # Two gunicorn servers side by side at 100,000 datasets, p95 ms without / with: `sales` 72 / 66,
+    # `tag:nlp certified:yes` with facets 47 / 38, suggest 19 / 18, columns 22 / 18.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
